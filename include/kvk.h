@@ -1,0 +1,11 @@
+/* kvk: Keras Applications inference on Vulkan. Include this one header. */
+#ifndef KVK_H
+#define KVK_H
+
+#include "kvk/status.h"
+#include "kvk/context.h"
+#include "kvk/model.h"
+#include "kvk/image.h"
+#include "kvk/labels.h"
+
+#endif

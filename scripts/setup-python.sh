@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Create (or reuse) the Python venv used by the Keras oracle scripts.
+#
+#   scripts/setup-python.sh [VENV_DIR]
+#
+# Default VENV_DIR: ${KVK_CACHE_DIR:-$HOME/.cache/kvk}/venv. Idempotent: pip
+# only runs when a pinned package is missing or has another version. Prints
+# the venv's python path on stdout (progress goes to stderr).
+set -euo pipefail
+
+VENV="${1:-${KVK_CACHE_DIR:-$HOME/.cache/kvk}/venv}"
+PY="$VENV/bin/python"
+
+# Pinned versions (tested together on Python 3.11, Debian 12).
+# tf-keras declares a dependency on "tensorflow" (the full wheel); we install
+# tensorflow-cpu instead and add tf-keras with --no-deps (same `tensorflow`
+# module, ~350 MB less to download).
+PINS=(
+  tensorflow-cpu==2.21.0
+  keras-applications==1.0.8
+  h5py==3.14.0
+  numpy==2.4.6
+  pillow==13.0.0
+)
+NODEPS_PINS=(tf-keras==2.21.0)
+
+log() { echo "setup-python: $*" >&2; }
+
+# 1. The venv. Debian's python3 ships without ensurepip unless python3-venv
+#    is installed; install it when we can (root or sudo).
+if [ ! -x "$PY" ]; then
+  command -v python3 >/dev/null || { log "python3 not found"; exit 1; }
+  log "creating venv $VENV"
+  mkdir -p "$(dirname "$VENV")"
+  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    pyver="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    log "python3 -m venv failed; installing python3-venv (python$pyver-venv)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv "python$pyver-venv" >&2 ||
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
+    python3 -m venv "$VENV"
+  fi
+fi
+
+# 2. Packages: compare installed distribution versions with the pins (cheap,
+#    no tensorflow import), then check that the modules import.
+check() {
+  "$PY" - "${PINS[@]}" "${NODEPS_PINS[@]}" <<'PYEOF'
+import sys
+from importlib import metadata
+bad = []
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    try:
+        have = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        have = None
+    if have != want:
+        bad.append(f"{name} {have} (want {want})")
+if bad:
+    print("setup-python: need " + ", ".join(bad), file=sys.stderr)
+    sys.exit(1)
+PYEOF
+}
+import_check() {
+  TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import tensorflow, tf_keras, keras_applications, h5py, numpy, PIL' >/dev/null 2>&1
+}
+
+if ! check || ! import_check; then
+  log "installing packages into $VENV (a few minutes on first run)"
+  "$PY" -m pip install -q --disable-pip-version-check --upgrade pip >&2
+  "$PY" -m pip install -q --disable-pip-version-check "${PINS[@]}" >&2
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps "${NODEPS_PINS[@]}" >&2
+  check && import_check || { log "import check still fails after install"; exit 1; }
+fi
+
+echo "$PY"

@@ -1,0 +1,38 @@
+#version 450
+// Max and average pooling, NHWC, one output value per invocation. Windows are clipped to the
+// input: max ignores padding and average divides by the valid pixels (TensorFlow's 'same').
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const int IS_MAX = 1;
+
+layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
+
+layout(push_constant) uniform Params {
+    int H, W, C, OH, OW;
+    int KH, KW, SH, SW, pad_top, pad_left;
+    int total; // batch * OH * OW * C
+} p;
+
+void main() {
+    int i = int(gl_GlobalInvocationID.x);
+    if (i >= p.total) return;
+    int c = i % p.C;
+    int pix = i / p.C;
+    int ox = pix % p.OW;
+    int oy = (pix / p.OW) % p.OH;
+    int n = pix / (p.OW * p.OH);
+    float acc = IS_MAX != 0 ? -3.402823466e38 : 0.0;
+    int count = 0;
+    for (int ky = 0; ky < p.KH; ky++) {
+        int iy = oy * p.SH + ky - p.pad_top;
+        if (iy < 0 || iy >= p.H) continue;
+        for (int kx = 0; kx < p.KW; kx++) {
+            int ix = ox * p.SW + kx - p.pad_left;
+            if (ix < 0 || ix >= p.W) continue;
+            float v = x[((n * p.H + iy) * p.W + ix) * p.C + c];
+            acc = IS_MAX != 0 ? max(acc, v) : acc + v;
+            count++;
+        }
+    }
+    y[i] = IS_MAX != 0 ? acc : acc / float(count);
+}

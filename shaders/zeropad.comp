@@ -1,0 +1,23 @@
+#version 450
+// ZeroPadding2D: every output value either copies an input value or is zero.
+layout(local_size_x = 64) in;
+
+layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
+
+layout(push_constant) uniform Params {
+    int H, W, C, OH, OW, top, left, total;
+} p;
+
+void main() {
+    int i = int(gl_GlobalInvocationID.x);
+    if (i >= p.total) return;
+    int c = i % p.C;
+    int pix = i / p.C;
+    int ox = pix % p.OW;
+    int oy = (pix / p.OW) % p.OH;
+    int n = pix / (p.OW * p.OH);
+    int iy = oy - p.top, ix = ox - p.left;
+    bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
+    y[i] = inside ? x[((n * p.H + iy) * p.W + ix) * p.C + c] : 0.0;
+}

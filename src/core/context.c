@@ -1,0 +1,63 @@
+/* The public context API: the device a model runs on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/internal.h"
+#include "vk/vk.h"
+
+kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **out) {
+    *out = NULL;
+    kvk_context_options defaults = {0};
+    if (!options) options = &defaults;
+    kvk_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    ctx->verbose = options->verbose;
+    const char *selector = options->device;
+    if (!selector || !*selector) selector = getenv("KVK_DEVICE");
+    const char *validation_env = getenv("KVK_VALIDATION");
+    int validation = options->validation || (validation_env && !strcmp(validation_env, "1"));
+
+    if (selector && (!strcmp(selector, "cpu-reference") || !strcmp(selector, "reference"))) {
+        ctx->cpu_reference = 1;
+        ctx->max_binding_bytes = options->max_binding_bytes ? options->max_binding_bytes : UINT64_MAX;
+        ctx->alignment = 64;
+        snprintf(ctx->name, sizeof ctx->name, "cpu-reference [C, double accumulation]");
+    } else {
+        kvk_status st = kvk_vk_device_create(selector, validation, options->verbose, &ctx->vk);
+        if (st != KVK_OK) {
+            free(ctx);
+            return st;
+        }
+        const VkPhysicalDeviceLimits *lim = &ctx->vk->props.limits;
+        ctx->max_binding_bytes = lim->maxStorageBufferRange;
+        if (options->max_binding_bytes && options->max_binding_bytes < ctx->max_binding_bytes)
+            ctx->max_binding_bytes = options->max_binding_bytes;
+        ctx->alignment = lim->minStorageBufferOffsetAlignment > 16
+                             ? (size_t)lim->minStorageBufferOffsetAlignment
+                             : 16;
+        kvk_vk_describe(ctx->vk, ctx->name, sizeof ctx->name);
+    }
+    if (ctx->verbose) fprintf(stderr, "kvk: device %s\n", ctx->name);
+    *out = ctx;
+    return KVK_OK;
+}
+
+void kvk_context_destroy(kvk_context *ctx) {
+    if (!ctx) return;
+    kvk_vk_device_destroy(ctx->vk);
+    free(ctx);
+}
+
+const char *kvk_context_device_name(const kvk_context *ctx) {
+    return ctx->name;
+}
+
+int kvk_context_validation_messages(const kvk_context *ctx) {
+    return ctx->vk ? __atomic_load_n(&ctx->vk->validation_messages, __ATOMIC_RELAXED) : 0;
+}
+
+kvk_status kvk_list_devices(void *file) {
+    return kvk_vk_list_devices(file ? (FILE *)file : stdout);
+}

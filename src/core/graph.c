@@ -1,0 +1,256 @@
+#include "core/graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+void kvk_graph_init(kvk_graph *g) {
+    memset(g, 0, sizeof *g);
+    g->output = -1;
+}
+
+void kvk_graph_free(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *n = &g->nodes[i];
+        free(n->kernel);
+        free(n->bias);
+        free(n->gamma);
+        free(n->beta);
+        free(n->mean);
+        free(n->variance);
+    }
+    free(g->nodes);
+    kvk_graph_init(g);
+}
+
+const char *kvk_op_name(kvk_op op) {
+    static const char *const names[KVK_OP_COUNT] = {
+        "InputLayer",         "Conv2D",           "Dense",         "BatchNormalization",
+        "Activation",         "Add",              "ZeroPadding2D", "MaxPooling2D",
+        "AveragePooling2D",   "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
+        "Dropout",            "Softmax"};
+    return op < KVK_OP_COUNT ? names[op] : "?";
+}
+
+/* Appends a node consuming `x` (or nothing for x < 0 with input_count 0). */
+static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int input_count) {
+    if (g->status != KVK_OK) return -1;
+    for (int i = 0; i < input_count; i++) {
+        int in = i == 0 ? x : y;
+        if (in < 0 || in >= g->count) {
+            g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "layer '%s': invalid input node %d",
+                                 name, in);
+            return -1;
+        }
+    }
+    if (kvk_graph_find(g, name) >= 0) {
+        g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "duplicate layer name '%s'", name);
+        return -1;
+    }
+    if (g->count == g->capacity) {
+        int cap = g->capacity ? g->capacity * 2 : 64;
+        kvk_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) {
+            g->status = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory building the graph");
+            return -1;
+        }
+        g->nodes = nodes;
+        g->capacity = cap;
+    }
+    kvk_node *n = &g->nodes[g->count];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    n->inputs[0] = x;
+    n->inputs[1] = y;
+    n->input_count = input_count;
+    n->alias_of = -1;
+    n->kh = n->kw = n->sh = n->sw = 1;
+    if (input_count > 0) n->shape = g->nodes[x].shape;
+    g->output = g->count;
+    return g->count++;
+}
+
+static int fail_shape(kvk_graph *g, const char *name, const char *what, kvk_shape s) {
+    g->status = kvk_fail(KVK_ERROR_SHAPE, "layer '%s': %s (input %dx%dx%d)", name, what, s.h,
+                         s.w, s.c);
+    return -1;
+}
+
+/* Output size and padding of one spatial axis, TensorFlow's rule: 'same' gives ceil(in/s)
+ * and puts the odd padding pixel at the end (bottom/right). */
+static int window_axis(int in, int k, int s, kvk_padding padding, int *pad_lo, int *pad_hi) {
+    if (padding == KVK_PAD_VALID) {
+        *pad_lo = *pad_hi = 0;
+        return in >= k ? (in - k) / s + 1 : 0;
+    }
+    int out = (in + s - 1) / s;
+    int total = (out - 1) * s + k - in;
+    if (total < 0) total = 0;
+    *pad_lo = total / 2;
+    *pad_hi = total - total / 2;
+    return out;
+}
+
+static int windowed(kvk_graph *g, kvk_op op, int x, const char *name, int kh, int kw, int sh,
+                    int sw, kvk_padding padding) {
+    int id = add_node(g, op, name, x, -1, 1);
+    if (id < 0) return -1;
+    kvk_node *n = &g->nodes[id];
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1)
+        return fail_shape(g, name, "window and strides must be positive", n->shape);
+    n->kh = kh, n->kw = kw, n->sh = sh, n->sw = sw, n->padding = padding;
+    kvk_shape in = g->nodes[x].shape;
+    n->shape.h = window_axis(in.h, kh, sh, padding, &n->pad_top, &n->pad_bottom);
+    n->shape.w = window_axis(in.w, kw, sw, padding, &n->pad_left, &n->pad_right);
+    if (n->shape.h < 1 || n->shape.w < 1) {
+        char what[128];
+        snprintf(what, sizeof what, "input too small for a %dx%d window with 'valid' padding",
+                 kh, kw);
+        return fail_shape(g, name, what, in);
+    }
+    return id;
+}
+
+int kvk_graph_input(kvk_graph *g, const char *name, int h, int w, int c) {
+    int id = add_node(g, KVK_OP_INPUT, name, -1, -1, 0);
+    if (id < 0) return -1;
+    if (h < 1 || w < 1 || c < 1) {
+        g->status = kvk_fail(KVK_ERROR_SHAPE, "input shape %dx%dx%d is not positive", h, w, c);
+        return -1;
+    }
+    g->nodes[id].shape = (kvk_shape){h, w, c};
+    return id;
+}
+
+int kvk_graph_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh, int kw, int sh,
+                     int sw, kvk_padding padding, int use_bias, kvk_activation act) {
+    int id = windowed(g, KVK_OP_CONV2D, x, name, kh, kw, sh, sw, padding);
+    if (id < 0) return -1;
+    if (filters < 1) return fail_shape(g, name, "filters must be positive", g->nodes[x].shape);
+    g->nodes[id].shape.c = filters;
+    g->nodes[id].use_bias = use_bias;
+    g->nodes[id].act = act;
+    return id;
+}
+
+int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activation act) {
+    int id = add_node(g, KVK_OP_DENSE, name, x, -1, 1);
+    if (id < 0) return -1;
+    kvk_node *n = &g->nodes[id];
+    /* Keras' Dense acts on the last axis; kvk's architectures only apply it to vectors. */
+    if (n->shape.h != 1 || n->shape.w != 1)
+        return fail_shape(g, name, "Dense needs a flat input (add Flatten or pooling)", n->shape);
+    if (units < 1) return fail_shape(g, name, "units must be positive", n->shape);
+    n->shape.c = units;
+    n->use_bias = 1;
+    n->act = act;
+    return id;
+}
+
+int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, int center,
+                        int scale) {
+    int id = add_node(g, KVK_OP_BATCHNORM, name, x, -1, 1);
+    if (id < 0) return -1;
+    g->nodes[id].epsilon = epsilon;
+    g->nodes[id].bn_center = center;
+    g->nodes[id].bn_scale = scale;
+    return id;
+}
+
+int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation act) {
+    int id = add_node(g, KVK_OP_ACTIVATION, name, x, -1, 1);
+    if (id < 0) return -1;
+    g->nodes[id].act = act;
+    return id;
+}
+
+int kvk_graph_add(kvk_graph *g, int a, int b, const char *name) {
+    int id = add_node(g, KVK_OP_ADD, name, a, b, 2);
+    if (id < 0) return -1;
+    kvk_shape sa = g->nodes[a].shape, sb = g->nodes[b].shape;
+    if (sa.h != sb.h || sa.w != sb.w || sa.c != sb.c) {
+        g->status = kvk_fail(KVK_ERROR_SHAPE,
+                             "layer '%s': Add inputs differ in shape: %dx%dx%d vs %dx%dx%d",
+                             name, sa.h, sa.w, sa.c, sb.h, sb.w, sb.c);
+        return -1;
+    }
+    return id;
+}
+
+int kvk_graph_zeropad(kvk_graph *g, int x, const char *name, int top, int bottom, int left,
+                      int right) {
+    int id = add_node(g, KVK_OP_ZEROPAD, name, x, -1, 1);
+    if (id < 0) return -1;
+    kvk_node *n = &g->nodes[id];
+    if (top < 0 || bottom < 0 || left < 0 || right < 0)
+        return fail_shape(g, name, "padding must not be negative", n->shape);
+    n->pad_top = top, n->pad_bottom = bottom, n->pad_left = left, n->pad_right = right;
+    n->shape.h += top + bottom;
+    n->shape.w += left + right;
+    return id;
+}
+
+int kvk_graph_maxpool(kvk_graph *g, int x, const char *name, int kh, int kw, int sh, int sw,
+                      kvk_padding padding) {
+    return windowed(g, KVK_OP_MAXPOOL, x, name, kh, kw, sh, sw, padding);
+}
+
+int kvk_graph_avgpool(kvk_graph *g, int x, const char *name, int kh, int kw, int sh, int sw,
+                      kvk_padding padding) {
+    return windowed(g, KVK_OP_AVGPOOL, x, name, kh, kw, sh, sw, padding);
+}
+
+static int global_pool(kvk_graph *g, kvk_op op, int x, const char *name) {
+    int id = add_node(g, op, name, x, -1, 1);
+    if (id < 0) return -1;
+    g->nodes[id].shape.h = g->nodes[id].shape.w = 1;
+    return id;
+}
+
+int kvk_graph_global_avgpool(kvk_graph *g, int x, const char *name) {
+    return global_pool(g, KVK_OP_GLOBAL_AVGPOOL, x, name);
+}
+
+int kvk_graph_global_maxpool(kvk_graph *g, int x, const char *name) {
+    return global_pool(g, KVK_OP_GLOBAL_MAXPOOL, x, name);
+}
+
+int kvk_graph_flatten(kvk_graph *g, int x, const char *name) {
+    int id = add_node(g, KVK_OP_FLATTEN, name, x, -1, 1);
+    if (id < 0) return -1;
+    kvk_shape s = g->nodes[id].shape;
+    g->nodes[id].shape = (kvk_shape){1, 1, s.h * s.w * s.c};
+    return id;
+}
+
+int kvk_graph_dropout(kvk_graph *g, int x, const char *name) {
+    return add_node(g, KVK_OP_DROPOUT, name, x, -1, 1);
+}
+
+int kvk_graph_find(const kvk_graph *g, const char *name) {
+    for (int i = 0; i < g->count; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return i;
+    return -1;
+}
+
+int kvk_graph_resolve(const kvk_graph *g, int node) {
+    while (node >= 0 && g->nodes[node].alias_of >= 0) node = g->nodes[node].alias_of;
+    return node;
+}
+
+double kvk_graph_flops(const kvk_graph *g) {
+    double flops = 0;
+    for (int i = 0; i < g->count; i++) {
+        const kvk_node *n = &g->nodes[i];
+        if (n->op == KVK_OP_CONV2D) {
+            kvk_shape in = g->nodes[n->inputs[0]].shape;
+            flops += 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw * in.c;
+        } else if (n->op == KVK_OP_DENSE) {
+            flops += 2.0 * g->nodes[n->inputs[0]].shape.c * n->shape.c;
+        }
+    }
+    return flops;
+}

@@ -1,0 +1,120 @@
+/* The network as kvk holds it: one node per Keras layer, named as Keras names it, in the
+ * order Keras creates them (which is a topological order). Architectures build it with the
+ * kvk_graph_* functions below, which read like the keras.layers calls they mirror; passes
+ * then fuse nodes, and a plan turns the survivors into steps that both backends execute. */
+#ifndef KVK_CORE_GRAPH_H
+#define KVK_CORE_GRAPH_H
+
+#include "kvk/status.h"
+
+typedef enum kvk_op {
+    KVK_OP_INPUT,
+    KVK_OP_CONV2D,
+    KVK_OP_DENSE,
+    KVK_OP_BATCHNORM,
+    KVK_OP_ACTIVATION,
+    KVK_OP_ADD,
+    KVK_OP_ZEROPAD,
+    KVK_OP_MAXPOOL,
+    KVK_OP_AVGPOOL,
+    KVK_OP_GLOBAL_AVGPOOL,
+    KVK_OP_GLOBAL_MAXPOOL,
+    KVK_OP_FLATTEN,
+    KVK_OP_DROPOUT,
+    KVK_OP_SOFTMAX, /* internal: split off a Dense(activation='softmax') */
+    KVK_OP_COUNT
+} kvk_op;
+
+typedef enum kvk_activation { KVK_ACT_LINEAR, KVK_ACT_RELU, KVK_ACT_SOFTMAX } kvk_activation;
+typedef enum kvk_padding { KVK_PAD_VALID, KVK_PAD_SAME } kvk_padding;
+
+/* Per-image tensor shape, channels_last. Dense outputs are (1, 1, units). */
+typedef struct kvk_shape {
+    int h, w, c;
+} kvk_shape;
+
+static inline long kvk_shape_size(kvk_shape s) {
+    return (long)s.h * s.w * s.c;
+}
+
+typedef struct kvk_node {
+    kvk_op op;
+    char name[96];      /* Keras layer name */
+    int inputs[2];      /* node indices */
+    int input_count;
+    kvk_shape shape;    /* output shape per image */
+    kvk_activation act; /* fused activation applied after the op */
+
+    /* convolution and pooling windows */
+    int kh, kw, sh, sw;
+    kvk_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right; /* resolved from padding (TF's rule) */
+    int use_bias;
+
+    /* batch normalization */
+    float epsilon;
+    int bn_scale, bn_center;
+
+    /* Weights, host-side, owned. Conv: kernel (kh, kw, cin, cout); Dense: kernel (in, out);
+     * BatchNorm: gamma, beta, mean, variance (absent gamma/beta stay NULL). */
+    float *kernel, *bias;
+    float *gamma, *beta, *mean, *variance;
+
+    /* set by passes */
+    int removed;  /* folded into another node */
+    int alias_of; /* >= 0: this node's output is that node's output (Flatten, folded BN) */
+    int consumers;
+    int keep;     /* its output must survive fusion (a requested output) */
+} kvk_node;
+
+typedef struct kvk_graph {
+    kvk_node *nodes;
+    int count, capacity;
+    int output; /* the node whose output the model returns */
+    kvk_status status; /* first build error, KVK_OK if none */
+} kvk_graph;
+
+void kvk_graph_init(kvk_graph *g);
+void kvk_graph_free(kvk_graph *g);
+
+/* Builders. Each returns the new node's index, or -1 after recording an error in g->status
+ * (later calls then return -1 too, so an architecture can check once at the end). */
+int kvk_graph_input(kvk_graph *g, const char *name, int h, int w, int c);
+int kvk_graph_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh, int kw,
+                     int sh, int sw, kvk_padding padding, int use_bias, kvk_activation act);
+int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activation act);
+int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, int center,
+                        int scale);
+int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation act);
+int kvk_graph_add(kvk_graph *g, int a, int b, const char *name);
+int kvk_graph_zeropad(kvk_graph *g, int x, const char *name, int top, int bottom, int left,
+                      int right);
+int kvk_graph_maxpool(kvk_graph *g, int x, const char *name, int kh, int kw, int sh, int sw,
+                      kvk_padding padding);
+int kvk_graph_avgpool(kvk_graph *g, int x, const char *name, int kh, int kw, int sh, int sw,
+                      kvk_padding padding);
+int kvk_graph_global_avgpool(kvk_graph *g, int x, const char *name);
+int kvk_graph_global_maxpool(kvk_graph *g, int x, const char *name);
+int kvk_graph_flatten(kvk_graph *g, int x, const char *name);
+int kvk_graph_dropout(kvk_graph *g, int x, const char *name);
+
+/* Index of the node with that Keras name, or -1. */
+int kvk_graph_find(const kvk_graph *g, const char *name);
+
+/* Follows alias_of links to the node that owns the tensor. */
+int kvk_graph_resolve(const kvk_graph *g, int node);
+
+/* Multiply-adds x 2 per image, of the whole graph. */
+double kvk_graph_flops(const kvk_graph *g);
+
+const char *kvk_op_name(kvk_op op);
+
+/* Optimisation passes: fold BatchNormalization into the convolution before it, fuse
+ * activations into their producer, fold ZeroPadding2D into a following 'valid' convolution,
+ * turn Flatten and Dropout into aliases. The graph stays executable at every stage. */
+void kvk_graph_optimize(kvk_graph *g);
+
+/* Marks Flatten/Dropout as aliases without any fusion: the reference backend's view. */
+void kvk_graph_resolve_identities(kvk_graph *g);
+
+#endif

@@ -1,0 +1,51 @@
+/* The structures behind the public handles, shared by the core and the two backends. */
+#ifndef KVK_CORE_INTERNAL_H
+#define KVK_CORE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "core/graph.h"
+#include "core/plan.h"
+#include "kvk/context.h"
+#include "kvk/model.h"
+
+struct kvk_vk_device; /* src/vk/device.h */
+
+struct kvk_context {
+    int cpu_reference;          /* 1: the C reference backend, no Vulkan */
+    struct kvk_vk_device *vk;   /* the Vulkan device otherwise */
+    char name[320];
+    int verbose;
+    uint64_t max_binding_bytes; /* the cap on one storage buffer binding */
+    size_t alignment;           /* of tensor offsets inside buffers */
+};
+
+struct kvk_model {
+    kvk_context *ctx;
+    kvk_graph graph;
+    kvk_plan plan; /* for `chunk` images */
+    int height, width;
+    int max_batch; /* what kvk_model_run accepts */
+    int chunk;     /* images per recorded submission: every tensor must fit one binding */
+    const char *preprocess;
+    double flops;
+    double weight_bytes;
+    void *backend; /* backend-owned state */
+};
+
+/* The operations each backend provides. */
+kvk_status kvk_cpu_model_prepare(kvk_model *model);
+kvk_status kvk_cpu_model_run(kvk_model *model, const float *input, int batch, float *output);
+void kvk_cpu_model_release(kvk_model *model);
+
+kvk_status kvk_vk_model_prepare(kvk_model *model);
+kvk_status kvk_vk_model_run(kvk_model *model, const float *input, int batch, float *output);
+void kvk_vk_model_release(kvk_model *model);
+
+/* Builds a model from a graph someone else made (tests build single-op graphs this way). The
+ * model takes ownership of the graph. `optimize` runs the fusion passes; the reference
+ * backend ignores it and executes every layer as Keras does. */
+kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, int optimize,
+                                kvk_model **out);
+
+#endif

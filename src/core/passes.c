@@ -1,0 +1,110 @@
+/* Graph passes. Each one rewrites nodes in place and leaves the graph executable: a folded
+ * node is marked removed and, where others read its output, becomes an alias of the node
+ * that now produces that output. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/graph.h"
+
+static void count_consumers(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) g->nodes[i].consumers = 0;
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *n = &g->nodes[i];
+        if (n->removed) continue;
+        for (int k = 0; k < n->input_count; k++)
+            g->nodes[kvk_graph_resolve(g, n->inputs[k])].consumers++;
+    }
+    /* the model output is read by the caller */
+    if (g->output >= 0) g->nodes[kvk_graph_resolve(g, g->output)].consumers++;
+}
+
+void kvk_graph_resolve_identities(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *n = &g->nodes[i];
+        if ((n->op == KVK_OP_FLATTEN || n->op == KVK_OP_DROPOUT) && !n->removed) {
+            /* channels_last flattening is the identity on memory */
+            n->alias_of = kvk_graph_resolve(g, n->inputs[0]);
+            n->removed = 1;
+        }
+    }
+}
+
+/* The producer of node n's first input, if n is its only reader and it may be changed. */
+static kvk_node *sole_producer(kvk_graph *g, kvk_node *n) {
+    int p = kvk_graph_resolve(g, n->inputs[0]);
+    kvk_node *prod = &g->nodes[p];
+    if (prod->consumers != 1 || prod->keep || prod->removed) return NULL;
+    return prod;
+}
+
+/* conv -> BatchNormalization becomes one conv: w' = w * s, b' = (b - mean) * s + beta with
+ * s = gamma / sqrt(var + eps), computed in double. */
+static void fold_batchnorm(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *bn = &g->nodes[i];
+        if (bn->op != KVK_OP_BATCHNORM || bn->removed || !bn->mean) continue;
+        kvk_node *conv = sole_producer(g, bn);
+        if (!conv || conv->op != KVK_OP_CONV2D || conv->act != KVK_ACT_LINEAR || !conv->kernel)
+            continue;
+        int cout = conv->shape.c;
+        long per_out = (long)conv->kh * conv->kw * g->nodes[conv->inputs[0]].shape.c;
+        float *bias = conv->bias ? conv->bias : calloc((size_t)cout, sizeof *bias);
+        if (!bias) continue; /* left unfolded: still correct */
+        for (int c = 0; c < cout; c++) {
+            double s = (bn->gamma ? bn->gamma[c] : 1.0) / sqrt((double)bn->variance[c] + bn->epsilon);
+            for (long k = 0; k < per_out; k++)
+                conv->kernel[k * cout + c] = (float)(conv->kernel[k * cout + c] * s);
+            bias[c] = (float)(((double)bias[c] - bn->mean[c]) * s + (bn->beta ? bn->beta[c] : 0.0));
+        }
+        conv->bias = bias;
+        conv->use_bias = 1;
+        bn->removed = 1;
+        bn->alias_of = (int)(conv - g->nodes);
+        count_consumers(g);
+    }
+}
+
+/* Activation('relu') after a conv, dense, add or standalone BN is applied by that op. */
+static void fuse_activations(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *a = &g->nodes[i];
+        if (a->op != KVK_OP_ACTIVATION || a->removed || a->act == KVK_ACT_SOFTMAX) continue;
+        kvk_node *p = sole_producer(g, a);
+        if (!p || p->act != KVK_ACT_LINEAR) continue;
+        if (p->op != KVK_OP_CONV2D && p->op != KVK_OP_DENSE && p->op != KVK_OP_ADD &&
+            p->op != KVK_OP_BATCHNORM)
+            continue;
+        p->act = a->act;
+        a->removed = 1;
+        a->alias_of = (int)(p - g->nodes);
+        count_consumers(g);
+    }
+}
+
+/* ZeroPadding2D read only by a convolution becomes that convolution's padding: the conv
+ * already reads zeros outside its input, so no copy is needed. */
+static void fold_zeropad(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *conv = &g->nodes[i];
+        if (conv->op != KVK_OP_CONV2D || conv->removed) continue;
+        int p = kvk_graph_resolve(g, conv->inputs[0]);
+        kvk_node *pad = &g->nodes[p];
+        if (pad->op != KVK_OP_ZEROPAD || pad->consumers != 1 || pad->keep) continue;
+        conv->pad_top += pad->pad_top;
+        conv->pad_bottom += pad->pad_bottom;
+        conv->pad_left += pad->pad_left;
+        conv->pad_right += pad->pad_right;
+        conv->inputs[0] = pad->inputs[0];
+        pad->removed = 1;
+        count_consumers(g);
+    }
+}
+
+void kvk_graph_optimize(kvk_graph *g) {
+    kvk_graph_resolve_identities(g);
+    count_consumers(g);
+    fold_zeropad(g);
+    fold_batchnorm(g);
+    fuse_activations(g);
+    count_consumers(g);
+}

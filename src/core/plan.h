@@ -1,0 +1,43 @@
+/* The execution plan: the graph's surviving nodes as a list of steps over tensors, and where
+ * each tensor lives in one activation arena. Both backends run exactly this. */
+#ifndef KVK_CORE_PLAN_H
+#define KVK_CORE_PLAN_H
+
+#include <stddef.h>
+
+#include "core/graph.h"
+
+typedef struct kvk_step {
+    kvk_op op;      /* the node's op, or KVK_OP_SOFTMAX for a Dense's softmax tail */
+    int node;       /* the graph node whose attributes and weights the step uses */
+    int inputs[2];  /* tensor indices */
+    int input_count;
+    int output;     /* tensor index */
+} kvk_step;
+
+typedef struct kvk_tensor {
+    int node;       /* producing node */
+    kvk_shape shape;/* per image */
+    size_t offset;  /* bytes into the arena */
+    size_t bytes;   /* for the plan's batch */
+    int first_step; /* -1 for the input */
+    int last_step;  /* last reader; step_count for model outputs */
+} kvk_tensor;
+
+typedef struct kvk_plan {
+    int batch;
+    kvk_step *steps;
+    int step_count;
+    kvk_tensor *tensors;
+    int tensor_count;
+    int input_tensor, output_tensor;
+    size_t arena_bytes; /* peak: what the offsets need */
+    size_t sum_bytes;   /* what one buffer per tensor would need, for comparison */
+} kvk_plan;
+
+/* Plans the graph (after kvk_graph_optimize or kvk_graph_resolve_identities) for `batch`
+ * images, with every tensor offset a multiple of `alignment`. */
+kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_plan *out);
+void kvk_plan_free(kvk_plan *plan);
+
+#endif

@@ -1,0 +1,136 @@
+#include "cpu/reference.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float activate(double x, kvk_activation act) {
+    if (act == KVK_ACT_RELU && x < 0) return 0.0f;
+    return (float)x;
+}
+
+void kvk_ref_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
+                    const float *bias, kvk_window win, kvk_shape os, kvk_activation act,
+                    float *out) {
+    /* one output pixel at a time, all output channels together: the kernel's last axis is
+     * output channels, so the innermost loop reads it contiguously */
+    double *acc = malloc(sizeof(double) * (size_t)os.c);
+    if (!acc) abort();
+    for (int n = 0; n < batch; n++)
+        for (int oy = 0; oy < os.h; oy++)
+            for (int ox = 0; ox < os.w; ox++) {
+                for (int co = 0; co < os.c; co++) acc[co] = bias ? bias[co] : 0.0;
+                for (int ky = 0; ky < win.kh; ky++) {
+                    int iy = oy * win.sh + ky - win.pad_top;
+                    if (iy < 0 || iy >= is.h) continue;
+                    for (int kx = 0; kx < win.kw; kx++) {
+                        int ix = ox * win.sw + kx - win.pad_left;
+                        if (ix < 0 || ix >= is.w) continue;
+                        const float *px = in + (((long)n * is.h + iy) * is.w + ix) * is.c;
+                        const float *w = kernel + ((long)ky * win.kw + kx) * is.c * os.c;
+                        for (int ci = 0; ci < is.c; ci++) {
+                            double x = px[ci];
+                            const float *wr = w + (long)ci * os.c;
+                            for (int co = 0; co < os.c; co++) acc[co] += x * wr[co];
+                        }
+                    }
+                }
+                float *o = out + (((long)n * os.h + oy) * os.w + ox) * os.c;
+                for (int co = 0; co < os.c; co++) o[co] = activate(acc[co], act);
+            }
+    free(acc);
+}
+
+void kvk_ref_dense(const float *in, int batch, int in_features, const float *kernel,
+                   const float *bias, int units, kvk_activation act, float *out) {
+    for (int n = 0; n < batch; n++) {
+        for (int o = 0; o < units; o++) {
+            double acc = bias ? bias[o] : 0.0;
+            for (int i = 0; i < in_features; i++)
+                acc += (double)in[(long)n * in_features + i] * kernel[(long)i * units + o];
+            out[(long)n * units + o] = act == KVK_ACT_SOFTMAX ? (float)acc : activate(acc, act);
+        }
+        if (act == KVK_ACT_SOFTMAX)
+            kvk_ref_activation(out + (long)n * units, 1, units, act, out + (long)n * units);
+    }
+}
+
+void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *gamma,
+                       const float *beta, const float *mean, const float *variance,
+                       float epsilon, kvk_activation act, float *out) {
+    for (long p = 0; p < pixels; p++)
+        for (int c = 0; c < channels; c++) {
+            double x = in[p * channels + c];
+            double y = (x - mean[c]) / sqrt((double)variance[c] + epsilon);
+            if (gamma) y *= gamma[c];
+            if (beta) y += beta[c];
+            out[p * channels + c] = activate(y, act);
+        }
+}
+
+void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activation act,
+                        float *out) {
+    for (long p = 0; p < pixels; p++) {
+        const float *x = in + p * channels;
+        float *y = out + p * channels;
+        if (act != KVK_ACT_SOFTMAX) {
+            for (int c = 0; c < channels; c++) y[c] = activate(x[c], act);
+            continue;
+        }
+        double max = -DBL_MAX, sum = 0;
+        for (int c = 0; c < channels; c++) max = x[c] > max ? x[c] : max;
+        for (int c = 0; c < channels; c++) sum += exp((double)x[c] - max);
+        for (int c = 0; c < channels; c++) y[c] = (float)(exp((double)x[c] - max) / sum);
+    }
+}
+
+void kvk_ref_add(const float *a, const float *b, long count, kvk_activation act, float *out) {
+    for (long i = 0; i < count; i++) out[i] = activate((double)a[i] + b[i], act);
+}
+
+void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
+                     float *out) {
+    memset(out, 0, sizeof(float) * batch * kvk_shape_size(os));
+    for (int n = 0; n < batch; n++)
+        for (int y = 0; y < is.h; y++)
+            memcpy(out + (((long)n * os.h + y + top) * os.w + left) * os.c,
+                   in + ((long)n * is.h + y) * is.w * is.c, sizeof(float) * is.w * is.c);
+}
+
+void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_window win,
+                  kvk_shape os, float *out) {
+    for (int n = 0; n < batch; n++)
+        for (int oy = 0; oy < os.h; oy++)
+            for (int ox = 0; ox < os.w; ox++)
+                for (int c = 0; c < os.c; c++) {
+                    double acc = is_max ? -DBL_MAX : 0.0;
+                    int count = 0;
+                    for (int ky = 0; ky < win.kh; ky++) {
+                        int iy = oy * win.sh + ky - win.pad_top;
+                        if (iy < 0 || iy >= is.h) continue;
+                        for (int kx = 0; kx < win.kw; kx++) {
+                            int ix = ox * win.sw + kx - win.pad_left;
+                            if (ix < 0 || ix >= is.w) continue;
+                            double v = in[(((long)n * is.h + iy) * is.w + ix) * is.c + c];
+                            acc = is_max ? (v > acc ? v : acc) : acc + v;
+                            count++;
+                        }
+                    }
+                    out[(((long)n * os.h + oy) * os.w + ox) * os.c + c] =
+                        (float)(is_max ? acc : acc / count);
+                }
+}
+
+void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, float *out) {
+    long hw = (long)is.h * is.w;
+    for (int n = 0; n < batch; n++)
+        for (int c = 0; c < is.c; c++) {
+            double acc = is_max ? -DBL_MAX : 0.0;
+            for (long p = 0; p < hw; p++) {
+                double v = in[((long)n * hw + p) * is.c + c];
+                acc = is_max ? (v > acc ? v : acc) : acc + v;
+            }
+            out[(long)n * is.c + c] = (float)(is_max ? acc : acc / hw);
+        }
+}

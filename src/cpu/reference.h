@@ -1,0 +1,34 @@
+/* The CPU reference: naive loops over NHWC float32 tensors with double accumulation. They are
+ * the oracle for every op test and the `cpu-reference` device; clarity over speed. */
+#ifndef KVK_CPU_REFERENCE_H
+#define KVK_CPU_REFERENCE_H
+
+#include "core/graph.h"
+
+/* Window geometry shared by convolution and pooling. */
+typedef struct kvk_window {
+    int kh, kw, sh, sw;
+    int pad_top, pad_left; /* bottom/right padding follows from the output size */
+} kvk_window;
+
+void kvk_ref_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
+                    const float *bias, kvk_window win, kvk_shape os, kvk_activation act,
+                    float *out);
+void kvk_ref_dense(const float *in, int batch, int in_features, const float *kernel,
+                   const float *bias, int units, kvk_activation act, float *out);
+/* out = (x - mean) / sqrt(var + eps) * gamma + beta, per channel, as Keras computes it */
+void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *gamma,
+                       const float *beta, const float *mean, const float *variance,
+                       float epsilon, kvk_activation act, float *out);
+/* element-wise activation; softmax over the last axis of `channels` */
+void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activation act,
+                        float *out);
+void kvk_ref_add(const float *a, const float *b, long count, kvk_activation act, float *out);
+void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
+                     float *out);
+/* 'same' borders: max ignores padding, average divides by the valid pixels (TensorFlow) */
+void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_window win,
+                  kvk_shape os, float *out);
+void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, float *out);
+
+#endif

@@ -1,0 +1,279 @@
+/* Image file decoding to 8-bit RGB, matching what Keras' load_img (Pillow's open().convert("RGB"))
+ * gives: alpha dropped without premultiplying, grey replicated, palettes expanded, 16-bit RGB(A)
+ * and grey+alpha samples reduced to their high byte, 16-bit grey clipped to 255. */
+#include "kvk/image.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* The one stb_image implementation in kvk (other files may include the header and call it). */
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_FAILURE_USERMSG /* "Corrupt PNG" rather than terse internal codes */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#endif
+#include <stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#ifdef KVK_HAVE_LIBJPEG
+#include <jpeglib.h>
+#include <jerror.h>
+#endif
+
+int kvk_image_have_libjpeg(void) {
+#ifdef KVK_HAVE_LIBJPEG
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void kvk_image_free(kvk_image *image) {
+    if (!image) return;
+    free(image->rgb);
+    image->rgb = NULL;
+    image->width = image->height = 0;
+}
+
+static kvk_status read_file(const char *path, unsigned char **data, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return kvk_fail(KVK_ERROR_IO, "%s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            unsigned char *nbuf = realloc(buf, ncap);
+            if (!nbuf) {
+                free(buf);
+                fclose(f);
+                return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory reading the file",
+                                path);
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) break;
+    }
+    int err = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (err) {
+        free(buf);
+        return kvk_fail(KVK_ERROR_IO, "%s: read error: %s", path, strerror(saved));
+    }
+    *data = buf;
+    *size = len;
+    return KVK_OK;
+}
+
+static int is_jpeg(const unsigned char *d, size_t n) {
+    return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
+}
+
+#ifdef KVK_HAVE_LIBJPEG
+struct jpeg_fail {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+};
+
+static void jpeg_error_exit(j_common_ptr cinfo) {
+    struct jpeg_fail *fail = (struct jpeg_fail *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, fail->message);
+    longjmp(fail->jump, 1);
+}
+
+/* Warnings about corrupt data that libjpeg recovers from are ignored, as Pillow ignores them;
+ * but data ending early is an error, as Pillow raises "image file is truncated". */
+static void jpeg_emit_message(j_common_ptr cinfo, int level) {
+    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
+}
+
+/* Pillow's cmyk2rgb (its convert("CMYK" -> "RGB")). */
+static unsigned char cmyk_channel(int c, int k) {
+    int nk = 255 - k;
+    int t = c * nk + 128;
+    int v = nk - ((t + (t >> 8)) >> 8);
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static kvk_status decode_libjpeg(const char *path, const unsigned char *data, size_t size,
+                                 kvk_image *out) {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_fail fail;
+    /* volatile: modified between setjmp and longjmp */
+    unsigned char *volatile rgb = NULL;
+    unsigned char *volatile row = NULL;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&fail.mgr);
+    fail.mgr.error_exit = jpeg_error_exit;
+    fail.mgr.emit_message = jpeg_emit_message;
+    fail.message[0] = '\0';
+    if (setjmp(fail.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(rgb);
+        free(row);
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: %s", path, fail.message);
+    }
+    jpeg_create_decompress(&cinfo);
+    if (size > ULONG_MAX) {
+        jpeg_destroy_decompress(&cinfo);
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: file too large", path);
+    }
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    /* Pillow keeps libjpeg's defaults (JDCT_ISLOW, fancy upsampling) and asks for RGB, grey
+     * ("L", replicated by convert("RGB")) or CMYK. */
+    int cmyk = 0, channels = 3;
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo.out_color_space = JCS_GRAYSCALE;
+        channels = 1;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo.out_color_space = JCS_CMYK;
+        channels = 4;
+        cmyk = 1;
+        break;
+    default:
+        cinfo.out_color_space = JCS_RGB;
+        break;
+    }
+    jpeg_start_decompress(&cinfo);
+    int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
+    if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > ((size_t)1 << 31) / 3) {
+        jpeg_destroy_decompress(&cinfo);
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: unsupported image size %dx%d", path, w, h);
+    }
+    rgb = malloc((size_t)w * h * 3);
+    row = malloc((size_t)w * channels);
+    if (!rgb || !row) {
+        jpeg_destroy_decompress(&cinfo);
+        free(rgb);
+        free(row);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory for %dx%d pixels", path, w, h);
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        int y = (int)cinfo.output_scanline;
+        JSAMPROW rows[1] = {row};
+        jpeg_read_scanlines(&cinfo, rows, 1);
+        unsigned char *dst = rgb + (size_t)y * w * 3;
+        for (int x = 0; x < w; x++) {
+            if (channels == 1) {
+                dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x];
+            } else if (cmyk) {
+                int c[4];
+                /* Pillow always reads 4-channel JPEGs as inverted ("CMYK;I"). */
+                for (int i = 0; i < 4; i++) c[i] = 255 - row[4 * x + i];
+                for (int i = 0; i < 3; i++) dst[3 * x + i] = cmyk_channel(c[i], c[3]);
+            } else {
+                memcpy(dst + 3 * x, row + 3 * x, 3);
+            }
+        }
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    out->width = w;
+    out->height = h;
+    out->rgb = rgb;
+    return KVK_OK;
+}
+#endif
+
+/* Pillow opens 16-bit grey PNGs as "I;16", and its conversion to RGB clips each sample to 255
+ * rather than scaling it (stb would keep the high byte). */
+static kvk_status decode_grey16(const char *path, const unsigned char *data, int size,
+                                kvk_image *out) {
+    int w, h, comp;
+    stbi_us *grey = stbi_load_16_from_memory(data, size, &w, &h, &comp, 1);
+    if (!grey) return kvk_fail(KVK_ERROR_FORMAT, "%s: %s", path, stbi_failure_reason());
+    unsigned char *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) {
+        stbi_image_free(grey);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory for %dx%d pixels", path, w, h);
+    }
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        unsigned char v = grey[i] > 255 ? 255 : (unsigned char)grey[i];
+        rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
+    }
+    stbi_image_free(grey);
+    out->width = w;
+    out->height = h;
+    out->rgb = rgb;
+    return KVK_OK;
+}
+
+static kvk_status decode_stb(const char *path, const unsigned char *data, size_t size,
+                             kvk_image *out) {
+    if (size > INT_MAX) return kvk_fail(KVK_ERROR_FORMAT, "%s: file too large", path);
+    int w, h, comp;
+    if (stbi_info_from_memory(data, (int)size, &w, &h, &comp) && comp == 1 &&
+        stbi_is_16_bit_from_memory(data, (int)size))
+        return decode_grey16(path, data, (int)size, out);
+    /* stb drops alpha, replicates grey, expands palettes and keeps the high byte of 16-bit
+     * samples, which is what Pillow's convert("RGB") does for those modes. */
+    unsigned char *pixels = stbi_load_from_memory(data, (int)size, &w, &h, &comp, 3);
+    if (!pixels) return kvk_fail(KVK_ERROR_FORMAT, "%s: %s", path, stbi_failure_reason());
+    /* Copy so that kvk_image_free (free) never has to know which allocator made the pixels. */
+    unsigned char *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) {
+        stbi_image_free(pixels);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory for %dx%d pixels", path, w, h);
+    }
+    memcpy(rgb, pixels, (size_t)w * h * 3);
+    stbi_image_free(pixels);
+    out->width = w;
+    out->height = h;
+    out->rgb = rgb;
+    return KVK_OK;
+}
+
+kvk_status kvk_image_load(const char *path, kvk_jpeg_decoder decoder, kvk_image *out) {
+    if (!path || !out) return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "kvk_image_load: NULL argument");
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    if (decoder != KVK_JPEG_DEFAULT && decoder != KVK_JPEG_STB && decoder != KVK_JPEG_LIBJPEG)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: unknown JPEG decoder %d", path,
+                        (int)decoder);
+#ifndef KVK_HAVE_LIBJPEG
+    if (decoder == KVK_JPEG_LIBJPEG)
+        return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                        "%s: kvk was built without libjpeg-turbo; use the stb JPEG decoder", path);
+#endif
+    unsigned char *data = NULL;
+    size_t size = 0;
+    kvk_status st = read_file(path, &data, &size);
+    if (st != KVK_OK) return st;
+    if (size == 0) {
+        free(data);
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: empty file", path);
+    }
+#ifdef KVK_HAVE_LIBJPEG
+    if (is_jpeg(data, size) && decoder != KVK_JPEG_STB)
+        st = decode_libjpeg(path, data, size, out);
+    else
+        st = decode_stb(path, data, size, out);
+#else
+    (void)is_jpeg;
+    st = decode_stb(path, data, size, out);
+#endif
+    free(data);
+    return st;
+}

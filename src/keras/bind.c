@@ -1,0 +1,185 @@
+#include "keras/bind.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static void format_dims(char *buf, size_t size, const int64_t *dims, int ndim) {
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && used < size; i++)
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (used < size) snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
+}
+
+/* What one node expects from its layer in the file: up to 4 shapes, in Keras 2 order. */
+typedef struct expected {
+    int count;
+    int ndim[4];
+    int64_t dims[4][4];
+    float **slot[4]; /* where each weight goes */
+    const char *what[4];
+} expected;
+
+static void expect(expected *e, float **slot, const char *what, int ndim, int64_t d0, int64_t d1,
+                   int64_t d2, int64_t d3) {
+    int i = e->count++;
+    e->slot[i] = slot;
+    e->what[i] = what;
+    e->ndim[i] = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    memcpy(e->dims[i], d, sizeof d);
+}
+
+/* Fills `e` for node n; returns 0 for layers without weights. */
+static int expected_weights(const kvk_graph *g, kvk_node *n, expected *e) {
+    memset(e, 0, sizeof *e);
+    int cin = n->input_count ? g->nodes[n->inputs[0]].shape.c : 0;
+    switch (n->op) {
+    case KVK_OP_CONV2D:
+        expect(e, &n->kernel, "kernel", 4, n->kh, n->kw, cin, n->shape.c);
+        if (n->use_bias) expect(e, &n->bias, "bias", 1, n->shape.c, 0, 0, 0);
+        break;
+    case KVK_OP_DENSE:
+        expect(e, &n->kernel, "kernel", 2, cin, n->shape.c, 0, 0);
+        expect(e, &n->bias, "bias", 1, n->shape.c, 0, 0, 0);
+        break;
+    case KVK_OP_BATCHNORM:
+        if (n->bn_scale) expect(e, &n->gamma, "gamma", 1, n->shape.c, 0, 0, 0);
+        if (n->bn_center) expect(e, &n->beta, "beta", 1, n->shape.c, 0, 0, 0);
+        expect(e, &n->mean, "moving_mean", 1, n->shape.c, 0, 0, 0);
+        expect(e, &n->variance, "moving_variance", 1, n->shape.c, 0, 0, 0);
+        break;
+    default:
+        break;
+    }
+    return e->count;
+}
+
+static long element_count(const expected *e, int i) {
+    long count = 1;
+    for (int d = 0; d < e->ndim[i]; d++) count *= (long)e->dims[i][d];
+    return count;
+}
+
+/* The first Dense after a Flatten of a channels_first file has its rows in (c, h, w) order;
+ * kvk flattens (h, w, c). This is Keras' convert_dense_weights_data_format. */
+static void reorder_dense_rows(float *kernel, kvk_shape s, int units, const float *src) {
+    for (int c = 0; c < s.c; c++)
+        for (int y = 0; y < s.h; y++)
+            for (int x = 0; x < s.w; x++) {
+                long from = ((long)c * s.h + y) * s.w + x;
+                long to = ((long)y * s.w + x) * s.c + c;
+                memcpy(kernel + to * units, src + from * units, sizeof(float) * units);
+            }
+}
+
+static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *file,
+                            const kvk_weight_layer *layer, const expected *e) {
+    char want[96], got[96];
+    if (layer->count != e->count)
+        return kvk_fail(KVK_ERROR_SHAPE,
+                        "%s: layer '%s' (%s) has %d weights in the file, expected %d (%s%s%s%s)",
+                        file->path, n->name, kvk_op_name(n->op), layer->count, e->count, e->what[0],
+                        e->count > 1 ? ", " : "", e->count > 1 ? e->what[1] : "",
+                        e->count > 2 ? ", ..." : "");
+    for (int i = 0; i < e->count; i++) {
+        const kvk_weight *w = &layer->weights[i];
+        int same = w->ndim == e->ndim[i];
+        for (int d = 0; same && d < w->ndim; d++) same = w->dims[d] == e->dims[i][d];
+        if (!same) {
+            format_dims(want, sizeof want, e->dims[i], e->ndim[i]);
+            format_dims(got, sizeof got, w->dims, w->ndim);
+            return kvk_fail(
+                KVK_ERROR_SHAPE, "%s: layer '%s' (%s): weight '%s' (%s) has shape %s, expected %s",
+                file->path, n->name, kvk_op_name(n->op), w->name, e->what[i], got, want);
+        }
+        long count = element_count(e, i);
+        float *copy = malloc(sizeof(float) * (size_t)count);
+        if (!copy) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
+        const kvk_node *src = n->input_count ? &g->nodes[n->inputs[0]] : NULL;
+        if (n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
+            src->op == KVK_OP_FLATTEN) {
+            kvk_shape s = g->nodes[src->inputs[0]].shape;
+            reorder_dense_rows(copy, s, n->shape.c, w->data);
+        } else {
+            memcpy(copy, w->data, sizeof(float) * (size_t)count);
+        }
+        free(*e->slot[i]);
+        *e->slot[i] = copy;
+    }
+    return KVK_OK;
+}
+
+kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *n = &g->nodes[i];
+        expected e;
+        if (!expected_weights(g, n, &e)) continue;
+        const kvk_weight_layer *layer = kvk_weight_file_layer(file, n->name);
+        if (!layer) {
+            char some[256] = "";
+            size_t used = 0;
+            for (int k = 0; k < file->layer_count && k < 4 && used < sizeof some; k++)
+                used += (size_t)snprintf(some + used, sizeof some - used, "%s'%s'", k ? ", " : "",
+                                         file->layers[k].name);
+            return kvk_fail(KVK_ERROR_SHAPE,
+                            "%s: no weights for layer '%s' (%s); the file's %d layers with "
+                            "weights begin %s%s: is it a weight file for this model?",
+                            file->path, n->name, kvk_op_name(n->op), file->layer_count,
+                            file->layer_count ? some : "(none)",
+                            file->layer_count > 4 ? ", ..." : "");
+        }
+        kvk_status st = bind_node(g, n, file, layer, &e);
+        if (st != KVK_OK) return st;
+    }
+    return KVK_OK;
+}
+
+/* xorshift32 and Box-Muller: fast, deterministic across platforms */
+static float next_uniform(unsigned *state) {
+    unsigned x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return (float)((x >> 8) * (1.0 / 16777216.0));
+}
+
+static float next_normal(unsigned *state) {
+    float u1 = next_uniform(state), u2 = next_uniform(state);
+    if (u1 < 1e-7f) u1 = 1e-7f;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+kvk_status kvk_random_weights(kvk_graph *g, unsigned seed) {
+    unsigned state = seed ? seed : 0x9e3779b9u;
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *n = &g->nodes[i];
+        expected e;
+        if (!expected_weights(g, n, &e)) continue;
+        for (int k = 0; k < e.count; k++) {
+            long count = element_count(&e, k);
+            float *w = malloc(sizeof(float) * (size_t)count);
+            if (!w) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory for random weights");
+            const char *what = e.what[k];
+            double fan_in = e.ndim[k] == 4   ? (double)e.dims[k][0] * e.dims[k][1] * e.dims[k][2]
+                            : e.ndim[k] == 2 ? (double)e.dims[k][0]
+                                             : 1.0;
+            for (long j = 0; j < count; j++) {
+                if (!strcmp(what, "kernel"))
+                    w[j] = (float)(next_normal(&state) * sqrt(2.0 / fan_in));
+                else if (!strcmp(what, "gamma") || !strcmp(what, "moving_variance"))
+                    w[j] = 0.5f + next_uniform(&state);
+                else
+                    w[j] = 0.1f * next_normal(&state);
+            }
+            free(*e.slot[k]);
+            *e.slot[k] = w;
+        }
+    }
+    return KVK_OK;
+}

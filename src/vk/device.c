@@ -1,0 +1,391 @@
+/* Instance, device choice, queue, and the pipeline cache kept across runs. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "vk/vk.h"
+
+static const char *const VALIDATION_LAYER = "VK_LAYER_KHRONOS_validation";
+
+kvk_status kvk_vk_check(VkResult r, const char *what) {
+    if (r == VK_SUCCESS) return KVK_OK;
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of %s memory (VkResult %d)", what,
+                        r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host", (int)r);
+    return kvk_fail(KVK_ERROR_VULKAN, "%s failed (VkResult %d)", what, (int)r);
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
+    VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
+    const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+    (void)type;
+    kvk_vk_device *dev = user;
+    if (severity & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                    VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)) {
+        __atomic_add_fetch(&dev->validation_messages, 1, __ATOMIC_RELAXED);
+        fprintf(stderr, "kvk: Vulkan validation: %s\n", data->pMessage);
+    }
+    return VK_FALSE;
+}
+
+static int has_layer(const char *name) {
+    uint32_t count = 0;
+    vkEnumerateInstanceLayerProperties(&count, NULL);
+    VkLayerProperties *layers = calloc(count ? count : 1, sizeof *layers);
+    if (!layers) return 0;
+    vkEnumerateInstanceLayerProperties(&count, layers);
+    int found = 0;
+    for (uint32_t i = 0; i < count; i++) found |= strcmp(layers[i].layerName, name) == 0;
+    free(layers);
+    return found;
+}
+
+static kvk_status create_instance(kvk_vk_device *dev) {
+    VkResult r = volkInitialize();
+    if (r != VK_SUCCESS)
+        return kvk_fail(KVK_ERROR_VULKAN, "no Vulkan loader found (libvulkan.so.1); on Debian "
+                                          "install libvulkan1 and a driver such as "
+                                          "mesa-vulkan-drivers");
+    if (dev->validation && !has_layer(VALIDATION_LAYER))
+        return kvk_fail(KVK_ERROR_VULKAN,
+                        "validation was requested but %s is not installed (Debian: "
+                        "vulkan-validationlayers)",
+                        VALIDATION_LAYER);
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                             .pApplicationName = "kvk",
+                             .pEngineName = "kvk",
+                             .apiVersion = VK_API_VERSION_1_1};
+    const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    VkDebugUtilsMessengerCreateInfoEXT messenger = {
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+        .pfnUserCallback = on_validation_message,
+        .pUserData = dev};
+    VkInstanceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+                                 .pApplicationInfo = &app};
+    if (dev->validation) {
+        info.enabledLayerCount = 1;
+        info.ppEnabledLayerNames = &VALIDATION_LAYER;
+        info.enabledExtensionCount = 1;
+        info.ppEnabledExtensionNames = &ext;
+        info.pNext = &messenger; /* also covers instance creation itself */
+    }
+    kvk_status st = kvk_vk_check(vkCreateInstance(&info, NULL, &dev->instance), "vkCreateInstance");
+    if (st != KVK_OK) return st;
+    volkLoadInstanceOnly(dev->instance);
+    if (dev->validation)
+        return kvk_vk_check(
+            vkCreateDebugUtilsMessengerEXT(dev->instance, &messenger, NULL, &dev->messenger),
+            "vkCreateDebugUtilsMessengerEXT");
+    return KVK_OK;
+}
+
+static int type_rank(VkPhysicalDeviceType t) {
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+    default: return 4;
+    }
+}
+
+static const char *type_name(VkPhysicalDeviceType t) {
+    static const char *const names[] = {"other", "integrated", "discrete", "virtual", "cpu"};
+    return (unsigned)t < 5 ? names[t] : "other";
+}
+
+static int compute_family(VkPhysicalDevice pd, uint32_t *family) {
+    uint32_t count = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, NULL);
+    VkQueueFamilyProperties props[16];
+    if (count > 16) count = 16;
+    vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, props);
+    for (uint32_t i = 0; i < count; i++)
+        if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+            *family = i;
+            return 1;
+        }
+    return 0;
+}
+
+/* Physical devices with a compute queue, in kvk's preference order (stable within a rank). */
+static int sorted_devices(VkInstance instance, VkPhysicalDevice *out, int max) {
+    uint32_t count = 0;
+    vkEnumeratePhysicalDevices(instance, &count, NULL);
+    VkPhysicalDevice all[32];
+    if (count > 32) count = 32;
+    vkEnumeratePhysicalDevices(instance, &count, all);
+    int n = 0;
+    for (int rank = 0; rank <= 4; rank++)
+        for (uint32_t i = 0; i < count && n < max; i++) {
+            VkPhysicalDeviceProperties p;
+            uint32_t family;
+            vkGetPhysicalDeviceProperties(all[i], &p);
+            if (type_rank(p.deviceType) == rank && compute_family(all[i], &family))
+                out[n++] = all[i];
+        }
+    return n;
+}
+
+static int contains_nocase(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n) return 1;
+    }
+    return 0;
+}
+
+static kvk_status pick_device(kvk_vk_device *dev, const char *selector) {
+    VkPhysicalDevice list[32];
+    int n = sorted_devices(dev->instance, list, 32);
+    if (n == 0)
+        return kvk_fail(KVK_ERROR_VULKAN, "no Vulkan device with a compute queue was found; "
+                                          "install a driver (for a CPU driver on Debian: "
+                                          "mesa-vulkan-drivers)");
+    if (!selector || !*selector) {
+        dev->physical = list[0];
+        return KVK_OK;
+    }
+    char *end;
+    long index = strtol(selector, &end, 10);
+    if (*end == '\0') {
+        if (index < 0 || index >= n)
+            return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                            "device index %ld is out of range: %d device(s) (see `kvk devices`)",
+                            index, n);
+        dev->physical = list[index];
+        return KVK_OK;
+    }
+    for (int i = 0; i < n; i++) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(list[i], &p);
+        if (contains_nocase(p.deviceName, selector)) {
+            dev->physical = list[i];
+            return KVK_OK;
+        }
+    }
+    return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                    "no Vulkan device name contains '%s' (see `kvk devices`)", selector);
+}
+
+static void cache_file_path(kvk_vk_device *dev) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[900];
+    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/kvk", xdg);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/kvk", home);
+    else return;
+    /* create the directory and its parent; failures only cost the cache */
+    char parent[900];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = '\0', mkdir(parent, 0755);
+    mkdir(dir, 0755);
+    snprintf(dev->cache_path, sizeof dev->cache_path, "%s/pipelines-%04x-%04x-%08x.bin", dir,
+             dev->props.vendorID, dev->props.deviceID, dev->props.driverVersion);
+}
+
+static kvk_status create_pipeline_cache(kvk_vk_device *dev) {
+    cache_file_path(dev);
+    void *data = NULL;
+    size_t size = 0;
+    FILE *f = dev->cache_path[0] ? fopen(dev->cache_path, "rb") : NULL;
+    if (f) {
+        if (fseek(f, 0, SEEK_END) == 0) {
+            long len = ftell(f);
+            if (len > 0 && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)len)) &&
+                fread(data, 1, (size_t)len, f) == (size_t)len)
+                size = (size_t)len;
+        }
+        fclose(f);
+    }
+    /* the driver checks the header (vendor, device, UUID) and ignores data that is not its own */
+    VkPipelineCacheCreateInfo info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+                                      .initialDataSize = size,
+                                      .pInitialData = size ? data : NULL};
+    VkResult r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
+    if (r != VK_SUCCESS && size) { /* a damaged file: start empty */
+        info.initialDataSize = 0;
+        info.pInitialData = NULL;
+        r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
+    }
+    free(data);
+    return kvk_vk_check(r, "vkCreatePipelineCache");
+}
+
+static kvk_status create_layouts(kvk_vk_device *dev) {
+    for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
+        VkDescriptorSetLayoutBinding b[KVK_VK_MAX_BINDINGS];
+        for (int i = 0; i < n; i++)
+            b[i] = (VkDescriptorSetLayoutBinding){.binding = (uint32_t)i,
+                                                  .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                  .descriptorCount = 1,
+                                                  .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+        VkDescriptorSetLayoutCreateInfo sl = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+            .bindingCount = (uint32_t)n,
+            .pBindings = b};
+        kvk_status st = kvk_vk_check(
+            vkCreateDescriptorSetLayout(dev->device, &sl, NULL, &dev->set_layouts[n]),
+            "vkCreateDescriptorSetLayout");
+        if (st != KVK_OK) return st;
+        VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
+        VkPipelineLayoutCreateInfo pl = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                         .setLayoutCount = 1,
+                                         .pSetLayouts = &dev->set_layouts[n],
+                                         .pushConstantRangeCount = 1,
+                                         .pPushConstantRanges = &push};
+        st = kvk_vk_check(
+            vkCreatePipelineLayout(dev->device, &pl, NULL, &dev->pipeline_layouts[n]),
+            "vkCreatePipelineLayout");
+        if (st != KVK_OK) return st;
+    }
+    return KVK_OK;
+}
+
+kvk_status kvk_vk_device_create(const char *selector, int validation, int verbose,
+                                kvk_vk_device **out) {
+    *out = NULL;
+    kvk_vk_device *dev = calloc(1, sizeof *dev);
+    if (!dev) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    dev->validation = validation;
+    dev->verbose = verbose;
+    kvk_status st = create_instance(dev);
+    if (st == KVK_OK) st = pick_device(dev, selector);
+    if (st != KVK_OK) {
+        kvk_vk_device_destroy(dev);
+        return st;
+    }
+    vkGetPhysicalDeviceProperties(dev->physical, &dev->props);
+    vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
+    compute_family(dev->physical, &dev->queue_family);
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo q = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                 .queueFamilyIndex = dev->queue_family,
+                                 .queueCount = 1,
+                                 .pQueuePriorities = &priority};
+    VkDeviceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                               .queueCreateInfoCount = 1,
+                               .pQueueCreateInfos = &q};
+    st = kvk_vk_check(vkCreateDevice(dev->physical, &info, NULL, &dev->device), "vkCreateDevice");
+    if (st == KVK_OK) {
+        volkLoadDevice(dev->device);
+        vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
+        VkCommandPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                        .queueFamilyIndex = dev->queue_family};
+        st = kvk_vk_check(vkCreateCommandPool(dev->device, &pool, NULL, &dev->command_pool),
+                          "vkCreateCommandPool");
+    }
+    if (st == KVK_OK) st = create_pipeline_cache(dev);
+    if (st == KVK_OK) st = create_layouts(dev);
+    if (st != KVK_OK) {
+        kvk_vk_device_destroy(dev);
+        return st;
+    }
+    *out = dev;
+    return KVK_OK;
+}
+
+void kvk_vk_pipeline_cache_save(kvk_vk_device *dev) {
+    if (!dev->pipeline_cache || !dev->cache_path[0]) return;
+    size_t size = 0;
+    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, NULL) != VK_SUCCESS ||
+        size == 0)
+        return;
+    void *data = malloc(size);
+    if (!data) return;
+    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) == VK_SUCCESS) {
+        /* write to a temporary name, then rename: concurrent processes never see half a file */
+        char tmp[1100];
+        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        if (f) {
+            int ok = fwrite(data, 1, size, f) == size;
+            ok &= fclose(f) == 0;
+            if (ok) rename(tmp, dev->cache_path);
+            else remove(tmp);
+        }
+    }
+    free(data);
+}
+
+void kvk_vk_device_destroy(kvk_vk_device *dev) {
+    if (!dev) return;
+    if (dev->device) {
+        vkDeviceWaitIdle(dev->device);
+        for (int i = 0; i < dev->pipeline_count; i++)
+            vkDestroyPipeline(dev->device, dev->pipelines[i].pipeline, NULL);
+        for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
+            if (dev->pipeline_layouts[n])
+                vkDestroyPipelineLayout(dev->device, dev->pipeline_layouts[n], NULL);
+            if (dev->set_layouts[n])
+                vkDestroyDescriptorSetLayout(dev->device, dev->set_layouts[n], NULL);
+        }
+        if (dev->pipeline_cache) {
+            kvk_vk_pipeline_cache_save(dev);
+            vkDestroyPipelineCache(dev->device, dev->pipeline_cache, NULL);
+        }
+        if (dev->command_pool) vkDestroyCommandPool(dev->device, dev->command_pool, NULL);
+        vkDestroyDevice(dev->device, NULL);
+    }
+    free(dev->pipelines);
+    if (dev->messenger) vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
+    if (dev->instance) vkDestroyInstance(dev->instance, NULL);
+    free(dev);
+}
+
+void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size) {
+    uint32_t v = dev->props.apiVersion;
+    snprintf(buf, size, "%s [%s, Vulkan %u.%u]", dev->props.deviceName,
+             type_name(dev->props.deviceType), VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v));
+}
+
+kvk_status kvk_vk_list_devices(FILE *out) {
+    kvk_vk_device probe = {0};
+    kvk_status st = create_instance(&probe);
+    if (st != KVK_OK) return st;
+    VkPhysicalDevice list[32];
+    int n = sorted_devices(probe.instance, list, 32);
+    if (n == 0) fprintf(out, "no Vulkan device with a compute queue\n");
+    for (int i = 0; i < n; i++) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(list[i], &p);
+        VkPhysicalDeviceMemoryProperties m;
+        vkGetPhysicalDeviceMemoryProperties(list[i], &m);
+        double heap = 0;
+        for (uint32_t h = 0; h < m.memoryHeapCount; h++)
+            if (m.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+                heap += (double)m.memoryHeaps[h].size;
+        const VkPhysicalDeviceLimits *l = &p.limits;
+        fprintf(out, "%d: %s\n", i, p.deviceName);
+        fprintf(out, "   type %s, Vulkan %u.%u.%u, vendor 0x%04x device 0x%04x, driver 0x%08x\n",
+                type_name(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
+                VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion),
+                p.vendorID, p.deviceID, p.driverVersion);
+        fprintf(out, "   device-local memory %.0f MiB, maxStorageBufferRange %.0f MiB, "
+                     "minStorageBufferOffsetAlignment %llu\n",
+                heap / 1048576.0, l->maxStorageBufferRange / 1048576.0,
+                (unsigned long long)l->minStorageBufferOffsetAlignment);
+        fprintf(out, "   workgroup: %u invocations, size %ux%ux%u, shared memory %u KiB; "
+                     "bound descriptor sets %u, push constants %u B\n",
+                l->maxComputeWorkGroupInvocations, l->maxComputeWorkGroupSize[0],
+                l->maxComputeWorkGroupSize[1], l->maxComputeWorkGroupSize[2],
+                l->maxComputeSharedMemorySize / 1024, l->maxBoundDescriptorSets,
+                l->maxPushConstantsSize);
+    }
+    vkDestroyInstance(probe.instance, NULL);
+    return KVK_OK;
+}

@@ -1,0 +1,309 @@
+/* The Vulkan backend for one model: weights uploaded once into resident device buffers,
+ * activations in one planned arena, and the whole network recorded into one command buffer
+ * that every inference re-submits. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/internal.h"
+#include "vk/ops/ops.h"
+#include "vk/vk.h"
+
+enum { MAX_PIECES = 256 };
+#define BLOCK_BYTES ((VkDeviceSize)256 << 20) /* weight buffers: few, and each allocatable */
+#define STAGING_BYTES ((VkDeviceSize)64 << 20)
+
+typedef struct piece {
+    int block;
+    VkDeviceSize offset, bytes;
+} piece;
+
+typedef struct step_weights {
+    int first, count; /* into vk_state.pieces */
+} step_weights;
+
+typedef struct vk_state {
+    kvk_vk_buffer arena, input, output;
+    kvk_vk_buffer *blocks;
+    int block_count;
+    piece *pieces;
+    int piece_count;
+    step_weights *steps;
+    kvk_vk_recorder rec;
+} vk_state;
+
+int kvk_vk_weight_pieces(const kvk_graph *g, const kvk_step *s, uint64_t max_binding,
+                         size_t *piece_floats, int max_pieces) {
+    const kvk_node *n = &g->nodes[s->node];
+    if (s->op == KVK_OP_CONV2D || s->op == KVK_OP_DENSE) {
+        int per = kvk_vk_conv_channels_per_piece(g, n, max_binding);
+        if (per <= 0) return -1;
+        int count = (n->shape.c + per - 1) / per;
+        if (count > max_pieces) return -1;
+        for (int k = 0; k < count; k++) {
+            int ch = n->shape.c - k * per < per ? n->shape.c - k * per : per;
+            piece_floats[k] = kvk_vk_conv_piece_floats(g, n, ch);
+        }
+        return count;
+    }
+    if (s->op == KVK_OP_BATCHNORM) {
+        piece_floats[0] = 2 * (size_t)n->shape.c;
+        return 1;
+    }
+    return 0;
+}
+
+void kvk_vk_weight_pack(const kvk_graph *g, const kvk_step *s, uint64_t max_binding, int index,
+                        float *dst) {
+    const kvk_node *n = &g->nodes[s->node];
+    if (s->op == KVK_OP_BATCHNORM) {
+        kvk_vk_batchnorm_pack(n, dst);
+        return;
+    }
+    int per = kvk_vk_conv_channels_per_piece(g, n, max_binding);
+    int oc0 = index * per;
+    int ch = n->shape.c - oc0 < per ? n->shape.c - oc0 : per;
+    kvk_vk_conv_pack(g, n, oc0, ch, dst);
+}
+
+static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
+    return (x + a - 1) / a * a;
+}
+
+/* Pass 1: where every piece goes. Pass 2 (upload_weights) fills them. */
+static kvk_status place_weights(kvk_model *m, vk_state *s) {
+    const kvk_plan *plan = &m->plan;
+    uint64_t maxb = m->ctx->max_binding_bytes;
+    size_t floats[MAX_PIECES];
+    s->steps = calloc((size_t)plan->step_count, sizeof *s->steps);
+    int capacity = 64;
+    s->pieces = malloc((size_t)capacity * sizeof *s->pieces);
+    VkDeviceSize *block_used = calloc(1, sizeof *block_used);
+    if (!s->steps || !s->pieces || !block_used) {
+        free(block_used);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+    int blocks = 0;
+    for (int i = 0; i < plan->step_count; i++) {
+        const kvk_step *st = &plan->steps[i];
+        if (st->op == KVK_OP_SOFTMAX) continue; /* the Dense before it owns the weights */
+        int count = kvk_vk_weight_pieces(&m->graph, st, maxb, floats, MAX_PIECES);
+        if (count < 0) {
+            free(block_used);
+            return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                            "layer '%s': its weights cannot be split to fit one buffer binding "
+                            "of %llu bytes",
+                            m->graph.nodes[st->node].name, (unsigned long long)maxb);
+        }
+        s->steps[i].first = s->piece_count;
+        s->steps[i].count = count;
+        for (int k = 0; k < count; k++) {
+            VkDeviceSize bytes = floats[k] * sizeof(float);
+            if (s->piece_count == capacity) {
+                capacity *= 2;
+                piece *grown = realloc(s->pieces, (size_t)capacity * sizeof *grown);
+                if (!grown) {
+                    free(block_used);
+                    return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+                }
+                s->pieces = grown;
+            }
+            VkDeviceSize at = blocks ? align_up(block_used[blocks - 1], m->ctx->alignment) : 0;
+            if (!blocks || (at + bytes > BLOCK_BYTES && at > 0)) {
+                VkDeviceSize *grown = realloc(block_used, (size_t)(blocks + 1) * sizeof *grown);
+                if (!grown) {
+                    free(block_used);
+                    return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+                }
+                block_used = grown;
+                block_used[blocks++] = 0;
+                at = 0;
+            }
+            s->pieces[s->piece_count++] = (piece){blocks - 1, at, bytes};
+            block_used[blocks - 1] = at + bytes;
+        }
+    }
+    s->blocks = calloc((size_t)(blocks ? blocks : 1), sizeof *s->blocks);
+    if (!s->blocks) {
+        free(block_used);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int b = 0; b < blocks; b++) {
+        kvk_status st = kvk_vk_buffer_create(m->ctx->vk, block_used[b], 1, &s->blocks[b]);
+        if (st != KVK_OK) {
+            free(block_used);
+            return kvk_fail_context(st, "weights: ");
+        }
+        s->block_count++;
+    }
+    free(block_used);
+    return KVK_OK;
+}
+
+/* Packs each piece into a host-visible staging buffer and copies it to its block, in
+ * batches of up to STAGING_BYTES. */
+static kvk_status upload_weights(kvk_model *m, vk_state *s) {
+    kvk_vk_device *dev = m->ctx->vk;
+    VkDeviceSize largest = 0;
+    for (int i = 0; i < s->piece_count; i++)
+        if (s->pieces[i].bytes > largest) largest = s->pieces[i].bytes;
+    if (!largest) return KVK_OK;
+    VkDeviceSize cap = largest > STAGING_BYTES ? largest : STAGING_BYTES;
+    kvk_vk_buffer staging;
+    kvk_status st = kvk_vk_buffer_create(dev, cap, 0, &staging);
+    if (st != KVK_OK) return st;
+    VkCommandBuffer cmd;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = dev->command_pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    st = kvk_vk_check(vkAllocateCommandBuffers(dev->device, &ai, &cmd), "vkAllocateCommandBuffers");
+    VkDeviceSize used = 0;
+    int begun = 0;
+    for (int i = 0; st == KVK_OK && i < m->plan.step_count; i++) {
+        for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
+            const piece *pc = &s->pieces[s->steps[i].first + k];
+            if (begun && used + pc->bytes > cap) { /* flush */
+                st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+                if (st == KVK_OK) st = kvk_vk_submit_wait(dev, cmd);
+                vkResetCommandBuffer(cmd, 0);
+                begun = 0;
+                used = 0;
+                if (st != KVK_OK) break;
+            }
+            if (!begun) {
+                VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                               .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+                st = kvk_vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+                begun = 1;
+            }
+            kvk_vk_weight_pack(&m->graph, &m->plan.steps[i], m->ctx->max_binding_bytes, k,
+                               (float *)((unsigned char *)staging.mapped + used));
+            VkBufferCopy region = {used, pc->offset, pc->bytes};
+            vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
+            used = align_up(used + pc->bytes, 16);
+        }
+    }
+    if (st == KVK_OK && begun) {
+        st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        if (st == KVK_OK) st = kvk_vk_submit_wait(dev, cmd);
+    }
+    vkFreeCommandBuffers(dev->device, dev->command_pool, 1, &cmd);
+    kvk_vk_buffer_destroy(dev, &staging);
+    return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
+}
+
+static kvk_vk_binding tensor_binding(const vk_state *s, const kvk_plan *p, int t) {
+    return (kvk_vk_binding){s->arena.buffer, p->tensors[t].offset, p->tensors[t].bytes};
+}
+
+static kvk_status record_network(kvk_model *m, vk_state *s) {
+    const kvk_plan *plan = &m->plan;
+    kvk_status st = kvk_vk_recorder_begin(m->ctx->vk, &s->rec);
+    if (st != KVK_OK) return st;
+    const kvk_tensor *in = &plan->tensors[plan->input_tensor];
+    const kvk_tensor *out = &plan->tensors[plan->output_tensor];
+    VkBufferCopy up = {0, in->offset, s->input.size};
+    vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
+    kvk_vk_barrier(&s->rec);
+    kvk_vk_binding weights[MAX_PIECES];
+    for (int i = 0; i < plan->step_count && st == KVK_OK; i++) {
+        const kvk_step *step = &plan->steps[i];
+        kvk_vk_step_ctx c = {.rec = &s->rec,
+                             .graph = &m->graph,
+                             .plan = plan,
+                             .step = step,
+                             .node = &m->graph.nodes[step->node],
+                             .output = tensor_binding(s, plan, step->output),
+                             .weights = weights,
+                             .weight_count = s->steps[i].count};
+        for (int k = 0; k < step->input_count; k++)
+            c.inputs[k] = tensor_binding(s, plan, step->inputs[k]);
+        for (int k = 0; k < s->steps[i].count; k++) {
+            const piece *pc = &s->pieces[s->steps[i].first + k];
+            weights[k] = (kvk_vk_binding){s->blocks[pc->block].buffer, pc->offset, pc->bytes};
+        }
+        switch (step->op) {
+        case KVK_OP_CONV2D:
+        case KVK_OP_DENSE: st = kvk_vk_record_conv(&c, m->ctx->max_binding_bytes); break;
+        case KVK_OP_MAXPOOL:
+        case KVK_OP_AVGPOOL: st = kvk_vk_record_pool(&c); break;
+        case KVK_OP_GLOBAL_AVGPOOL:
+        case KVK_OP_GLOBAL_MAXPOOL: st = kvk_vk_record_global_pool(&c); break;
+        case KVK_OP_ADD:
+        case KVK_OP_BATCHNORM: st = kvk_vk_record_eltwise(&c); break;
+        case KVK_OP_ACTIVATION:
+            st = c.node->act == KVK_ACT_SOFTMAX ? kvk_vk_record_softmax(&c) : kvk_vk_record_eltwise(&c);
+            break;
+        case KVK_OP_SOFTMAX: st = kvk_vk_record_softmax(&c); break;
+        case KVK_OP_ZEROPAD: st = kvk_vk_record_zeropad(&c); break;
+        default:
+            st = kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': %s has no Vulkan implementation",
+                          c.node->name, kvk_op_name(step->op));
+        }
+    }
+    if (st != KVK_OK) return st;
+    VkBufferCopy down = {out->offset, 0, s->output.size};
+    vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->output.buffer, 1, &down);
+    /* make the copy visible to the host's reads after the fence */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(s->rec.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
+                         1, &mb, 0, NULL, 0, NULL);
+    return kvk_vk_recorder_end(&s->rec);
+}
+
+kvk_status kvk_vk_model_prepare(kvk_model *m) {
+    vk_state *s = calloc(1, sizeof *s);
+    if (!s) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    m->backend = s;
+    kvk_vk_device *dev = m->ctx->vk;
+    const kvk_plan *p = &m->plan;
+    kvk_status st = place_weights(m, s);
+    if (st == KVK_OK) st = upload_weights(m, s);
+    if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, &s->arena);
+    if (st == KVK_OK)
+        st = kvk_vk_buffer_create(dev, (VkDeviceSize)p->batch * kvk_shape_size(p->tensors[p->input_tensor].shape) * sizeof(float), 0, &s->input);
+    if (st == KVK_OK)
+        st = kvk_vk_buffer_create(dev, (VkDeviceSize)p->batch * kvk_shape_size(p->tensors[p->output_tensor].shape) * sizeof(float), 0, &s->output);
+    if (st == KVK_OK) st = record_network(m, s);
+    if (st == KVK_OK) kvk_vk_pipeline_cache_save(dev);
+    return st;
+}
+
+kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *output) {
+    vk_state *s = m->backend;
+    const kvk_plan *p = &m->plan;
+    long in_size = kvk_shape_size(p->tensors[p->input_tensor].shape);
+    long out_size = kvk_shape_size(p->tensors[p->output_tensor].shape);
+    for (int done = 0; done < batch; done += m->chunk) {
+        int n = batch - done < m->chunk ? batch - done : m->chunk;
+        /* a short last chunk still runs the recorded batch; the rows past n are ignored */
+        memcpy(s->input.mapped, input + (long)done * in_size, sizeof(float) * (size_t)(n * in_size));
+        if (n < m->chunk)
+            memset((float *)s->input.mapped + (long)n * in_size, 0,
+                   sizeof(float) * (size_t)((m->chunk - n) * in_size));
+        kvk_status st = kvk_vk_submit_wait(m->ctx->vk, s->rec.cmd);
+        if (st != KVK_OK) return st;
+        memcpy(output + (long)done * out_size, s->output.mapped, sizeof(float) * (size_t)(n * out_size));
+    }
+    return KVK_OK;
+}
+
+void kvk_vk_model_release(kvk_model *m) {
+    vk_state *s = m->backend;
+    if (!s) return;
+    kvk_vk_device *dev = m->ctx->vk;
+    vkDeviceWaitIdle(dev->device);
+    kvk_vk_recorder_free(&s->rec);
+    for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);
+    kvk_vk_buffer_destroy(dev, &s->arena);
+    kvk_vk_buffer_destroy(dev, &s->input);
+    kvk_vk_buffer_destroy(dev, &s->output);
+    free(s->blocks);
+    free(s->pieces);
+    free(s->steps);
+    free(s);
+    m->backend = NULL;
+}

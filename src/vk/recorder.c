@@ -1,0 +1,114 @@
+/* Records dispatches into one command buffer. Every dispatch gets its own descriptor set
+ * (allocated from pools of 256), written once: the command buffer is recorded once per
+ * model and re-submitted for every inference. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "vk/vk.h"
+
+enum { SETS_PER_POOL = 256 };
+
+kvk_status kvk_vk_recorder_begin(kvk_vk_device *dev, kvk_vk_recorder *rec) {
+    memset(rec, 0, sizeof *rec);
+    rec->dev = dev;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = dev->command_pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    kvk_status st = kvk_vk_check(vkAllocateCommandBuffers(dev->device, &ai, &rec->cmd),
+                                 "vkAllocateCommandBuffers");
+    if (st != KVK_OK) return st;
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    return kvk_vk_check(vkBeginCommandBuffer(rec->cmd, &bi), "vkBeginCommandBuffer");
+}
+
+static kvk_status new_pool(kvk_vk_recorder *rec) {
+    VkDescriptorPool *grown = realloc(rec->pools, (size_t)(rec->pool_count + 1) * sizeof *grown);
+    if (!grown) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    rec->pools = grown;
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                 SETS_PER_POOL * KVK_VK_MAX_BINDINGS};
+    VkDescriptorPoolCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                       .maxSets = SETS_PER_POOL,
+                                       .poolSizeCount = 1,
+                                       .pPoolSizes = &size};
+    kvk_status st = kvk_vk_check(
+        vkCreateDescriptorPool(rec->dev->device, &info, NULL, &rec->pools[rec->pool_count]),
+        "vkCreateDescriptorPool");
+    if (st != KVK_OK) return st;
+    rec->pool_count++;
+    rec->sets_left = SETS_PER_POOL;
+    return KVK_OK;
+}
+
+void kvk_vk_barrier(kvk_vk_recorder *rec) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                           VK_ACCESS_TRANSFER_READ_BIT |
+                                           VK_ACCESS_TRANSFER_WRITE_BIT};
+    VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
+                           int spec_count, const kvk_vk_binding *bindings, int binding_count,
+                           const void *push, size_t push_size, uint32_t groups_x,
+                           uint32_t groups_y, uint32_t groups_z) {
+    kvk_vk_device *dev = rec->dev;
+    const kvk_vk_pipeline *pipe;
+    kvk_status st = kvk_vk_pipeline_get(dev, shader, spec, spec_count, binding_count, &pipe);
+    if (st != KVK_OK) return st;
+    const VkPhysicalDeviceLimits *lim = &dev->props.limits;
+    if (groups_x > lim->maxComputeWorkGroupCount[0] || groups_y > lim->maxComputeWorkGroupCount[1] ||
+        groups_z > lim->maxComputeWorkGroupCount[2])
+        return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                        "shader %s: %ux%ux%u workgroups exceed the device's limit %ux%ux%u", shader,
+                        groups_x, groups_y, groups_z, lim->maxComputeWorkGroupCount[0],
+                        lim->maxComputeWorkGroupCount[1], lim->maxComputeWorkGroupCount[2]);
+    if (rec->sets_left == 0 && (st = new_pool(rec)) != KVK_OK) return st;
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = rec->pools[rec->pool_count - 1],
+                                      .descriptorSetCount = 1,
+                                      .pSetLayouts = &dev->set_layouts[binding_count]};
+    VkDescriptorSet set;
+    st = kvk_vk_check(vkAllocateDescriptorSets(dev->device, &ai, &set), "vkAllocateDescriptorSets");
+    if (st != KVK_OK) return st;
+    rec->sets_left--;
+    VkDescriptorBufferInfo infos[KVK_VK_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[KVK_VK_MAX_BINDINGS];
+    for (int i = 0; i < binding_count; i++) {
+        infos[i] = (VkDescriptorBufferInfo){bindings[i].buffer, bindings[i].offset, bindings[i].range};
+        writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                           .dstSet = set,
+                                           .dstBinding = (uint32_t)i,
+                                           .descriptorCount = 1,
+                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                           .pBufferInfo = &infos[i]};
+    }
+    vkUpdateDescriptorSets(dev->device, (uint32_t)binding_count, writes, 0, NULL);
+    vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);
+    vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
+                            dev->pipeline_layouts[binding_count], 0, 1, &set, 0, NULL);
+    if (push_size)
+        vkCmdPushConstants(rec->cmd, dev->pipeline_layouts[binding_count],
+                           VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)push_size, push);
+    vkCmdDispatch(rec->cmd, groups_x, groups_y, groups_z);
+    kvk_vk_barrier(rec);
+    rec->dispatches++;
+    return KVK_OK;
+}
+
+kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec) {
+    return kvk_vk_check(vkEndCommandBuffer(rec->cmd), "vkEndCommandBuffer");
+}
+
+void kvk_vk_recorder_free(kvk_vk_recorder *rec) {
+    if (!rec->dev) return;
+    for (int i = 0; i < rec->pool_count; i++)
+        vkDestroyDescriptorPool(rec->dev->device, rec->pools[i], NULL);
+    free(rec->pools);
+    if (rec->cmd) vkFreeCommandBuffers(rec->dev->device, rec->dev->command_pool, 1, &rec->cmd);
+    memset(rec, 0, sizeof *rec);
+}
