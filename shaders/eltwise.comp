@@ -6,6 +6,7 @@
 //                                           b holds scale then shift, computed on the host
 #extension GL_GOOGLE_include_directive : require
 #include "activation.glsl"
+#include "index.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int MODE = 0;
@@ -19,7 +20,7 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    int i = int(gl_GlobalInvocationID.x);
+    int i = kvk_flat_index();
     if (i >= p.total) return;
     float v = a[i];
     if (MODE == 0) v += b[i];

@@ -1,4 +1,6 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
+#include "index.glsl"
 // GlobalAveragePooling2D / GlobalMaxPooling2D: one (image, channel) per invocation; lanes take
 // neighbouring channels, so their reads are contiguous.
 layout(local_size_x = 64) in;
@@ -12,7 +14,7 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    int i = int(gl_GlobalInvocationID.x);
+    int i = kvk_flat_index();
     if (i >= p.total) return;
     int c = i % p.C, n = i / p.C;
     int base = n * p.HW * p.C + c;

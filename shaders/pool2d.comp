@@ -1,4 +1,6 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
+#include "index.glsl"
 // Max and average pooling, NHWC, one output value per invocation. Windows are clipped to the
 // input: max ignores padding and average divides by the valid pixels (TensorFlow's 'same').
 layout(local_size_x = 64) in;
@@ -14,7 +16,7 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    int i = int(gl_GlobalInvocationID.x);
+    int i = kvk_flat_index();
     if (i >= p.total) return;
     int c = i % p.C;
     int pix = i / p.C;

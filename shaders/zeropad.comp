@@ -1,4 +1,6 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
+#include "index.glsl"
 // ZeroPadding2D: every output value either copies an input value or is zero.
 layout(local_size_x = 64) in;
 
@@ -10,7 +12,7 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    int i = int(gl_GlobalInvocationID.x);
+    int i = kvk_flat_index();
     if (i >= p.total) return;
     int c = i % p.C;
     int pix = i / p.C;

@@ -54,7 +54,7 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
         kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, act, out);
         break;
     case KVK_OP_DENSE:
-        kvk_ref_dense(in, batch, is.c, n->kernel, n->bias, os.c, act, out);
+        kvk_ref_dense(in, batch, (int)kvk_shape_size(is), n->kernel, n->bias, os.c, act, out);
         break;
     case KVK_OP_BATCHNORM:
         kvk_ref_batchnorm(in, pixels, os.c, n->gamma, n->beta, n->mean, n->variance, n->epsilon,

@@ -6,6 +6,7 @@
 
 #include "core/internal.h"
 #include "keras/apps/apps.h"
+#include "keras/bind.h"
 
 int main(int argc, char **argv) {
     if (argc != 9) {

@@ -4,15 +4,19 @@
 #include "core/error.h"
 #include "vk/ops/ops.h"
 
-static uint32_t groups_for(long items, int local) {
-    return (uint32_t)((items + local - 1) / local);
+/* 64-invocation groups for `items`, spread over x and y (see shaders/common/index.glsl) */
+static void groups_for(long items, uint32_t *gx, uint32_t *gy) {
+    long groups = (items + 63) / 64;
+    *gy = (uint32_t)((groups + 65534) / 65535);
+    *gx = (uint32_t)((groups + *gy - 1) / *gy);
 }
 
 static kvk_status dispatch1d(const kvk_vk_step_ctx *c, const char *shader, const int *spec,
                              int spec_count, const kvk_vk_binding *b, int nb, const void *push,
                              size_t push_size, long items) {
-    kvk_status st = kvk_vk_dispatch(c->rec, shader, spec, spec_count, b, nb, push, push_size,
-                                    groups_for(items, 64), 1, 1);
+    uint32_t gx, gy;
+    groups_for(items, &gx, &gy);
+    kvk_status st = kvk_vk_dispatch(c->rec, shader, spec, spec_count, b, nb, push, push_size, gx, gy, 1);
     return st == KVK_OK ? st : kvk_fail_context(st, "layer '%s': ", c->node->name);
 }
 

