@@ -134,10 +134,13 @@ void kvk_model_input_shape(const kvk_model *model, int *height, int *width, int 
 }
 
 int kvk_model_output_shape(const kvk_model *model, int dims[3]) {
-    kvk_shape s = model->plan.tensors[model->plan.output_tensor].shape;
-    kvk_op op = model->graph.nodes[model->graph.output].op;
+    /* the node's own shape: a Flatten alias shares a tensor planned as (h, w, c) */
+    int o = model->graph.output;
+    kvk_shape s = model->graph.nodes[o].shape;
+    while (model->graph.nodes[o].op == KVK_OP_DROPOUT) o = model->graph.nodes[o].inputs[0];
+    kvk_op op = model->graph.nodes[o].op;
     int flat = op == KVK_OP_DENSE || op == KVK_OP_FLATTEN || op == KVK_OP_GLOBAL_AVGPOOL ||
-               op == KVK_OP_GLOBAL_MAXPOOL || op == KVK_OP_DROPOUT;
+               op == KVK_OP_GLOBAL_MAXPOOL;
     if (flat) {
         dims[0] = s.c;
         return 1;
