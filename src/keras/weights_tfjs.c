@@ -257,7 +257,7 @@ kvk_status kvk_weights_read_tfjs(const char *path, int with_data, kvk_weight_fil
     *out = NULL;
     *listed_layers = 0;
     char *text;
-    size_t length;
+    size_t length = 0;
     kvk_status st = read_text(path, &text, &length);
     if (st != KVK_OK) return st;
     kvk_json *root = NULL;
