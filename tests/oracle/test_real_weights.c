@@ -13,7 +13,9 @@ static const struct {
 } PHOTOS[] = {
     {"skimage_chelsea.png", {"tabby", "tiger_cat", "Egyptian_cat"}},
     {"skimage_coffee.png", {"espresso", "cup", "coffee_mug"}},
-    {"skimage_rocket.jpg", {"missile", "projectile", "space_shuttle"}},
+    /* ResNet50 itself (TF.js and Keras alike) sees a drilling platform in this launch-pad
+     * photo: no class is expected, the comparison with TF.js still applies */
+    {"skimage_rocket.jpg", {NULL, NULL, NULL}},
     {"opencv_orange.jpg", {"orange", NULL, NULL}},
     {"opencv_space_shuttle.jpg", {"space_shuttle", NULL, NULL}},
     {"darknet_eagle.jpg", {"bald_eagle", NULL, NULL}},
@@ -79,7 +81,8 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 5; k++) printf(" %s %.4f (tfjs %.4f)", got[k].label, got[k].probability, ref[k].probability);
         printf("\n");
         tu_check(same, "%s: top-5 equals TF.js's, probabilities within 1e-4", PHOTOS[i].file);
-        tu_check(expected, "%s: top-5 holds %s", PHOTOS[i].file, PHOTOS[i].labels[0]);
+        if (PHOTOS[i].labels[0])
+            tu_check(expected, "%s: top-5 holds %s", PHOTOS[i].file, PHOTOS[i].labels[0]);
     }
     printf("largest probability difference vs TF.js: %.3g; relative error over all outputs %.3g\n",
            worst, tu_rel_error(y, want.data, (long)N * CLASSES));
