@@ -67,6 +67,7 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
     n->inputs[1] = y;
     n->input_count = input_count;
     n->alias_of = -1;
+    n->residual = -1;
     n->kh = n->kw = n->sh = n->sw = 1;
     if (input_count > 0) n->shape = g->nodes[x].shape;
     g->output = g->count;

@@ -65,6 +65,7 @@ typedef struct kvk_node {
     int alias_of; /* >= 0: this node's output is that node's output (Flatten, folded BN) */
     int consumers;
     int keep;     /* its output must survive fusion (a requested output) */
+    int residual; /* >= 0: a Conv2D that also adds this node's output (a fused Add) */
 } kvk_node;
 
 typedef struct kvk_graph {

@@ -13,6 +13,7 @@ static void count_consumers(kvk_graph *g) {
         if (n->removed) continue;
         for (int k = 0; k < n->input_count; k++)
             g->nodes[kvk_graph_resolve(g, n->inputs[k])].consumers++;
+        if (n->residual >= 0) g->nodes[kvk_graph_resolve(g, n->residual)].consumers++;
     }
     /* the model output is read by the caller */
     if (g->output >= 0) g->nodes[kvk_graph_resolve(g, g->output)].consumers++;
@@ -100,11 +101,35 @@ static void fold_zeropad(kvk_graph *g) {
     }
 }
 
+/* Add(conv, shortcut) becomes the conv with a residual input, when the shortcut is computed
+ * before the conv: the sum is formed in the conv's registers instead of a separate pass over
+ * memory. The Activation after the Add then fuses into the conv too. */
+static void fuse_residual_add(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *add = &g->nodes[i];
+        if (add->op != KVK_OP_ADD || add->removed || add->act != KVK_ACT_LINEAR) continue;
+        for (int k = 0; k < 2; k++) {
+            int p = kvk_graph_resolve(g, add->inputs[k]);
+            int q = kvk_graph_resolve(g, add->inputs[1 - k]);
+            kvk_node *conv = &g->nodes[p];
+            if (conv->op != KVK_OP_CONV2D || conv->consumers != 1 || conv->keep ||
+                conv->removed || conv->act != KVK_ACT_LINEAR || conv->residual >= 0 || q >= p)
+                continue;
+            conv->residual = q;
+            add->removed = 1;
+            add->alias_of = p;
+            count_consumers(g);
+            break;
+        }
+    }
+}
+
 void kvk_graph_optimize(kvk_graph *g) {
     kvk_graph_resolve_identities(g);
     count_consumers(g);
     fold_zeropad(g);
     fold_batchnorm(g);
+    fuse_residual_add(g);
     fuse_activations(g);
     count_consumers(g);
 }

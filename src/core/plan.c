@@ -105,6 +105,11 @@ kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_p
             s->inputs[k] = src;
             out->tensors[src].last_step = out->step_count - 1;
         }
+        if (n->residual >= 0) { /* a fused Add: the conv's second input */
+            int src = tensor_of[kvk_graph_resolve(g, n->residual)];
+            s->inputs[s->input_count++] = src;
+            out->tensors[src].last_step = out->step_count - 1;
+        }
         s->output = t;
         if ((n->op == KVK_OP_DENSE || n->op == KVK_OP_CONV2D) && n->act == KVK_ACT_SOFTMAX) {
             /* softmax needs the whole row: a second step, in place */

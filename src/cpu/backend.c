@@ -51,7 +51,12 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
     long pixels = (long)batch * os.h * os.w;
     switch (st->op) {
     case KVK_OP_CONV2D:
-        kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, act, out);
+        if (st->input_count > 1) { /* fused Add: conv, then add the residual and activate */
+            kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, KVK_ACT_LINEAR, out);
+            kvk_ref_add(out, tensor(s, p, st->inputs[1]), pixels * os.c, act, out);
+        } else {
+            kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, act, out);
+        }
         break;
     case KVK_OP_DENSE:
         kvk_ref_dense(in, batch, (int)kvk_shape_size(is), n->kernel, n->bias, os.c, act, out);

@@ -1,6 +1,7 @@
-/* Conv2D and Dense on the device: both run conv2d.comp (Dense is a 1x1 convolution of a 1x1
- * image). Weights are split by output channels into pieces that each fit one binding; each
- * piece is [kh][kw][cin][channels rounded up to 4] then the bias, so the shader reads vec4s. */
+/* Conv2D and Dense on the device: both run conv2d*.comp (Dense is a 1x1 convolution of a 1x1
+ * image; the variants differ only in how many subgroup lanes share input loads). Weights are
+ * split by output channels into pieces that each fit one binding; each piece is
+ * [kh][kw][cin][channels rounded up to 4] then the bias, so the shader reads vec4s. */
 #include <string.h>
 
 #include "core/error.h"
@@ -39,9 +40,38 @@ void kvk_vk_conv_pack(const kvk_graph *g, const kvk_node *n, int oc0, int channe
     if (n->bias) memcpy(bias, n->bias + oc0, sizeof(float) * (size_t)channels);
 }
 
+/* conv2d*.comp tiling (see shaders/common/conv2d_body.glsl): output pixels per workgroup
+ * (a power of two, at most 64) and vec4 channel groups per invocation (1 or 2), by the
+ * device's subgroup size, which tells the CPU drivers apart from GPUs. Measured on VGG16:
+ * SwiftShader (4 lanes) is fastest with the largest block; lavapipe (8 lanes) as fast with
+ * 32x1 as with 64x2, and LLVM compiles the big block ~10x slower (~25 s per pipeline);
+ * GPUs (16+ lanes) get a register-friendly block. */
+static void conv_tiling(int subgroup, int *pixels, int *groups) {
+    if (subgroup <= 4) *pixels = 64, *groups = 2;
+    else if (subgroup < 16) *pixels = 32, *groups = 1;
+    else *pixels = 16, *groups = 1;
+}
+#define KVK_CONV_LX 64 /* channel-group lanes per workgroup (at most) */
+
 typedef struct conv_push {
     int H, W, C, OH, OW, OC, oc0, ocb, KH, KW, SH, SW, pad_top, pad_left, act, has_residual, npix;
+    int pix0;
 } conv_push;
+
+/* The device's subgroup size if subgroupBroadcast works in compute shaders, else 1. */
+static int subgroup_size(const kvk_vk_device *dev) {
+    if (dev->props.apiVersion < VK_API_VERSION_1_1) return 1;
+    VkPhysicalDeviceSubgroupProperties sp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &sp};
+    vkGetPhysicalDeviceProperties2(dev->physical, &p2);
+    if (!(sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
+        !(sp.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) ||
+        !(sp.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT) || sp.subgroupSize == 0)
+        return 1;
+    return (int)sp.subgroupSize;
+}
 
 kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding) {
     const kvk_node *n = c->node;
@@ -51,20 +81,47 @@ kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding) {
     int batch = c->plan->batch;
     int dense = n->op == KVK_OP_DENSE;
     conv_push p = {is.h, is.w, is.c, os.h, os.w, os.c, 0, 0, n->kh, n->kw, n->sh, n->sw,
-                   n->pad_top, n->pad_left, n->act == KVK_ACT_RELU, 0, batch * os.h * os.w};
+                   n->pad_top, n->pad_left, n->act == KVK_ACT_RELU, 0, batch * os.h * os.w, 0};
     if (dense) p.H = p.W = p.OH = p.OW = 1;
-    /* Dense has one "pixel" per image: tiling pixels would only repeat work */
-    int tile = dense ? 1 : 4;
-    int lx = dense ? 64 : 16, ly = dense ? 1 : 4;
-    int spec[3] = {lx, ly, tile};
+    p.has_residual = !dense && c->step->input_count > 1;
+    if (dense) p.C = (int)kvk_shape_size(is); /* after Flatten (an alias) the tensor is HxWxC */
+    const kvk_vk_device *dev = c->rec->dev;
+    int sg = subgroup_size(dev);
+    int max_lx = (int)dev->props.limits.maxComputeWorkGroupInvocations;
+    if (max_lx > 256) max_lx = 256;
+    /* pixels per workgroup (fewer for small layers; Dense has one per image), their inputs
+     * shared through the subgroup RB lanes at a time */
+    int rp, ng;
+    conv_tiling(sg, &rp, &ng);
+    while (rp > 1 && rp / 2 >= p.npix) rp /= 2;
+    int rb = sg >= 8 && rp >= 8 ? 8 : sg >= 4 && rp >= 4 ? 4 : 1;
+    if (sg > max_lx) rb = 1; /* a subgroup could not be kept full */
+    const char *shader = rb == 8 ? "conv2d" : rb == 4 ? "conv2d_rb4" : "conv2d_rb1";
+    int flags = (p.C % 4 == 0 ? 1 : 0) | (os.c % 4 == 0 ? 2 : 0) | (ng == 2 ? 4 : 0);
+    uint32_t max_gy = dev->props.limits.maxComputeWorkGroupCount[1];
+    uint32_t groups_y = (uint32_t)((p.npix + rp - 1) / rp);
     for (int k = 0; k < c->weight_count; k++) {
         p.oc0 = k * per_piece;
         p.ocb = os.c - p.oc0 < per_piece ? os.c - p.oc0 : per_piece;
-        kvk_vk_binding b[4] = {c->inputs[0], c->weights[k], c->output, c->inputs[0]};
-        uint32_t gx = (uint32_t)((p.ocb + 3) / 4 + lx - 1) / (uint32_t)lx;
-        uint32_t gy = (uint32_t)(((p.npix + tile - 1) / tile + ly - 1) / ly);
-        kvk_status st = kvk_vk_dispatch(c->rec, "conv2d", spec, 3, b, 4, &p, sizeof p, gx, gy, 1);
-        if (st != KVK_OK) return kvk_fail_context(st, "layer '%s': ", n->name);
+        int ocb4 = (p.ocb + 3) / 4;
+        /* channel-group lanes per workgroup: whole subgroups, so every broadcast lane is
+         * active */
+        int per_lane = (ocb4 + ng - 1) / ng;
+        int lx = per_lane < KVK_CONV_LX ? per_lane : KVK_CONV_LX;
+        if (rb > 1) lx = (lx + sg - 1) / sg * sg;
+        if (lx > max_lx) lx = max_lx;
+        int spec[3] = {lx, rp, flags};
+        /* binding 3: a fused Add's other operand (the step's second input), if any */
+        kvk_vk_binding b[4] = {c->inputs[0], c->weights[k], c->output,
+                               p.has_residual ? c->inputs[1] : c->inputs[0]};
+        uint32_t gx = (uint32_t)((ocb4 + lx * ng - 1) / (lx * ng));
+        /* more pixel blocks than one dispatch may have: several dispatches */
+        for (uint32_t y0 = 0; y0 < groups_y; y0 += max_gy) {
+            uint32_t gy = groups_y - y0 < max_gy ? groups_y - y0 : max_gy;
+            p.pix0 = (int)y0 * rp;
+            kvk_status st = kvk_vk_dispatch(c->rec, shader, spec, 3, b, 4, &p, sizeof p, gx, gy, 1);
+            if (st != KVK_OK) return kvk_fail_context(st, "layer '%s': ", n->name);
+        }
     }
     return KVK_OK;
 }
