@@ -15,6 +15,19 @@
 
 static int tu_passed, tu_failed, tu_skipped;
 
+/* CHECK(cond, fmt, ...): records one check, printing the failing file and line. */
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            tu_passed++;                                                                           \
+        } else {                                                                                   \
+            tu_failed++;                                                                           \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
+
 /* Records one check; prints failures always and passes when KVK_TEST_VERBOSE is set. */
 static inline int tu_check(int ok, const char *fmt, ...) {
     va_list ap;
@@ -26,8 +39,10 @@ static inline int tu_check(int ok, const char *fmt, ...) {
         fflush(stdout);
     }
     va_end(ap);
-    if (ok) tu_passed++;
-    else tu_failed++;
+    if (ok)
+        tu_passed++;
+    else
+        tu_failed++;
     return ok;
 }
 
@@ -42,8 +57,10 @@ static inline void tu_skip(const char *fmt, ...) {
 }
 
 static inline int tu_finish(void) {
-    if (tu_skipped) printf("%d passed, %d failed, %d skipped\n", tu_passed, tu_failed, tu_skipped);
-    else printf("%d passed, %d failed\n", tu_passed, tu_failed);
+    if (tu_skipped)
+        printf("%d passed, %d failed, %d skipped\n", tu_passed, tu_failed, tu_skipped);
+    else
+        printf("%d passed, %d failed\n", tu_passed, tu_failed);
     return tu_failed ? 1 : 0;
 }
 
@@ -51,8 +68,8 @@ static inline int tu_finish(void) {
  * KVK_TEST_SEED. */
 static inline unsigned tu_seed(void) {
     const char *env = getenv("KVK_TEST_SEED");
-    unsigned seed = env ? (unsigned)strtoul(env, NULL, 0)
-                        : (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+    unsigned seed =
+        env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
     if (!seed) seed = 1;
     printf("seed %u (replay with KVK_TEST_SEED=%u)\n", seed, seed);
     srand(seed);

@@ -7,19 +7,7 @@
 #include "core/json.h"
 #include "kvk/status.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "testutil.h"
 
 static kvk_json *parse(const char *text) {
     kvk_json *v = NULL;
@@ -104,6 +92,5 @@ int main(void) {
     deep[sizeof deep - 1] = '\0';
     bad(deep, "nesting too deep");
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return tu_finish();
 }

@@ -10,19 +10,7 @@
 
 #include "keras/weights.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "testutil.h"
 
 typedef struct expect {
     const char *file;  /* relative to keras-h5/ */
@@ -619,6 +607,5 @@ int main(void) {
     walk(root, "");
     for (size_t i = 0; i < TABLE_SIZE; i++)
         CHECK(seen[i], "%s is in the table but not in %s", table[i].file, root);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return tu_finish();
 }

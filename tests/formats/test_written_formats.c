@@ -13,19 +13,7 @@
 
 #include "keras/weights.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "testutil.h"
 
 static char tmpdir[256];
 
@@ -934,13 +922,12 @@ int main(void) {
     test_not_weight_files();
     test_tfjs();
     test_resnet_tfjs();
-    if (!failed) {
+    if (!tu_failed) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
     } else {
         printf("files kept in %s\n", tmpdir);
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return tu_finish();
 }

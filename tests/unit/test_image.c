@@ -23,19 +23,7 @@
 #pragma GCC diagnostic pop
 #endif
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "testutil.h"
 
 static char tmpdir[1024];
 
@@ -533,7 +521,6 @@ int main(void) {
     test_against_pillow();
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (failed == 0 && system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    if (tu_failed == 0 && system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
+    return tu_finish();
 }
