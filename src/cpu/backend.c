@@ -9,7 +9,7 @@
 #include "cpu/reference.h"
 
 typedef struct cpu_state {
-    unsigned char *arena;
+    float *arena; /* offsets in the plan are multiples of its alignment, so of a float */
 } cpu_state;
 
 kvk_status kvk_cpu_model_prepare(kvk_model *model) {
@@ -34,7 +34,7 @@ void kvk_cpu_model_release(kvk_model *model) {
 }
 
 static float *tensor(cpu_state *s, const kvk_plan *p, int t) {
-    return (float *)(s->arena + p->tensors[t].offset);
+    return s->arena + p->tensors[t].offset / sizeof(float);
 }
 
 static kvk_window window_of(const kvk_node *n) {
