@@ -64,52 +64,54 @@ static int parse_args(int argc, char **argv, args *a) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
 #define VALUE()                                                                                    \
     do {                                                                                           \
-        if (!next) return usage_error("missing value after ", o);                                 \
+        if (!next) return usage_error("missing value after ", o);                                  \
         i++;                                                                                       \
     } while (0)
         if (!strcmp(o, "--model")) {
             VALUE();
             a->model = next;
-        }
-        else if (!strcmp(o, "--weights")) {
+        } else if (!strcmp(o, "--weights")) {
             VALUE();
             a->weights = next;
-        }
-        else if (!strcmp(o, "--device")) {
+        } else if (!strcmp(o, "--device")) {
             VALUE();
             a->device = next;
-        }
-        else if (!strcmp(o, "--resize")) {
+        } else if (!strcmp(o, "--resize")) {
             VALUE();
             a->resize = next;
-        }
-        else if (!strcmp(o, "--jpeg")) {
+        } else if (!strcmp(o, "--jpeg")) {
             VALUE();
             a->jpeg = next;
-        }
-        else if (!strcmp(o, "--preprocess")) {
+        } else if (!strcmp(o, "--preprocess")) {
             VALUE();
             a->preprocess = next;
-        }
-        else if (!strcmp(o, "--size")) {
+        } else if (!strcmp(o, "--size")) {
             VALUE();
             a->size = next;
-        }
-        else if (!strcmp(o, "--top")) {
+        } else if (!strcmp(o, "--top")) {
             VALUE();
-            if (!parse_int(next, 1, &a->top)) return usage_error("--top needs a positive number, got ", next);
+            if (!parse_int(next, 1, &a->top))
+                return usage_error("--top needs a positive number, got ", next);
         } else if (!strcmp(o, "--batch")) {
             VALUE();
-            if (!parse_int(next, 1, &a->batch)) return usage_error("--batch needs a positive number, got ", next);
+            if (!parse_int(next, 1, &a->batch))
+                return usage_error("--batch needs a positive number, got ", next);
         } else if (!strcmp(o, "--runs")) {
             VALUE();
-            if (!parse_int(next, 1, &a->runs)) return usage_error("--runs needs a positive number, got ", next);
-        } else if (!strcmp(o, "--json")) a->json = 1;
-        else if (!strcmp(o, "--verbose") || !strcmp(o, "-v")) a->verbose = 1;
-        else if (!strcmp(o, "--no-top")) a->no_top = 1;
-        else if (!strcmp(o, "--no-reference")) a->no_reference = 1;
-        else if (o[0] == '-' && o[1]) return usage_error("unknown option ", o);
-        else a->files[a->file_count++] = o;
+            if (!parse_int(next, 1, &a->runs))
+                return usage_error("--runs needs a positive number, got ", next);
+        } else if (!strcmp(o, "--json"))
+            a->json = 1;
+        else if (!strcmp(o, "--verbose") || !strcmp(o, "-v"))
+            a->verbose = 1;
+        else if (!strcmp(o, "--no-top"))
+            a->no_top = 1;
+        else if (!strcmp(o, "--no-reference"))
+            a->no_reference = 1;
+        else if (o[0] == '-' && o[1])
+            return usage_error("unknown option ", o);
+        else
+            a->files[a->file_count++] = o;
 #undef VALUE
     }
     return 0;
@@ -151,8 +153,10 @@ static void print_json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') putchar('\\');
-        if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
+        if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
     }
     putchar('"');
 }
@@ -166,13 +170,17 @@ static int cmd_predict(const args *a) {
     const char *weights = a->weights ? a->weights : default_weights(app, path, sizeof path);
     if (!weights) return 1;
     kvk_resize resize = KVK_RESIZE_NEAREST;
-    if (a->resize && !strcmp(a->resize, "bilinear")) resize = KVK_RESIZE_BILINEAR;
+    if (a->resize && !strcmp(a->resize, "bilinear"))
+        resize = KVK_RESIZE_BILINEAR;
     else if (a->resize && strcmp(a->resize, "nearest"))
         return usage_error("--resize takes nearest or bilinear, got ", a->resize);
     kvk_jpeg_decoder jpeg = KVK_JPEG_DEFAULT;
-    if (a->jpeg && !strcmp(a->jpeg, "stb")) jpeg = KVK_JPEG_STB;
-    else if (a->jpeg && !strcmp(a->jpeg, "libjpeg")) jpeg = KVK_JPEG_LIBJPEG;
-    else if (a->jpeg) return usage_error("--jpeg takes libjpeg or stb, got ", a->jpeg);
+    if (a->jpeg && !strcmp(a->jpeg, "stb"))
+        jpeg = KVK_JPEG_STB;
+    else if (a->jpeg && !strcmp(a->jpeg, "libjpeg"))
+        jpeg = KVK_JPEG_LIBJPEG;
+    else if (a->jpeg)
+        return usage_error("--jpeg takes libjpeg or stb, got ", a->jpeg);
     kvk_preprocess mode;
     if (!parse_mode(a->preprocess ? a->preprocess : app->preprocess, &mode))
         return usage_error("--preprocess takes caffe, tf, torch or none, got ", a->preprocess);
@@ -180,8 +188,8 @@ static int cmd_predict(const args *a) {
     kvk_context *ctx;
     if (open_context(a, a->device, &ctx)) return 1;
     int batch = a->batch ? a->batch : (a->file_count < 8 ? a->file_count : 8);
-    kvk_model_options mo = {.architecture = app->name, .weights = weights, .include_top = 1,
-                            .batch = batch};
+    kvk_model_options mo = {
+        .architecture = app->name, .weights = weights, .include_top = 1, .batch = batch};
     kvk_model *model;
     if (kvk_model_create(ctx, &mo, &model) != KVK_OK) {
         kvk_context_destroy(ctx);
@@ -257,9 +265,12 @@ static int bench_one(const args *a, const char *device, int runs, double *median
     snprintf(device_name, name_size, "%s", kvk_context_device_name(ctx));
     int h = 0, w = 0;
     if (a->size && sscanf(a->size, "%dx%d", &h, &w) < 2) w = h;
-    kvk_model_options mo = {.architecture = a->model, .include_top = !a->no_top,
+    kvk_model_options mo = {.architecture = a->model,
+                            .include_top = !a->no_top,
                             .pooling = a->no_top ? KVK_POOLING_AVG : KVK_POOLING_NONE,
-                            .height = h, .width = w, .batch = a->batch ? a->batch : 1,
+                            .height = h,
+                            .width = w,
+                            .batch = a->batch ? a->batch : 1,
                             .random_seed = 1};
     kvk_model *model;
     double t0 = now_seconds();
@@ -285,7 +296,8 @@ static int bench_one(const args *a, const char *device, int runs, double *median
         qsort(times, (size_t)runs, sizeof *times, cmp_double);
         *median = times[runs / 2];
         kvk_model_get_info(model, info);
-        fprintf(stderr, "  %-48s build %.2f s, first run included in warm-up\n", device_name, build);
+        fprintf(stderr, "  %-48s build %.2f s, first run included in warm-up\n", device_name,
+                build);
     }
     free(input);
     free(output);
@@ -314,7 +326,8 @@ static int cmd_bench(const args *a) {
            a->runs, t_dev * 1e3 / batch);
     printf("throughput   %.2f images/s, %.2f GFLOP/s (%.2f GFLOP per image)\n", batch / t_dev,
            gflop / t_dev, info.flops / 1e9);
-    printf("memory       weights %.1f MiB resident, activation pool %.1f MiB, host peak RSS %.1f MiB\n",
+    printf("memory       weights %.1f MiB resident, activation pool %.1f MiB, host peak RSS %.1f "
+           "MiB\n",
            info.weight_bytes / 1048576.0, info.activation_bytes / 1048576.0, ru.ru_maxrss / 1024.0);
     if (!a->no_reference)
         printf("reference    %s: %.2f ms per batch, %.2f GFLOP/s; device speed-up x%.1f\n",
@@ -331,13 +344,19 @@ int main(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "predict")) rc = cmd_predict(&a);
-    else if (!strcmp(cmd, "bench")) rc = cmd_bench(&a);
-    else if (!strcmp(cmd, "devices")) rc = kvk_list_devices(stdout) == KVK_OK ? 0 : fail("cannot list devices");
+    if (!strcmp(cmd, "predict"))
+        rc = cmd_predict(&a);
+    else if (!strcmp(cmd, "bench"))
+        rc = cmd_bench(&a);
+    else if (!strcmp(cmd, "devices"))
+        rc = kvk_list_devices(stdout) == KVK_OK ? 0 : fail("cannot list devices");
     else if (!strcmp(cmd, "inspect")) {
-        if (a.file_count != 1) rc = usage_error("inspect takes one FILE", NULL);
-        else rc = kvk_weight_file_inspect(a.files[0], stdout) == KVK_OK ? 0 : fail("cannot inspect");
-    } else rc = usage_error("unknown command ", cmd);
+        if (a.file_count != 1)
+            rc = usage_error("inspect takes one FILE", NULL);
+        else
+            rc = kvk_weight_file_inspect(a.files[0], stdout) == KVK_OK ? 0 : fail("cannot inspect");
+    } else
+        rc = usage_error("unknown command ", cmd);
     free(a.files);
     return rc;
 }

@@ -25,7 +25,7 @@ typedef enum kvk_preprocess {
 } kvk_preprocess;
 
 typedef struct kvk_image {
-    int width, height; /* channels are always 3 (RGB): alpha dropped, grey expanded */
+    int width, height;  /* channels are always 3 (RGB): alpha dropped, grey expanded */
     unsigned char *rgb; /* height*width*3 bytes, row-major, owned */
 } kvk_image;
 

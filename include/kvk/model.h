@@ -25,8 +25,7 @@ typedef struct kvk_model_options {
     unsigned random_seed;     /* for weights == NULL */
 } kvk_model_options;
 
-kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options,
-                            kvk_model **out);
+kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, kvk_model **out);
 void kvk_model_destroy(kvk_model *model);
 
 /* NHWC input shape for one image (h, w, 3) and the output shape per image: (classes) with
@@ -45,11 +44,11 @@ const char *kvk_model_preprocess_mode(const kvk_model *model);
 
 /* Statistics of the built model, for --verbose and benchmarks. */
 typedef struct kvk_model_info {
-    long layers;            /* executed operations after fusion */
-    double flops;           /* per image, 2 x multiply-adds */
-    double weight_bytes;    /* resident weights */
-    double activation_bytes;/* the planned activation pool */
-    int batch_chunk;        /* images recorded per command buffer submission */
+    long layers;             /* executed operations after fusion */
+    double flops;            /* per image, 2 x multiply-adds */
+    double weight_bytes;     /* resident weights */
+    double activation_bytes; /* the planned activation pool */
+    int batch_chunk;         /* images recorded per command buffer submission */
 } kvk_model_info;
 void kvk_model_get_info(const kvk_model *model, kvk_model_info *info);
 

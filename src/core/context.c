@@ -21,7 +21,8 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
 
     if (selector && (!strcmp(selector, "cpu-reference") || !strcmp(selector, "reference"))) {
         ctx->cpu_reference = 1;
-        ctx->max_binding_bytes = options->max_binding_bytes ? options->max_binding_bytes : UINT64_MAX;
+        ctx->max_binding_bytes =
+            options->max_binding_bytes ? options->max_binding_bytes : UINT64_MAX;
         ctx->alignment = 64;
         snprintf(ctx->name, sizeof ctx->name, "cpu-reference [C, double accumulation]");
     } else {

@@ -32,21 +32,31 @@ kvk_status kvk_fail_context(kvk_status status, const char *fmt, ...) {
     memcpy(old, last_error, sizeof old);
     size_t used = strlen(prefix) < sizeof last_error ? strlen(prefix) : sizeof last_error - 1;
     memcpy(last_error, prefix, used);
-    snprintf(last_error + used, sizeof last_error - used, "%.*s", (int)(sizeof last_error - 1), old);
+    snprintf(last_error + used, sizeof last_error - used, "%.*s", (int)(sizeof last_error - 1),
+             old);
     return status;
 }
 
 const char *kvk_status_name(kvk_status status) {
     switch (status) {
-    case KVK_OK: return "KVK_OK";
-    case KVK_ERROR_INVALID_ARGUMENT: return "KVK_ERROR_INVALID_ARGUMENT";
-    case KVK_ERROR_IO: return "KVK_ERROR_IO";
-    case KVK_ERROR_FORMAT: return "KVK_ERROR_FORMAT";
-    case KVK_ERROR_SHAPE: return "KVK_ERROR_SHAPE";
-    case KVK_ERROR_UNSUPPORTED: return "KVK_ERROR_UNSUPPORTED";
-    case KVK_ERROR_VULKAN: return "KVK_ERROR_VULKAN";
-    case KVK_ERROR_OUT_OF_MEMORY: return "KVK_ERROR_OUT_OF_MEMORY";
-    case KVK_ERROR_VALIDATION: return "KVK_ERROR_VALIDATION";
+    case KVK_OK:
+        return "KVK_OK";
+    case KVK_ERROR_INVALID_ARGUMENT:
+        return "KVK_ERROR_INVALID_ARGUMENT";
+    case KVK_ERROR_IO:
+        return "KVK_ERROR_IO";
+    case KVK_ERROR_FORMAT:
+        return "KVK_ERROR_FORMAT";
+    case KVK_ERROR_SHAPE:
+        return "KVK_ERROR_SHAPE";
+    case KVK_ERROR_UNSUPPORTED:
+        return "KVK_ERROR_UNSUPPORTED";
+    case KVK_ERROR_VULKAN:
+        return "KVK_ERROR_VULKAN";
+    case KVK_ERROR_OUT_OF_MEMORY:
+        return "KVK_ERROR_OUT_OF_MEMORY";
+    case KVK_ERROR_VALIDATION:
+        return "KVK_ERROR_VALIDATION";
     }
     return "KVK_ERROR_UNKNOWN";
 }

@@ -26,11 +26,20 @@ void kvk_graph_free(kvk_graph *g) {
 }
 
 const char *kvk_op_name(kvk_op op) {
-    static const char *const names[KVK_OP_COUNT] = {
-        "InputLayer",         "Conv2D",           "Dense",         "BatchNormalization",
-        "Activation",         "Add",              "ZeroPadding2D", "MaxPooling2D",
-        "AveragePooling2D",   "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
-        "Dropout",            "Softmax"};
+    static const char *const names[KVK_OP_COUNT] = {"InputLayer",
+                                                    "Conv2D",
+                                                    "Dense",
+                                                    "BatchNormalization",
+                                                    "Activation",
+                                                    "Add",
+                                                    "ZeroPadding2D",
+                                                    "MaxPooling2D",
+                                                    "AveragePooling2D",
+                                                    "GlobalAveragePooling2D",
+                                                    "GlobalMaxPooling2D",
+                                                    "Flatten",
+                                                    "Dropout",
+                                                    "Softmax"};
     return op < KVK_OP_COUNT ? names[op] : "?";
 }
 
@@ -40,8 +49,8 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
     for (int i = 0; i < input_count; i++) {
         int in = i == 0 ? x : y;
         if (in < 0 || in >= g->count) {
-            g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "layer '%s': invalid input node %d",
-                                 name, in);
+            g->status =
+                kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "layer '%s': invalid input node %d", name, in);
             return -1;
         }
     }
@@ -75,8 +84,8 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
 }
 
 static int fail_shape(kvk_graph *g, const char *name, const char *what, kvk_shape s) {
-    g->status = kvk_fail(KVK_ERROR_SHAPE, "layer '%s': %s (input %dx%dx%d)", name, what, s.h,
-                         s.w, s.c);
+    g->status =
+        kvk_fail(KVK_ERROR_SHAPE, "layer '%s': %s (input %dx%dx%d)", name, what, s.h, s.w, s.c);
     return -1;
 }
 
@@ -108,8 +117,8 @@ static int windowed(kvk_graph *g, kvk_op op, int x, const char *name, int kh, in
     n->shape.w = window_axis(in.w, kw, sw, padding, &n->pad_left, &n->pad_right);
     if (n->shape.h < 1 || n->shape.w < 1) {
         char what[128];
-        snprintf(what, sizeof what, "input too small for a %dx%d window with 'valid' padding",
-                 kh, kw);
+        snprintf(what, sizeof what, "input too small for a %dx%d window with 'valid' padding", kh,
+                 kw);
         return fail_shape(g, name, what, in);
     }
     return id;
@@ -174,8 +183,8 @@ int kvk_graph_add(kvk_graph *g, int a, int b, const char *name) {
     kvk_shape sa = g->nodes[a].shape, sb = g->nodes[b].shape;
     if (sa.h != sb.h || sa.w != sb.w || sa.c != sb.c) {
         g->status = kvk_fail(KVK_ERROR_SHAPE,
-                             "layer '%s': Add inputs differ in shape: %dx%dx%d vs %dx%dx%d",
-                             name, sa.h, sa.w, sa.c, sb.h, sb.w, sb.c);
+                             "layer '%s': Add inputs differ in shape: %dx%dx%d vs %dx%dx%d", name,
+                             sa.h, sa.w, sa.c, sb.h, sb.w, sb.c);
         return -1;
     }
     return id;

@@ -39,8 +39,8 @@ static inline long kvk_shape_size(kvk_shape s) {
 
 typedef struct kvk_node {
     kvk_op op;
-    char name[96];      /* Keras layer name */
-    int inputs[2];      /* node indices */
+    char name[96]; /* Keras layer name */
+    int inputs[2]; /* node indices */
     int input_count;
     kvk_shape shape;    /* output shape per image */
     kvk_activation act; /* fused activation applied after the op */
@@ -71,7 +71,7 @@ typedef struct kvk_node {
 typedef struct kvk_graph {
     kvk_node *nodes;
     int count, capacity;
-    int output; /* the node whose output the model returns */
+    int output;        /* the node whose output the model returns */
     kvk_status status; /* first build error, KVK_OK if none */
 } kvk_graph;
 
@@ -81,8 +81,8 @@ void kvk_graph_free(kvk_graph *g);
 /* Builders. Each returns the new node's index, or -1 after recording an error in g->status
  * (later calls then return -1 too, so an architecture can check once at the end). */
 int kvk_graph_input(kvk_graph *g, const char *name, int h, int w, int c);
-int kvk_graph_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh, int kw,
-                     int sh, int sw, kvk_padding padding, int use_bias, kvk_activation act);
+int kvk_graph_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh, int kw, int sh,
+                     int sw, kvk_padding padding, int use_bias, kvk_activation act);
 int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activation act);
 int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, int center,
                         int scale);

@@ -12,8 +12,8 @@
 struct kvk_vk_device; /* src/vk/device.h */
 
 struct kvk_context {
-    int cpu_reference;          /* 1: the C reference backend, no Vulkan */
-    struct kvk_vk_device *vk;   /* the Vulkan device otherwise */
+    int cpu_reference;        /* 1: the C reference backend, no Vulkan */
+    struct kvk_vk_device *vk; /* the Vulkan device otherwise */
     char name[320];
     int verbose;
     uint64_t max_binding_bytes; /* the cap on one storage buffer binding */

@@ -47,8 +47,10 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     m->max_batch = batch > 0 ? batch : 1;
     m->preprocess = "none";
     m->flops = kvk_graph_flops(&m->graph);
-    if (optimize && !ctx->cpu_reference) kvk_graph_optimize(&m->graph);
-    else kvk_graph_resolve_identities(&m->graph);
+    if (optimize && !ctx->cpu_reference)
+        kvk_graph_optimize(&m->graph);
+    else
+        kvk_graph_resolve_identities(&m->graph);
     m->weight_bytes = weight_bytes(&m->graph);
     const kvk_node *in = &m->graph.nodes[0];
     m->height = in->shape.h;
@@ -67,8 +69,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     m->chunk = fit < (uint64_t)m->max_batch ? (int)fit : m->max_batch;
 
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
-    if (st == KVK_OK)
-        st = ctx->cpu_reference ? kvk_cpu_model_prepare(m) : kvk_vk_model_prepare(m);
+    if (st == KVK_OK) st = ctx->cpu_reference ? kvk_cpu_model_prepare(m) : kvk_vk_model_prepare(m);
     if (st != KVK_OK) {
         kvk_model_destroy(m);
         return st;
@@ -104,7 +105,8 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
     kvk_graph g;
     kvk_graph_init(&g);
     st = app->build(&g, &args);
-    if (st == KVK_OK) st = file ? kvk_bind_weights(&g, file) : kvk_random_weights(&g, options->random_seed);
+    if (st == KVK_OK)
+        st = file ? kvk_bind_weights(&g, file) : kvk_random_weights(&g, options->random_seed);
     kvk_weight_file_free(file);
     if (st != KVK_OK) {
         kvk_graph_free(&g);
@@ -118,8 +120,10 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
 void kvk_model_destroy(kvk_model *model) {
     if (!model) return;
     if (model->backend) {
-        if (model->ctx->cpu_reference) kvk_cpu_model_release(model);
-        else kvk_vk_model_release(model);
+        if (model->ctx->cpu_reference)
+            kvk_cpu_model_release(model);
+        else
+            kvk_vk_model_release(model);
     }
     kvk_plan_free(&model->plan);
     kvk_graph_free(&model->graph);

@@ -52,7 +52,8 @@ static void fold_batchnorm(kvk_graph *g) {
         float *bias = conv->bias ? conv->bias : calloc((size_t)cout, sizeof *bias);
         if (!bias) continue; /* left unfolded: still correct */
         for (int c = 0; c < cout; c++) {
-            double s = (bn->gamma ? bn->gamma[c] : 1.0) / sqrt((double)bn->variance[c] + bn->epsilon);
+            double s =
+                (bn->gamma ? bn->gamma[c] : 1.0) / sqrt((double)bn->variance[c] + bn->epsilon);
             for (long k = 0; k < per_out; k++)
                 conv->kernel[k * cout + c] = (float)(conv->kernel[k * cout + c] * s);
             bias[c] = (float)(((double)bias[c] - bn->mean[c]) * s + (bn->beta ? bn->beta[c] : 0.0));
@@ -112,8 +113,8 @@ static void fuse_residual_add(kvk_graph *g) {
             int p = kvk_graph_resolve(g, add->inputs[k]);
             int q = kvk_graph_resolve(g, add->inputs[1 - k]);
             kvk_node *conv = &g->nodes[p];
-            if (conv->op != KVK_OP_CONV2D || conv->consumers != 1 || conv->keep ||
-                conv->removed || conv->act != KVK_ACT_LINEAR || conv->residual >= 0 || q >= p)
+            if (conv->op != KVK_OP_CONV2D || conv->consumers != 1 || conv->keep || conv->removed ||
+                conv->act != KVK_ACT_LINEAR || conv->residual >= 0 || q >= p)
                 continue;
             conv->residual = q;
             add->removed = 1;

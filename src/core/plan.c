@@ -9,7 +9,6 @@ static size_t align_up(size_t x, size_t a) {
     return (x + a - 1) / a * a;
 }
 
-
 /* Indices of tensors sorted by size, largest first (qsort has no context: use a static). */
 static const kvk_tensor *sort_tensors;
 static int by_size_desc(const void *a, const void *b) {
@@ -82,7 +81,8 @@ kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_p
         tensor_of[i] = t;
         out->tensors[t].node = i;
         out->tensors[t].shape = n->shape;
-        out->tensors[t].bytes = align_up((size_t)batch * kvk_shape_size(n->shape) * sizeof(float), alignment);
+        out->tensors[t].bytes =
+            align_up((size_t)batch * kvk_shape_size(n->shape) * sizeof(float), alignment);
         out->tensors[t].first_step = out->step_count;
         out->tensors[t].last_step = out->step_count;
         if (n->op == KVK_OP_INPUT) {

@@ -8,20 +8,20 @@
 #include "core/graph.h"
 
 typedef struct kvk_step {
-    kvk_op op;      /* the node's op, or KVK_OP_SOFTMAX for a Dense's softmax tail */
-    int node;       /* the graph node whose attributes and weights the step uses */
-    int inputs[2];  /* tensor indices */
+    kvk_op op;     /* the node's op, or KVK_OP_SOFTMAX for a Dense's softmax tail */
+    int node;      /* the graph node whose attributes and weights the step uses */
+    int inputs[2]; /* tensor indices */
     int input_count;
-    int output;     /* tensor index */
+    int output; /* tensor index */
 } kvk_step;
 
 typedef struct kvk_tensor {
-    int node;       /* producing node */
-    kvk_shape shape;/* per image */
-    size_t offset;  /* bytes into the arena */
-    size_t bytes;   /* for the plan's batch */
-    int first_step; /* -1 for the input */
-    int last_step;  /* last reader; step_count for model outputs */
+    int node;        /* producing node */
+    kvk_shape shape; /* per image */
+    size_t offset;   /* bytes into the arena */
+    size_t bytes;    /* for the plan's batch */
+    int first_step;  /* -1 for the input */
+    int last_step;   /* last reader; step_count for model outputs */
 } kvk_tensor;
 
 typedef struct kvk_plan {

@@ -52,7 +52,8 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
     switch (st->op) {
     case KVK_OP_CONV2D:
         if (st->input_count > 1) { /* fused Add: conv, then add the residual and activate */
-            kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, KVK_ACT_LINEAR, out);
+            kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, KVK_ACT_LINEAR,
+                           out);
             kvk_ref_add(out, tensor(s, p, st->inputs[1]), pixels * os.c, act, out);
         } else {
             kvk_ref_conv2d(in, batch, is, n->kernel, n->bias, window_of(n), os, act, out);
@@ -65,12 +66,18 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
         kvk_ref_batchnorm(in, pixels, os.c, n->gamma, n->beta, n->mean, n->variance, n->epsilon,
                           act, out);
         break;
-    case KVK_OP_ACTIVATION: kvk_ref_activation(in, pixels, os.c, n->act, out); break;
-    case KVK_OP_SOFTMAX: kvk_ref_activation(in, pixels, os.c, KVK_ACT_SOFTMAX, out); break;
+    case KVK_OP_ACTIVATION:
+        kvk_ref_activation(in, pixels, os.c, n->act, out);
+        break;
+    case KVK_OP_SOFTMAX:
+        kvk_ref_activation(in, pixels, os.c, KVK_ACT_SOFTMAX, out);
+        break;
     case KVK_OP_ADD:
         kvk_ref_add(in, tensor(s, p, st->inputs[1]), pixels * os.c, act, out);
         break;
-    case KVK_OP_ZEROPAD: kvk_ref_zeropad(in, batch, is, n->pad_top, n->pad_left, os, out); break;
+    case KVK_OP_ZEROPAD:
+        kvk_ref_zeropad(in, batch, is, n->pad_top, n->pad_left, os, out);
+        break;
     case KVK_OP_MAXPOOL:
     case KVK_OP_AVGPOOL:
         kvk_ref_pool(in, batch, is, st->op == KVK_OP_MAXPOOL, window_of(n), os, out);
@@ -83,7 +90,8 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
     case KVK_OP_DROPOUT:
         if (out != in) memmove(out, in, sizeof(float) * (size_t)pixels * os.c);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 

@@ -57,8 +57,8 @@ void kvk_ref_dense(const float *in, int batch, int in_features, const float *ker
 }
 
 void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *gamma,
-                       const float *beta, const float *mean, const float *variance,
-                       float epsilon, kvk_activation act, float *out) {
+                       const float *beta, const float *mean, const float *variance, float epsilon,
+                       kvk_activation act, float *out) {
     for (long p = 0; p < pixels; p++)
         for (int c = 0; c < channels; c++) {
             double x = in[p * channels + c];

@@ -18,11 +18,10 @@ void kvk_ref_dense(const float *in, int batch, int in_features, const float *ker
                    const float *bias, int units, kvk_activation act, float *out);
 /* out = (x - mean) / sqrt(var + eps) * gamma + beta, per channel, as Keras computes it */
 void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *gamma,
-                       const float *beta, const float *mean, const float *variance,
-                       float epsilon, kvk_activation act, float *out);
+                       const float *beta, const float *mean, const float *variance, float epsilon,
+                       kvk_activation act, float *out);
 /* element-wise activation; softmax over the last axis of `channels` */
-void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activation act,
-                        float *out);
+void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activation act, float *out);
 void kvk_ref_add(const float *a, const float *b, long count, kvk_activation act, float *out);
 void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
                      float *out);

@@ -45,14 +45,14 @@ typedef struct kvk_weight_layer {
 typedef struct kvk_weight_file {
     char *path;
     kvk_weight_format format;
-    char *keras_version;  /* attr keras_version, or NULL if absent */
-    char *backend;        /* attr backend ("tensorflow", "theano"), or NULL */
-    int keras_major;      /* 1, 2 or 3, from keras_version; without one (Keras 1 wrote none)
-                             1 if no weight name has a "layer/" prefix, else 2 */
-    int theano_kernels;   /* kernels were stored flipped (and converted on load) */
-    int channels_first;   /* written with channels_first data format: see header comment */
-    char *model_config;   /* the JSON architecture, if the file has one, else NULL */
-    int layer_count;      /* layers that have weights (weightless layers are omitted) */
+    char *keras_version; /* attr keras_version, or NULL if absent */
+    char *backend;       /* attr backend ("tensorflow", "theano"), or NULL */
+    int keras_major;     /* 1, 2 or 3, from keras_version; without one (Keras 1 wrote none)
+                            1 if no weight name has a "layer/" prefix, else 2 */
+    int theano_kernels;  /* kernels were stored flipped (and converted on load) */
+    int channels_first;  /* written with channels_first data format: see header comment */
+    char *model_config;  /* the JSON architecture, if the file has one, else NULL */
+    int layer_count;     /* layers that have weights (weightless layers are omitted) */
     kvk_weight_layer *layers;
 } kvk_weight_file;
 

@@ -22,16 +22,17 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
                                         VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    kvk_status st = kvk_vk_check(vkCreateBuffer(dev->device, &info, NULL, &out->buffer),
-                                 "vkCreateBuffer");
+    kvk_status st =
+        kvk_vk_check(vkCreateBuffer(dev->device, &info, NULL, &out->buffer), "vkCreateBuffer");
     if (st != KVK_OK) return st;
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(dev->device, out->buffer, &req);
-    VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    int type = device_local
-                   ? find_memory_type(dev, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
-                   : find_memory_type(dev, req.memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    VkMemoryPropertyFlags host =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    int type =
+        device_local
+            ? find_memory_type(dev, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+            : find_memory_type(dev, req.memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     if (type < 0) type = find_memory_type(dev, req.memoryTypeBits, device_local ? 0 : host);
     if (type < 0) {
         kvk_vk_buffer_destroy(dev, out);
@@ -41,8 +42,8 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
     VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                   .allocationSize = req.size,
                                   .memoryTypeIndex = (uint32_t)type};
-    st = kvk_vk_check(vkAllocateMemory(dev->device, &alloc, NULL, &out->memory),
-                      "vkAllocateMemory");
+    st =
+        kvk_vk_check(vkAllocateMemory(dev->device, &alloc, NULL, &out->memory), "vkAllocateMemory");
     if (st == KVK_OK)
         st = kvk_vk_check(vkBindBufferMemory(dev->device, out->buffer, out->memory, 0),
                           "vkBindBufferMemory");
@@ -68,9 +69,8 @@ kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd) {
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     kvk_status st = kvk_vk_check(vkCreateFence(dev->device, &fi, NULL, &fence), "vkCreateFence");
     if (st != KVK_OK) return st;
-    VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                           .commandBufferCount = 1,
-                           .pCommandBuffers = &cmd};
+    VkSubmitInfo submit = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
     st = kvk_vk_check(vkQueueSubmit(dev->queue, 1, &submit, fence), "vkQueueSubmit");
     if (st == KVK_OK)
         st = kvk_vk_check(vkWaitForFences(dev->device, 1, &fence, VK_TRUE, UINT64_MAX),

@@ -91,11 +91,16 @@ static kvk_status create_instance(kvk_vk_device *dev) {
 
 static int type_rank(VkPhysicalDeviceType t) {
     switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
-    default: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return 3;
+    default:
+        return 4;
     }
 }
 
@@ -141,7 +146,8 @@ static int contains_nocase(const char *hay, const char *needle) {
     size_t n = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n) return 1;
     }
@@ -184,9 +190,12 @@ static kvk_status pick_device(kvk_vk_device *dev, const char *selector) {
 static void cache_file_path(kvk_vk_device *dev) {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[900];
-    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/kvk", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/kvk", home);
-    else return;
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/kvk", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/kvk", home);
+    else
+        return;
     /* create the directory and its parent; failures only cost the cache */
     char parent[900];
     snprintf(parent, sizeof parent, "%s", dir);
@@ -229,17 +238,18 @@ static kvk_status create_layouts(kvk_vk_device *dev) {
     for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
         VkDescriptorSetLayoutBinding b[KVK_VK_MAX_BINDINGS];
         for (int i = 0; i < n; i++)
-            b[i] = (VkDescriptorSetLayoutBinding){.binding = (uint32_t)i,
-                                                  .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                  .descriptorCount = 1,
-                                                  .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+            b[i] =
+                (VkDescriptorSetLayoutBinding){.binding = (uint32_t)i,
+                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                               .descriptorCount = 1,
+                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
         VkDescriptorSetLayoutCreateInfo sl = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
             .bindingCount = (uint32_t)n,
             .pBindings = b};
-        kvk_status st = kvk_vk_check(
-            vkCreateDescriptorSetLayout(dev->device, &sl, NULL, &dev->set_layouts[n]),
-            "vkCreateDescriptorSetLayout");
+        kvk_status st =
+            kvk_vk_check(vkCreateDescriptorSetLayout(dev->device, &sl, NULL, &dev->set_layouts[n]),
+                         "vkCreateDescriptorSetLayout");
         if (st != KVK_OK) return st;
         VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
         VkPipelineLayoutCreateInfo pl = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -247,9 +257,8 @@ static kvk_status create_layouts(kvk_vk_device *dev) {
                                          .pSetLayouts = &dev->set_layouts[n],
                                          .pushConstantRangeCount = 1,
                                          .pPushConstantRanges = &push};
-        st = kvk_vk_check(
-            vkCreatePipelineLayout(dev->device, &pl, NULL, &dev->pipeline_layouts[n]),
-            "vkCreatePipelineLayout");
+        st = kvk_vk_check(vkCreatePipelineLayout(dev->device, &pl, NULL, &dev->pipeline_layouts[n]),
+                          "vkCreatePipelineLayout");
         if (st != KVK_OK) return st;
     }
     return KVK_OK;
@@ -315,8 +324,10 @@ void kvk_vk_pipeline_cache_save(kvk_vk_device *dev) {
         if (f) {
             int ok = fwrite(data, 1, size, f) == size;
             ok &= fclose(f) == 0;
-            if (ok) rename(tmp, dev->cache_path);
-            else remove(tmp);
+            if (ok)
+                rename(tmp, dev->cache_path);
+            else
+                remove(tmp);
         }
     }
     free(data);
@@ -373,14 +384,16 @@ kvk_status kvk_vk_list_devices(FILE *out) {
         fprintf(out, "%d: %s\n", i, p.deviceName);
         fprintf(out, "   type %s, Vulkan %u.%u.%u, vendor 0x%04x device 0x%04x, driver 0x%08x\n",
                 type_name(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
-                VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion),
-                p.vendorID, p.deviceID, p.driverVersion);
-        fprintf(out, "   device-local memory %.0f MiB, maxStorageBufferRange %.0f MiB, "
-                     "minStorageBufferOffsetAlignment %llu\n",
+                VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion), p.vendorID,
+                p.deviceID, p.driverVersion);
+        fprintf(out,
+                "   device-local memory %.0f MiB, maxStorageBufferRange %.0f MiB, "
+                "minStorageBufferOffsetAlignment %llu\n",
                 heap / 1048576.0, l->maxStorageBufferRange / 1048576.0,
                 (unsigned long long)l->minStorageBufferOffsetAlignment);
-        fprintf(out, "   workgroup: %u invocations, size %ux%ux%u, shared memory %u KiB; "
-                     "bound descriptor sets %u, push constants %u B\n",
+        fprintf(out,
+                "   workgroup: %u invocations, size %ux%ux%u, shared memory %u KiB; "
+                "bound descriptor sets %u, push constants %u B\n",
                 l->maxComputeWorkGroupInvocations, l->maxComputeWorkGroupSize[0],
                 l->maxComputeWorkGroupSize[1], l->maxComputeWorkGroupSize[2],
                 l->maxComputeSharedMemorySize / 1024, l->maxBoundDescriptorSets,

@@ -173,7 +173,8 @@ static kvk_status upload_weights(kvk_model *m, vk_state *s) {
             }
             if (!begun) {
                 VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                               .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+                                               .flags =
+                                                   VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
                 st = kvk_vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
                 begun = 1;
             }
@@ -225,18 +226,31 @@ static kvk_status record_network(kvk_model *m, vk_state *s) {
         }
         switch (step->op) {
         case KVK_OP_CONV2D:
-        case KVK_OP_DENSE: st = kvk_vk_record_conv(&c, m->ctx->max_binding_bytes); break;
-        case KVK_OP_MAXPOOL:
-        case KVK_OP_AVGPOOL: st = kvk_vk_record_pool(&c); break;
-        case KVK_OP_GLOBAL_AVGPOOL:
-        case KVK_OP_GLOBAL_MAXPOOL: st = kvk_vk_record_global_pool(&c); break;
-        case KVK_OP_ADD:
-        case KVK_OP_BATCHNORM: st = kvk_vk_record_eltwise(&c); break;
-        case KVK_OP_ACTIVATION:
-            st = c.node->act == KVK_ACT_SOFTMAX ? kvk_vk_record_softmax(&c) : kvk_vk_record_eltwise(&c);
+        case KVK_OP_DENSE:
+            st = kvk_vk_record_conv(&c, m->ctx->max_binding_bytes);
             break;
-        case KVK_OP_SOFTMAX: st = kvk_vk_record_softmax(&c); break;
-        case KVK_OP_ZEROPAD: st = kvk_vk_record_zeropad(&c); break;
+        case KVK_OP_MAXPOOL:
+        case KVK_OP_AVGPOOL:
+            st = kvk_vk_record_pool(&c);
+            break;
+        case KVK_OP_GLOBAL_AVGPOOL:
+        case KVK_OP_GLOBAL_MAXPOOL:
+            st = kvk_vk_record_global_pool(&c);
+            break;
+        case KVK_OP_ADD:
+        case KVK_OP_BATCHNORM:
+            st = kvk_vk_record_eltwise(&c);
+            break;
+        case KVK_OP_ACTIVATION:
+            st = c.node->act == KVK_ACT_SOFTMAX ? kvk_vk_record_softmax(&c)
+                                                : kvk_vk_record_eltwise(&c);
+            break;
+        case KVK_OP_SOFTMAX:
+            st = kvk_vk_record_softmax(&c);
+            break;
+        case KVK_OP_ZEROPAD:
+            st = kvk_vk_record_zeropad(&c);
+            break;
         default:
             st = kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': %s has no Vulkan implementation",
                           c.node->name, kvk_op_name(step->op));
@@ -264,9 +278,17 @@ kvk_status kvk_vk_model_prepare(kvk_model *m) {
     if (st == KVK_OK) st = upload_weights(m, s);
     if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, &s->arena);
     if (st == KVK_OK)
-        st = kvk_vk_buffer_create(dev, (VkDeviceSize)p->batch * kvk_shape_size(p->tensors[p->input_tensor].shape) * sizeof(float), 0, &s->input);
+        st = kvk_vk_buffer_create(dev,
+                                  (VkDeviceSize)p->batch *
+                                      kvk_shape_size(p->tensors[p->input_tensor].shape) *
+                                      sizeof(float),
+                                  0, &s->input);
     if (st == KVK_OK)
-        st = kvk_vk_buffer_create(dev, (VkDeviceSize)p->batch * kvk_shape_size(p->tensors[p->output_tensor].shape) * sizeof(float), 0, &s->output);
+        st = kvk_vk_buffer_create(dev,
+                                  (VkDeviceSize)p->batch *
+                                      kvk_shape_size(p->tensors[p->output_tensor].shape) *
+                                      sizeof(float),
+                                  0, &s->output);
     if (st == KVK_OK) st = record_network(m, s);
     if (st == KVK_OK) kvk_vk_pipeline_cache_save(dev);
     return st;
@@ -280,13 +302,15 @@ kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *
     for (int done = 0; done < batch; done += m->chunk) {
         int n = batch - done < m->chunk ? batch - done : m->chunk;
         /* a short last chunk still runs the recorded batch; the rows past n are ignored */
-        memcpy(s->input.mapped, input + (long)done * in_size, sizeof(float) * (size_t)(n * in_size));
+        memcpy(s->input.mapped, input + (long)done * in_size,
+               sizeof(float) * (size_t)(n * in_size));
         if (n < m->chunk)
             memset((float *)s->input.mapped + (long)n * in_size, 0,
                    sizeof(float) * (size_t)((m->chunk - n) * in_size));
         kvk_status st = kvk_vk_submit_wait(m->ctx->vk, s->rec.cmd);
         if (st != KVK_OK) return st;
-        memcpy(output + (long)done * out_size, s->output.mapped, sizeof(float) * (size_t)(n * out_size));
+        memcpy(output + (long)done * out_size, s->output.mapped,
+               sizeof(float) * (size_t)(n * out_size));
     }
     return KVK_OK;
 }

@@ -31,12 +31,13 @@ kvk_status kvk_vk_pipeline_get(kvk_vk_device *dev, const char *shader, const int
                                    .codeSize = size,
                                    .pCode = (const uint32_t *)code};
     VkShaderModule module;
-    kvk_status st = kvk_vk_check(vkCreateShaderModule(dev->device, &mi, NULL, &module),
-                                 "vkCreateShaderModule");
+    kvk_status st =
+        kvk_vk_check(vkCreateShaderModule(dev->device, &mi, NULL, &module), "vkCreateShaderModule");
     if (st != KVK_OK) return st;
     VkSpecializationMapEntry entries[KVK_VK_MAX_SPEC];
     for (int i = 0; i < KVK_VK_MAX_SPEC; i++)
-        entries[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(i * sizeof(int)), sizeof(int)};
+        entries[i] =
+            (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(i * sizeof(int)), sizeof(int)};
     VkSpecializationInfo si = {.mapEntryCount = (uint32_t)spec_count,
                                .pMapEntries = entries,
                                .dataSize = (size_t)spec_count * sizeof(int),
@@ -51,9 +52,9 @@ kvk_status kvk_vk_pipeline_get(kvk_vk_device *dev, const char *shader, const int
         .layout = dev->pipeline_layouts[bindings]};
     kvk_vk_pipeline *p = &dev->pipelines[dev->pipeline_count];
     memset(p, 0, sizeof *p);
-    st = kvk_vk_check(vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &ci, NULL,
-                                               &p->pipeline),
-                      "vkCreateComputePipelines");
+    st = kvk_vk_check(
+        vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &ci, NULL, &p->pipeline),
+        "vkCreateComputePipelines");
     vkDestroyShaderModule(dev->device, module, NULL);
     if (st != KVK_OK) return kvk_fail_context(st, "shader %s: ", shader);
     snprintf(p->shader, sizeof p->shader, "%s", shader);

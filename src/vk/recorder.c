@@ -43,26 +43,27 @@ static kvk_status new_pool(kvk_vk_recorder *rec) {
 }
 
 void kvk_vk_barrier(kvk_vk_recorder *rec) {
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                                           VK_ACCESS_TRANSFER_READ_BIT |
-                                           VK_ACCESS_TRANSFER_WRITE_BIT};
-    VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                         VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    VkPipelineStageFlags stages =
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
 kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
                            int spec_count, const kvk_vk_binding *bindings, int binding_count,
-                           const void *push, size_t push_size, uint32_t groups_x,
-                           uint32_t groups_y, uint32_t groups_z) {
+                           const void *push, size_t push_size, uint32_t groups_x, uint32_t groups_y,
+                           uint32_t groups_z) {
     kvk_vk_device *dev = rec->dev;
     const kvk_vk_pipeline *pipe;
     kvk_status st = kvk_vk_pipeline_get(dev, shader, spec, spec_count, binding_count, &pipe);
     if (st != KVK_OK) return st;
     const VkPhysicalDeviceLimits *lim = &dev->props.limits;
-    if (groups_x > lim->maxComputeWorkGroupCount[0] || groups_y > lim->maxComputeWorkGroupCount[1] ||
-        groups_z > lim->maxComputeWorkGroupCount[2])
+    if (groups_x > lim->maxComputeWorkGroupCount[0] ||
+        groups_y > lim->maxComputeWorkGroupCount[1] || groups_z > lim->maxComputeWorkGroupCount[2])
         return kvk_fail(KVK_ERROR_UNSUPPORTED,
                         "shader %s: %ux%ux%u workgroups exceed the device's limit %ux%ux%u", shader,
                         groups_x, groups_y, groups_z, lim->maxComputeWorkGroupCount[0],
@@ -79,7 +80,8 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
     VkDescriptorBufferInfo infos[KVK_VK_MAX_BINDINGS];
     VkWriteDescriptorSet writes[KVK_VK_MAX_BINDINGS];
     for (int i = 0; i < binding_count; i++) {
-        infos[i] = (VkDescriptorBufferInfo){bindings[i].buffer, bindings[i].offset, bindings[i].range};
+        infos[i] =
+            (VkDescriptorBufferInfo){bindings[i].buffer, bindings[i].offset, bindings[i].range};
         writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                            .dstSet = set,
                                            .dstBinding = (uint32_t)i,

@@ -92,8 +92,8 @@ typedef struct kvk_vk_recorder {
 kvk_status kvk_vk_recorder_begin(kvk_vk_device *dev, kvk_vk_recorder *rec);
 kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
                            int spec_count, const kvk_vk_binding *bindings, int binding_count,
-                           const void *push, size_t push_size, uint32_t groups_x,
-                           uint32_t groups_y, uint32_t groups_z);
+                           const void *push, size_t push_size, uint32_t groups_x, uint32_t groups_y,
+                           uint32_t groups_z);
 /* Makes earlier writes (shader or transfer) visible to later reads (shader or transfer). */
 void kvk_vk_barrier(kvk_vk_recorder *rec);
 kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec);

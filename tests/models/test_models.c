@@ -10,42 +10,54 @@
 
 int main(int argc, char **argv) {
     if (argc != 9) {
-        fprintf(stderr, "usage: %s ARCH NAMING(keras2|legacy) TOP(0|1) POOLING(none|avg|max) H W "
-                        "BATCH CLASSES\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s ARCH NAMING(keras2|legacy) TOP(0|1) POOLING(none|avg|max) H W "
+                "BATCH CLASSES\n",
+                argv[0]);
         return 2;
     }
     tu_seed();
-    kvk_model_options o = {.architecture = argv[1], .include_top = atoi(argv[3]),
-                           .height = atoi(argv[5]), .width = atoi(argv[6]),
-                           .batch = atoi(argv[7]), .classes = atoi(argv[8]),
+    kvk_model_options o = {.architecture = argv[1],
+                           .include_top = atoi(argv[3]),
+                           .height = atoi(argv[5]),
+                           .width = atoi(argv[6]),
+                           .batch = atoi(argv[7]),
+                           .classes = atoi(argv[8]),
                            .random_seed = (unsigned)rand() | 1u};
-    o.pooling = !strcmp(argv[4], "avg") ? KVK_POOLING_AVG
-                : !strcmp(argv[4], "max") ? KVK_POOLING_MAX : KVK_POOLING_NONE;
+    o.pooling = !strcmp(argv[4], "avg")   ? KVK_POOLING_AVG
+                : !strcmp(argv[4], "max") ? KVK_POOLING_MAX
+                                          : KVK_POOLING_NONE;
     int legacy = !strcmp(argv[2], "legacy");
     kvk_context *dev = tu_context(0), *ref = tu_reference_context();
     const kvk_application *app = kvk_application_find(o.architecture);
-    if (!tu_check(app != NULL, "architecture %s: %s", o.architecture, kvk_last_error())) return tu_finish();
+    if (!tu_check(app != NULL, "architecture %s: %s", o.architecture, kvk_last_error()))
+        return tu_finish();
 
     kvk_model *m_dev = NULL, *m_ref = NULL;
     kvk_model *models[2] = {NULL, NULL};
     kvk_context *ctxs[2] = {dev, ref};
     for (int k = 0; k < 2; k++) {
         kvk_app_args args;
-        if (!tu_check(kvk_application_check_args(app, &o, &args) == KVK_OK, "args: %s", kvk_last_error()))
+        if (!tu_check(kvk_application_check_args(app, &o, &args) == KVK_OK, "args: %s",
+                      kvk_last_error()))
             return tu_finish();
         /* random weights pick the keras2 naming; a stand-in file whose first layer is named
          * as Keras 2.2.4 named it selects the legacy one */
         kvk_weight_layer conv1 = {.name = "conv1"};
-        kvk_weight_file legacy_file = {.path = "(legacy naming)", .layer_count = 1, .layers = &conv1};
+        kvk_weight_file legacy_file = {
+            .path = "(legacy naming)", .layer_count = 1, .layers = &conv1};
         if (legacy) args.weights = &legacy_file;
         kvk_graph g;
         kvk_graph_init(&g);
         kvk_status st = app->build(&g, &args);
         if (st == KVK_OK) st = kvk_random_weights(&g, o.random_seed);
-        if (!tu_check(st == KVK_OK, "build %s: %s", o.architecture, kvk_last_error())) return tu_finish();
-        if (legacy) tu_check(kvk_graph_find(&g, "res2a_branch2a") >= 0, "legacy naming has res2a_branch2a");
+        if (!tu_check(st == KVK_OK, "build %s: %s", o.architecture, kvk_last_error()))
+            return tu_finish();
+        if (legacy)
+            tu_check(kvk_graph_find(&g, "res2a_branch2a") >= 0, "legacy naming has res2a_branch2a");
         st = kvk_model_from_graph(ctxs[k], &g, o.batch, 1, &models[k]);
-        if (!tu_check(st == KVK_OK, "model on %s: %s", kvk_context_device_name(ctxs[k]), kvk_last_error()))
+        if (!tu_check(st == KVK_OK, "model on %s: %s", kvk_context_device_name(ctxs[k]),
+                      kvk_last_error()))
             return tu_finish();
     }
     m_dev = models[0];
@@ -55,13 +67,16 @@ int main(int argc, char **argv) {
     long in_n = (long)o.batch * h * w * c, out_n = (long)o.batch * kvk_model_output_size(m_dev);
     tu_check(kvk_model_output_size(m_dev) == kvk_model_output_size(m_ref), "output sizes agree");
     float *x = tu_random_array(in_n, -120.f, 150.f);
-    float *y_dev = malloc(sizeof(float) * (size_t)out_n), *y_ref = malloc(sizeof(float) * (size_t)out_n);
+    float *y_dev = malloc(sizeof(float) * (size_t)out_n),
+          *y_ref = malloc(sizeof(float) * (size_t)out_n);
     for (int run = 0; run < 2; run++) { /* twice: the recorded command buffer is re-submitted */
         tu_poison(y_dev, out_n);
         tu_poison(y_ref, out_n);
-        tu_check(kvk_model_run(m_dev, x, o.batch, y_dev) == KVK_OK, "run device: %s", kvk_last_error());
+        tu_check(kvk_model_run(m_dev, x, o.batch, y_dev) == KVK_OK, "run device: %s",
+                 kvk_last_error());
         if (run == 0)
-            tu_check(kvk_model_run(m_ref, x, o.batch, y_ref) == KVK_OK, "run reference: %s", kvk_last_error());
+            tu_check(kvk_model_run(m_ref, x, o.batch, y_ref) == KVK_OK, "run reference: %s",
+                     kvk_last_error());
         else
             kvk_model_run(m_ref, x, o.batch, y_ref);
         double err = tu_rel_error(y_dev, y_ref, out_n);

@@ -50,8 +50,9 @@ int main(int argc, char **argv) {
     const kvk_json *top = kvk_json_get(c, "include_top");
     o.include_top = top && top->type == KVK_JSON_TRUE;
     const char *pooling = kvk_json_get_string(c, "pooling");
-    o.pooling = !pooling ? KVK_POOLING_NONE
-                : !strcmp(pooling, "avg") ? KVK_POOLING_AVG : KVK_POOLING_MAX;
+    o.pooling = !pooling                  ? KVK_POOLING_NONE
+                : !strcmp(pooling, "avg") ? KVK_POOLING_AVG
+                                          : KVK_POOLING_MAX;
     o.classes = json_int(c, "classes");
     o.height = json_int(c, "height");
     o.width = json_int(c, "width");
@@ -78,19 +79,24 @@ int main(int argc, char **argv) {
         kvk_model_options mo = o;
         mo.weights = path;
         kvk_model *m;
-        if (!tu_check(kvk_model_create(ctx, &mo, &m) == KVK_OK, "%s: build: %s", file, kvk_last_error()))
+        if (!tu_check(kvk_model_create(ctx, &mo, &m) == KVK_OK, "%s: build: %s", file,
+                      kvk_last_error()))
             continue;
         if (naming && !strcmp(o.architecture, "resnet50")) {
-            const char *probe = !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";
-            tu_check(kvk_graph_find(&m->graph, probe) >= 0, "%s: %s naming recognised", file, naming);
+            const char *probe =
+                !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";
+            tu_check(kvk_graph_find(&m->graph, probe) >= 0, "%s: %s naming recognised", file,
+                     naming);
         }
-        tu_check(kvk_model_output_size(m) * o.batch == out_n, "%s: output size %ld, Keras %ld", file,
-                 kvk_model_output_size(m) * o.batch, out_n);
+        tu_check(kvk_model_output_size(m) * o.batch == out_n, "%s: output size %ld, Keras %ld",
+                 file, kvk_model_output_size(m) * o.batch, out_n);
         tu_poison(y, out_n);
-        if (tu_check(kvk_model_run(m, x.data, o.batch, y) == KVK_OK, "%s: run: %s", file, kvk_last_error())) {
+        if (tu_check(kvk_model_run(m, x.data, o.batch, y) == KVK_OK, "%s: run: %s", file,
+                     kvk_last_error())) {
             double err = tu_rel_error(y, want.data, out_n);
             if (err > worst || isnan(err)) worst = err;
-            printf("%s %s on %s: relative error vs Keras %.3g\n", dir, file, kvk_context_device_name(ctx), err);
+            printf("%s %s on %s: relative error vs Keras %.3g\n", dir, file,
+                   kvk_context_device_name(ctx), err);
             tu_check(err <= TOLERANCE, "%s: relative error %.3g <= %g", file, err, TOLERANCE);
         }
         kvk_model_destroy(m);

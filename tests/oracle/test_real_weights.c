@@ -53,14 +53,16 @@ int main(int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s' '%s'", argv[2], argv[1], in_npy, out_npy);
     int rc = system(cmd);
     kvk_npy want = {0};
-    if (!tu_check(rc == 0 && kvk_npy_read(out_npy, &want) == KVK_OK, "TF.js reference (%s): %s", cmd,
-                  rc ? "failed" : kvk_last_error()))
+    if (!tu_check(rc == 0 && kvk_npy_read(out_npy, &want) == KVK_OK, "TF.js reference (%s): %s",
+                  cmd, rc ? "failed" : kvk_last_error()))
         return tu_finish();
 
     kvk_context *ctx = tu_context(0);
-    kvk_model_options o = {.architecture = "resnet50", .weights = argv[1], .include_top = 1, .batch = N};
+    kvk_model_options o = {
+        .architecture = "resnet50", .weights = argv[1], .include_top = 1, .batch = N};
     kvk_model *m;
-    if (!tu_check(kvk_model_create(ctx, &o, &m) == KVK_OK, "build: %s", kvk_last_error())) return tu_finish();
+    if (!tu_check(kvk_model_create(ctx, &o, &m) == KVK_OK, "build: %s", kvk_last_error()))
+        return tu_finish();
     float *y = malloc(sizeof(float) * N * CLASSES);
     tu_poison(y, (long)N * CLASSES);
     tu_check(kvk_model_run(m, x, N, y) == KVK_OK, "run: %s", kvk_last_error());
@@ -78,7 +80,8 @@ int main(int argc, char **argv) {
                 expected |= PHOTOS[i].labels[l] && !strcmp(got[k].label, PHOTOS[i].labels[l]);
         }
         printf("%s:", PHOTOS[i].file);
-        for (int k = 0; k < 5; k++) printf(" %s %.4f (tfjs %.4f)", got[k].label, got[k].probability, ref[k].probability);
+        for (int k = 0; k < 5; k++)
+            printf(" %s %.4f (tfjs %.4f)", got[k].label, got[k].probability, ref[k].probability);
         printf("\n");
         tu_check(same, "%s: top-5 equals TF.js's, probabilities within 1e-4", PHOTOS[i].file);
         if (PHOTOS[i].labels[0])

@@ -16,10 +16,10 @@ typedef struct kvk_app_args {
 } kvk_app_args;
 
 typedef struct kvk_application {
-    const char *name;        /* "resnet50" */
-    const char *keras_name;  /* "ResNet50" */
+    const char *name;       /* "resnet50" */
+    const char *keras_name; /* "ResNet50" */
     int default_size, min_size;
-    const char *preprocess;  /* preprocess_input mode */
+    const char *preprocess; /* preprocess_input mode */
     /* Keras' file names under ~/.keras/models/ (with top, without top) */
     const char *weights_file, *weights_file_notop;
     kvk_status (*build)(kvk_graph *g, const kvk_app_args *args);

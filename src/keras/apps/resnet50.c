@@ -105,7 +105,8 @@ static int legacy_block(kvk_graph *g, int input, const int filters[3], int stage
     x = legacy_conv_bn(g, x, filters[2], 1, 1, KVK_PAD_VALID, stage, block, "2c");
     int shortcut = input;
     if (projection)
-        shortcut = legacy_conv_bn(g, input, filters[2], 1, stride, KVK_PAD_VALID, stage, block, "1");
+        shortcut =
+            legacy_conv_bn(g, input, filters[2], 1, stride, KVK_PAD_VALID, stage, block, "1");
     char n[32];
     snprintf(n, sizeof n, "add_%d", ++auto_names->add);
     x = kvk_graph_add(g, x, shortcut, n);

@@ -47,9 +47,12 @@ void kvk_vk_conv_pack(const kvk_graph *g, const kvk_node *n, int oc0, int channe
  * 32x1 as with 64x2, and LLVM compiles the big block ~10x slower (~25 s per pipeline);
  * GPUs (16+ lanes) get a register-friendly block. */
 static void conv_tiling(int subgroup, int *pixels, int *groups) {
-    if (subgroup <= 4) *pixels = 64, *groups = 2;
-    else if (subgroup < 16) *pixels = 32, *groups = 1;
-    else *pixels = 16, *groups = 1;
+    if (subgroup <= 4)
+        *pixels = 64, *groups = 2;
+    else if (subgroup < 16)
+        *pixels = 32, *groups = 1;
+    else
+        *pixels = 16, *groups = 1;
 }
 #define KVK_CONV_LX 64 /* channel-group lanes per workgroup (at most) */
 
@@ -80,8 +83,24 @@ kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding) {
     int per_piece = kvk_vk_conv_channels_per_piece(c->graph, n, max_binding);
     int batch = c->plan->batch;
     int dense = n->op == KVK_OP_DENSE;
-    conv_push p = {is.h, is.w, is.c, os.h, os.w, os.c, 0, 0, n->kh, n->kw, n->sh, n->sw,
-                   n->pad_top, n->pad_left, n->act == KVK_ACT_RELU, 0, batch * os.h * os.w, 0};
+    conv_push p = {is.h,
+                   is.w,
+                   is.c,
+                   os.h,
+                   os.w,
+                   os.c,
+                   0,
+                   0,
+                   n->kh,
+                   n->kw,
+                   n->sh,
+                   n->sw,
+                   n->pad_top,
+                   n->pad_left,
+                   n->act == KVK_ACT_RELU,
+                   0,
+                   batch * os.h * os.w,
+                   0};
     if (dense) p.H = p.W = p.OH = p.OW = 1;
     p.has_residual = !dense && c->step->input_count > 1;
     if (dense) p.C = (int)kvk_shape_size(is); /* after Flatten (an alias) the tensor is HxWxC */

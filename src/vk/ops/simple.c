@@ -16,7 +16,8 @@ static kvk_status dispatch1d(const kvk_vk_step_ctx *c, const char *shader, const
                              size_t push_size, long items) {
     uint32_t gx, gy;
     groups_for(items, &gx, &gy);
-    kvk_status st = kvk_vk_dispatch(c->rec, shader, spec, spec_count, b, nb, push, push_size, gx, gy, 1);
+    kvk_status st =
+        kvk_vk_dispatch(c->rec, shader, spec, spec_count, b, nb, push, push_size, gx, gy, 1);
     return st == KVK_OK ? st : kvk_fail_context(st, "layer '%s': ", c->node->name);
 }
 
@@ -24,8 +25,8 @@ kvk_status kvk_vk_record_pool(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     int total = c->plan->batch * (int)kvk_shape_size(os);
-    int p[12] = {is.h, is.w, is.c, os.h, os.w, n->kh, n->kw, n->sh, n->sw, n->pad_top, n->pad_left,
-                 total};
+    int p[12] = {is.h,  is.w,  is.c,  os.h,       os.w,        n->kh,
+                 n->kw, n->sh, n->sw, n->pad_top, n->pad_left, total};
     int spec[1] = {c->step->op == KVK_OP_MAXPOOL};
     kvk_vk_binding b[2] = {c->inputs[0], c->output};
     return dispatch1d(c, "pool2d", spec, 1, b, 2, p, sizeof p, total);
@@ -80,6 +81,7 @@ kvk_status kvk_vk_record_softmax(const kvk_vk_step_ctx *c) {
     }
     int p[2] = {rows, s.c};
     kvk_vk_binding b[1] = {c->output};
-    kvk_status st = kvk_vk_dispatch(c->rec, "softmax", NULL, 0, b, 1, p, sizeof p, (uint32_t)rows, 1, 1);
+    kvk_status st =
+        kvk_vk_dispatch(c->rec, "softmax", NULL, 0, b, 1, p, sizeof p, (uint32_t)rows, 1, 1);
     return st == KVK_OK ? st : kvk_fail_context(st, "layer '%s': ", c->node->name);
 }
