@@ -28,7 +28,7 @@ expect_fail() {
   if "$kvk" "$@" >"$tmp/out" 2>"$tmp/err"; then
     echo "FAIL: $name: exit status 0"
     failed=$((failed + 1))
-  elif ! grep -qE "$pattern" "$tmp/err"; then
+  elif ! grep -qE -- "$pattern" "$tmp/err"; then
     echo "FAIL: $name: stderr does not match /$pattern/:"
     cat "$tmp/err"
     failed=$((failed + 1))

@@ -60,8 +60,8 @@ CASES = {
     "resnet50_top":              ("resnet50", "keras2", True, None, 1000, 224, 224, 1, ["weights.h5", "model.h5"]),
     "resnet50_legacy_top":       ("resnet50", "legacy", True, None, 1000, 224, 224, 1, ["weights.h5", "model.h5"]),
     "resnet50_notop_avg":        ("resnet50", "keras2", False, "avg", 1000, 96, 128, 3, ["weights.h5"]),
-    "resnet50_legacy_notop_max": ("resnet50", "legacy", False, "max", 1000, 64, 64, 1, ["weights.h5"]),
-    "resnet50_notop_none":       ("resnet50", "keras2", False, None, 1000, 75, 75, 1, ["weights.h5"]),
+    "resnet50_legacy_notop_max": ("resnet50", "legacy", False, "max", 1000, 128, 160, 1, ["weights.h5"]),
+    "resnet50_notop_none":       ("resnet50", "keras2", False, None, 1000, 192, 224, 1, ["weights.h5"]),
     "resnet50_classes7":         ("resnet50", "keras2", True, None, 7, 224, 224, 1, ["weights.h5"]),
 }
 
@@ -121,7 +121,12 @@ def init_weights(tf, tf_keras, model, x, rng):
             axes = tuple(range(xv.ndim - 1))
             mean = xv.mean(axis=axes)
             var = xv.var(axis=axes)
-            var = np.maximum(var, 1e-3 * var.mean() + 1e-6)   # dead channels
+            # Statistics of a few pixels (small inputs, batch 1) make x - mean cancel almost
+            # exactly, which amplifies fp32 rounding until the comparison measures Keras' own
+            # float error (seen: Keras fp32 vs fp64 2.8e-3). Centre only halfway and scale by
+            # the second moment, so that no BatchNormalization amplifies rounding much.
+            var = var + mean * mean + 1e-6
+            mean = 0.5 * mean
             c = mean.shape[0]
             gamma = rng.uniform(0.5, 1.5, c).astype(np.float32)
             beta = (rng.standard_normal(c) * 0.2).astype(np.float32)
