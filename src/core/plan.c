@@ -9,12 +9,19 @@ static size_t align_up(size_t x, size_t a) {
     return (x + a - 1) / a * a;
 }
 
-/* Indices of tensors sorted by size, largest first (qsort has no context: use a static). */
-static const kvk_tensor *sort_tensors;
-static int by_size_desc(const void *a, const void *b) {
-    size_t sa = sort_tensors[*(const int *)a].bytes, sb = sort_tensors[*(const int *)b].bytes;
-    if (sa != sb) return sa < sb ? 1 : -1;
-    return *(const int *)a - *(const int *)b;
+/* Sorts tensor indices by size, largest first, ties by index. An insertion sort: a network has
+ * a few hundred tensors, and unlike qsort it needs no file-level state, so models can be
+ * planned on several threads at once. */
+static void sort_by_size_desc(const kvk_tensor *t, int *order, int n) {
+    for (int i = 1; i < n; i++) {
+        int v = order[i], k = i;
+        while (k > 0 && (t[order[k - 1]].bytes < t[v].bytes ||
+                         (t[order[k - 1]].bytes == t[v].bytes && order[k - 1] > v))) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = v;
+    }
 }
 
 /* Greedy placement by decreasing size: each tensor goes at the lowest offset that overlaps no
@@ -34,8 +41,7 @@ static void assign_offsets(kvk_plan *p, size_t alignment) {
         return;
     }
     for (int i = 0; i < n; i++) order[i] = i;
-    sort_tensors = p->tensors;
-    qsort(order, (size_t)n, sizeof *order, by_size_desc);
+    sort_by_size_desc(p->tensors, order, n);
     int placed_count = 0;
     p->arena_bytes = 0;
     for (int oi = 0; oi < n; oi++) {
