@@ -13,6 +13,7 @@ layout(push_constant) uniform Params {
     int H, W, C, OH, OW;
     int KH, KW, SH, SW, pad_top, pad_left;
     int total; // batch * OH * OW * C
+    int ostride, obase; // output row stride and first channel (a slice of a Concatenate)
 } p;
 
 void main() {
@@ -36,5 +37,5 @@ void main() {
             count++;
         }
     }
-    y[i] = IS_MAX != 0 ? acc : acc / float(count);
+    y[pix * p.ostride + p.obase + c] = IS_MAX != 0 ? acc : acc / float(count);
 }

@@ -15,14 +15,22 @@ typedef enum kvk_pooling { KVK_POOLING_NONE, KVK_POOLING_AVG, KVK_POOLING_MAX } 
 
 /* The keras.applications constructor arguments. Zero-initialise, then set what you need. */
 typedef struct kvk_model_options {
-    const char *architecture; /* "vgg16", "vgg19", "resnet50" */
+    const char *architecture; /* "vgg16", "vgg19", "resnet50", "inception_v3", "xception" */
     const char *weights;      /* a weight file path; NULL = random weights (benchmarks) */
     int include_top;          /* 1: the classifier, at the default input size only */
     kvk_pooling pooling;      /* without the top: none (4-D output), avg or max */
     int classes;              /* 0 = 1000 */
-    int height, width;        /* 0 = the default size (224) */
+    int height, width;        /* 0 = the default size (224; 299 for InceptionV3, Xception) */
     int batch;                /* 0 = 1; the most images one kvk_model_run takes */
     unsigned random_seed;     /* for weights == NULL */
+    /* Features: the Keras layer names whose outputs the model returns, in this order (what
+     * Model(base.input, [base.get_layer(n).output, ...]) gives in Keras). NULL: the model's
+     * own output. Only the layers these outputs need are run. */
+    const char *const *output_layers;
+    int output_layer_count;
+    /* With output_layers: global average or max pooling of each (h, w, c) layer output,
+     * giving (c) per image. */
+    kvk_pooling output_pooling;
 } kvk_model_options;
 
 kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, kvk_model **out);
@@ -39,7 +47,20 @@ long kvk_model_output_size(const kvk_model *model);
  * preprocessed; output receives batch*kvk_model_output_size() floats. */
 kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output);
 
-/* The preprocess_input mode Keras uses for this architecture ("caffe" for VGG and ResNet50). */
+/* Several outputs (output_layers). Output 0 is what the single-output calls above use. */
+int kvk_model_output_count(const kvk_model *model);
+/* The Keras layer name of output `index` (the pooled layer's name with output_pooling). */
+const char *kvk_model_output_name(const kvk_model *model, int index);
+/* Per-image shape of output `index`, as kvk_model_output_shape; returns the number of dims. */
+int kvk_model_output_dims(const kvk_model *model, int index, int dims[3]);
+/* Floats per image of output `index`. */
+long kvk_model_output_floats(const kvk_model *model, int index);
+/* Runs `batch` images; outputs[k] receives batch * kvk_model_output_floats(model, k) floats. */
+kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch,
+                                 float *const *outputs);
+
+/* The preprocess_input mode Keras uses for this architecture ("caffe" for VGG and ResNet50,
+ * "tf" for InceptionV3 and Xception). */
 const char *kvk_model_preprocess_mode(const kvk_model *model);
 
 /* Statistics of the built model, for --verbose and benchmarks. */

@@ -25,7 +25,8 @@ layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 layout(constant_id = 1) const int RP = 64;    // pixels per workgroup, 1..64 (RB divides it)
 // RB, the broadcast width (1, 4 or 8), is a macro set by the including shader: code for the
 // other widths would cost SwiftShader time even where a specialisation constant disables it
-layout(constant_id = 2) const int FLAGS = 0;  // 1: C % 4 == 0 (vec4 input), 2: OC % 4 == 0,
+layout(constant_id = 2) const int FLAGS = 0;  // 1: C % 4 == 0 (vec4 input), 2: every output
+                                              // vec4 is aligned (OC, ostride, obase % 4 == 0),
                                               // 4: two channel groups per invocation
 const int VEC_IN = FLAGS & 1;
 const int VEC_OUT = FLAGS & 2;
@@ -44,13 +45,16 @@ layout(std430, set = 0, binding = 3) readonly buffer Residual4 { vec4 r4[]; };
 
 layout(push_constant) uniform Params {
     int H, W, C;          // input
-    int OH, OW, OC;       // output; OC is the channel stride of the output tensor
+    int OH, OW, OC;       // output
     int oc0, ocb;         // this piece's first output channel and its channel count
     int KH, KW, SH, SW;
     int pad_top, pad_left;
     int act, has_residual;
     int npix;             // batch * OH * OW
     int pix0;             // first pixel of this dispatch (a layer may need several)
+    int ostride, obase;   // output row stride and first channel: a slice of a Concatenate's
+                          // tensor, or OC and 0 (always so with a residual, read at the same
+                          // index)
 } p;
 
 // acc[a] += input of pixel a (held by lane t of load i) times the weights
@@ -166,7 +170,7 @@ void main() {
         [[unroll]] for (int a = 0; a < RP; a++) {
             int pix = p0 + a;
             if (pix >= p.npix) break;
-            int o = pix * p.OC + p.oc0 + c;
+            int o = pix * p.ostride + p.obase + p.oc0 + c;
             vec4 val = h == 0 ? acc[a] : acc2[a];
             if (VEC_OUT != 0 && nc == 4) {
                 if (p.has_residual != 0) val += r4[o >> 2];

@@ -9,6 +9,7 @@
 void kvk_graph_init(kvk_graph *g) {
     memset(g, 0, sizeof *g);
     g->output = -1;
+    g->output_count = 0;
 }
 
 void kvk_graph_free(kvk_graph *g) {
@@ -39,6 +40,8 @@ const char *kvk_op_name(kvk_op op) {
                                                     "GlobalMaxPooling2D",
                                                     "Flatten",
                                                     "Dropout",
+                                                    "DepthwiseConv2D",
+                                                    "Concatenate",
                                                     "Softmax"};
     return op < KVK_OP_COUNT ? names[op] : "?";
 }
@@ -77,6 +80,8 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
     n->input_count = input_count;
     n->alias_of = -1;
     n->residual = -1;
+    n->separable_of = -1;
+    n->concat_into = -1;
     n->kh = n->kw = n->sh = n->sw = 1;
     if (input_count > 0) n->shape = g->nodes[x].shape;
     g->output = g->count;
@@ -240,6 +245,106 @@ int kvk_graph_dropout(kvk_graph *g, int x, const char *name) {
     return add_node(g, KVK_OP_DROPOUT, name, x, -1, 1);
 }
 
+int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, int kw, int sh,
+                               int sw, kvk_padding padding, int depth_multiplier, int use_bias,
+                               kvk_activation act) {
+    int id = windowed(g, KVK_OP_DEPTHWISE_CONV2D, x, name, kh, kw, sh, sw, padding);
+    if (id < 0) return -1;
+    if (depth_multiplier < 1)
+        return fail_shape(g, name, "depth_multiplier must be positive", g->nodes[x].shape);
+    kvk_node *n = &g->nodes[id];
+    n->depth_multiplier = depth_multiplier;
+    n->shape.c = g->nodes[x].shape.c * depth_multiplier;
+    n->use_bias = use_bias;
+    n->act = act;
+    return id;
+}
+
+int kvk_graph_separable_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh, int kw,
+                               int sh, int sw, kvk_padding padding, int use_bias,
+                               kvk_activation act) {
+    char dw_name[sizeof g->nodes[0].name];
+    snprintf(dw_name, sizeof dw_name, "%s/depthwise", name);
+    int dw =
+        kvk_graph_depthwise_conv2d(g, x, dw_name, kh, kw, sh, sw, padding, 1, 0, KVK_ACT_LINEAR);
+    int pw = kvk_graph_conv2d(g, dw, name, filters, 1, 1, 1, 1, KVK_PAD_VALID, use_bias, act);
+    if (pw < 0) return -1;
+    g->nodes[dw].separable_of = pw;
+    g->nodes[pw].separable_of = dw;
+    return pw;
+}
+
+int kvk_graph_concat(kvk_graph *g, const int *xs, int count, const char *name) {
+    if (g->status != KVK_OK) return -1;
+    if (count < 1 || count > KVK_MAX_INPUTS) {
+        g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                             "layer '%s': Concatenate takes 1 to %d inputs, got %d", name,
+                             KVK_MAX_INPUTS, count);
+        return -1;
+    }
+    int id = add_node(g, KVK_OP_CONCAT, name, xs[0], -1, 1);
+    if (id < 0) return -1;
+    kvk_node *n = &g->nodes[id];
+    kvk_shape s0 = g->nodes[xs[0]].shape;
+    for (int i = 1; i < count; i++) {
+        if (xs[i] < 0 || xs[i] >= id) {
+            g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "layer '%s': invalid input node %d",
+                                 name, xs[i]);
+            return -1;
+        }
+        kvk_shape si = g->nodes[xs[i]].shape;
+        if (si.h != s0.h || si.w != s0.w) {
+            g->status = kvk_fail(KVK_ERROR_SHAPE,
+                                 "layer '%s': Concatenate inputs differ in height and width: "
+                                 "%dx%dx%d vs %dx%dx%d",
+                                 name, s0.h, s0.w, s0.c, si.h, si.w, si.c);
+            return -1;
+        }
+        n->inputs[i] = xs[i];
+        n->shape.c += si.c;
+    }
+    n->input_count = count;
+    return id;
+}
+
+kvk_status kvk_graph_set_outputs(kvk_graph *g, const int *nodes, int count) {
+    if (g->status != KVK_OK) return g->status;
+    if (count < 1 || count > KVK_MAX_OUTPUTS)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "a model has 1 to %d outputs, got %d",
+                        KVK_MAX_OUTPUTS, count);
+    for (int i = 0; i < count; i++) {
+        if (nodes[i] < 0 || nodes[i] >= g->count)
+            return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "invalid output node %d", nodes[i]);
+        g->outputs[i] = nodes[i];
+        g->nodes[nodes[i]].keep = 1;
+    }
+    g->output_count = count;
+    return KVK_OK;
+}
+
+int kvk_graph_output_count(const kvk_graph *g) {
+    return g->output_count > 0 ? g->output_count : g->output >= 0 ? 1 : 0;
+}
+
+int kvk_graph_output_node(const kvk_graph *g, int index) {
+    return g->output_count > 0 ? g->outputs[index] : g->output;
+}
+
+void kvk_graph_prune(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) g->nodes[i].needed = 0;
+    for (int k = 0; k < kvk_graph_output_count(g); k++)
+        g->nodes[kvk_graph_output_node(g, k)].needed = 1;
+    /* nodes only read earlier nodes, so one backward sweep finds everything needed */
+    for (int i = g->count - 1; i >= 0; i--) {
+        kvk_node *n = &g->nodes[i];
+        if (!n->needed) continue;
+        for (int k = 0; k < n->input_count; k++) g->nodes[n->inputs[k]].needed = 1;
+        if (n->residual >= 0) g->nodes[n->residual].needed = 1;
+    }
+    for (int i = 0; i < g->count; i++)
+        if (!g->nodes[i].needed && g->nodes[i].op != KVK_OP_INPUT) g->nodes[i].removed = 1;
+}
+
 int kvk_graph_find(const kvk_graph *g, const char *name) {
     for (int i = 0; i < g->count; i++)
         if (strcmp(g->nodes[i].name, name) == 0) return i;
@@ -255,11 +360,14 @@ double kvk_graph_flops(const kvk_graph *g) {
     double flops = 0;
     for (int i = 0; i < g->count; i++) {
         const kvk_node *n = &g->nodes[i];
+        if (n->removed) continue;
         if (n->op == KVK_OP_CONV2D) {
             kvk_shape in = g->nodes[n->inputs[0]].shape;
             flops += 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw * in.c;
+        } else if (n->op == KVK_OP_DEPTHWISE_CONV2D) {
+            flops += 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw;
         } else if (n->op == KVK_OP_DENSE) {
-            flops += 2.0 * g->nodes[n->inputs[0]].shape.c * n->shape.c;
+            flops += 2.0 * kvk_shape_size(g->nodes[n->inputs[0]].shape) * n->shape.c;
         }
     }
     return flops;

@@ -21,7 +21,9 @@ typedef enum kvk_op {
     KVK_OP_GLOBAL_MAXPOOL,
     KVK_OP_FLATTEN,
     KVK_OP_DROPOUT,
-    KVK_OP_SOFTMAX, /* internal: split off a Dense(activation='softmax') */
+    KVK_OP_DEPTHWISE_CONV2D, /* also the first half of a SeparableConv2D */
+    KVK_OP_CONCAT,           /* Concatenate on the channel axis */
+    KVK_OP_SOFTMAX,          /* internal: split off a Dense(activation='softmax') */
     KVK_OP_COUNT
 } kvk_op;
 
@@ -33,14 +35,19 @@ typedef struct kvk_shape {
     int h, w, c;
 } kvk_shape;
 
+enum {
+    KVK_MAX_INPUTS = 8,  /* Concatenate's inputs; every other op has at most 2 */
+    KVK_MAX_OUTPUTS = 16 /* requested outputs of one model */
+};
+
 static inline long kvk_shape_size(kvk_shape s) {
     return (long)s.h * s.w * s.c;
 }
 
 typedef struct kvk_node {
     kvk_op op;
-    char name[96]; /* Keras layer name */
-    int inputs[2]; /* node indices */
+    char name[96];              /* Keras layer name */
+    int inputs[KVK_MAX_INPUTS]; /* node indices */
     int input_count;
     kvk_shape shape;    /* output shape per image */
     kvk_activation act; /* fused activation applied after the op */
@@ -50,12 +57,18 @@ typedef struct kvk_node {
     kvk_padding padding;
     int pad_top, pad_bottom, pad_left, pad_right; /* resolved from padding (TF's rule) */
     int use_bias;
+    int depth_multiplier; /* DepthwiseConv2D */
+    /* SeparableConv2D is two nodes: a DepthwiseConv2D named "<name>/depthwise" with
+     * separable_of = the pointwise node, and the 1x1 Conv2D "<name>" (the Keras layer, which
+     * owns the weights in files) with separable_of = the depthwise node. -1 otherwise. */
+    int separable_of;
 
     /* batch normalization */
     float epsilon;
     int bn_scale, bn_center;
 
     /* Weights, host-side, owned. Conv: kernel (kh, kw, cin, cout); Dense: kernel (in, out);
+     * DepthwiseConv2D: kernel (kh, kw, cin, depth_multiplier);
      * BatchNorm: gamma, beta, mean, variance (absent gamma/beta stay NULL). */
     float *kernel, *bias;
     float *gamma, *beta, *mean, *variance;
@@ -66,12 +79,18 @@ typedef struct kvk_node {
     int consumers;
     int keep;     /* its output must survive fusion (a requested output) */
     int residual; /* >= 0: a Conv2D that also adds this node's output (a fused Add) */
+    /* >= 0: this node writes its output straight into that Concatenate's tensor, from
+     * channel concat_offset on (set by the plan pass kvk_graph_place_concats) */
+    int concat_into, concat_offset;
+    int needed; /* scratch for kvk_graph_prune */
 } kvk_node;
 
 typedef struct kvk_graph {
     kvk_node *nodes;
     int count, capacity;
-    int output;        /* the node whose output the model returns */
+    int output; /* the node added last: the model's output unless outputs are set */
+    int outputs[KVK_MAX_OUTPUTS]; /* set by kvk_graph_set_outputs: the model's outputs */
+    int output_count;
     kvk_status status; /* first build error, KVK_OK if none */
 } kvk_graph;
 
@@ -98,6 +117,24 @@ int kvk_graph_global_avgpool(kvk_graph *g, int x, const char *name);
 int kvk_graph_global_maxpool(kvk_graph *g, int x, const char *name);
 int kvk_graph_flatten(kvk_graph *g, int x, const char *name);
 int kvk_graph_dropout(kvk_graph *g, int x, const char *name);
+int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, int kw, int sh,
+                               int sw, kvk_padding padding, int depth_multiplier, int use_bias,
+                               kvk_activation act);
+/* Adds the two nodes described at separable_of; returns the pointwise one. */
+int kvk_graph_separable_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh, int kw,
+                               int sh, int sw, kvk_padding padding, int use_bias,
+                               kvk_activation act);
+int kvk_graph_concat(kvk_graph *g, const int *xs, int count, const char *name);
+
+/* Makes the listed nodes the model's outputs (in that order); without a call the last node
+ * added is the output. Marks them `keep` so no pass fuses them away. */
+kvk_status kvk_graph_set_outputs(kvk_graph *g, const int *nodes, int count);
+/* Removes every node that no output depends on. */
+void kvk_graph_prune(kvk_graph *g);
+
+/* The model's outputs: `outputs` if set, else the last node added. */
+int kvk_graph_output_count(const kvk_graph *g);
+int kvk_graph_output_node(const kvk_graph *g, int index);
 
 /* Index of the node with that Keras name, or -1. */
 int kvk_graph_find(const kvk_graph *g, const char *name);
@@ -117,5 +154,12 @@ void kvk_graph_optimize(kvk_graph *g);
 
 /* Marks Flatten/Dropout as aliases without any fusion: the reference backend's view. */
 void kvk_graph_resolve_identities(kvk_graph *g);
+
+/* Lets producers write into the Concatenate that alone reads them (sets concat_into), where
+ * their op can write with a channel stride: then the concat itself costs nothing. Run after
+ * kvk_graph_optimize. */
+void kvk_graph_place_concats(kvk_graph *g);
+/* Whether an op's Vulkan and reference kernels can write into a channel slice. */
+int kvk_op_writes_strided(kvk_op op);
 
 #endif

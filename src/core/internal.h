@@ -28,6 +28,7 @@ struct kvk_model {
     int max_batch; /* what kvk_model_run accepts */
     int chunk;     /* images per recorded submission: every tensor must fit one binding */
     const char *preprocess;
+    char output_names[KVK_MAX_OUTPUTS][96]; /* the requested layer names, or the last layer */
     double flops;
     double weight_bytes;
     void *backend; /* backend-owned state */
@@ -35,11 +36,12 @@ struct kvk_model {
 
 /* The operations each backend provides. */
 kvk_status kvk_cpu_model_prepare(kvk_model *model);
-kvk_status kvk_cpu_model_run(kvk_model *model, const float *input, int batch, float *output);
+kvk_status kvk_cpu_model_run(kvk_model *model, const float *input, int batch,
+                             float *const *outputs);
 void kvk_cpu_model_release(kvk_model *model);
 
 kvk_status kvk_vk_model_prepare(kvk_model *model);
-kvk_status kvk_vk_model_run(kvk_model *model, const float *input, int batch, float *output);
+kvk_status kvk_vk_model_run(kvk_model *model, const float *input, int batch, float *const *outputs);
 void kvk_vk_model_release(kvk_model *model);
 
 /* Builds a model from a graph someone else made (tests build single-op graphs this way). The

@@ -25,7 +25,10 @@ static double weight_bytes(const kvk_graph *g) {
         if (n->removed) continue;
         if (n->kernel) {
             kvk_shape in = g->nodes[n->inputs[0]].shape;
-            bytes += 4.0 * n->kh * n->kw * in.c * n->shape.c;
+            double rows = n->op == KVK_OP_DEPTHWISE_CONV2D ? 1
+                          : n->op == KVK_OP_DENSE          ? kvk_shape_size(in)
+                                                           : in.c;
+            bytes += 4.0 * n->kh * n->kw * rows * n->shape.c;
         }
         if (n->bias) bytes += 4.0 * n->shape.c;
         if (n->op == KVK_OP_BATCHNORM) bytes += 4.0 * 2 * n->shape.c;
@@ -46,11 +49,17 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     kvk_graph_init(graph);
     m->max_batch = batch > 0 ? batch : 1;
     m->preprocess = "none";
+    kvk_graph_prune(&m->graph);
     m->flops = kvk_graph_flops(&m->graph);
-    if (optimize && !ctx->cpu_reference)
+    if (optimize && !ctx->cpu_reference) {
         kvk_graph_optimize(&m->graph);
-    else
+        kvk_graph_place_concats(&m->graph);
+    } else {
         kvk_graph_resolve_identities(&m->graph);
+    }
+    for (int k = 0; k < kvk_graph_output_count(&m->graph); k++)
+        snprintf(m->output_names[k], sizeof m->output_names[k], "%s",
+                 m->graph.nodes[kvk_graph_output_node(&m->graph, k)].name);
     m->weight_bytes = weight_bytes(&m->graph);
     const kvk_node *in = &m->graph.nodes[0];
     m->height = in->shape.h;
@@ -84,6 +93,51 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     return KVK_OK;
 }
 
+/* Keras gives a 1-D output per image for these layers (kvk holds them as 1x1xC). */
+static int node_is_flat(const kvk_graph *g, int node) {
+    while (g->nodes[node].op == KVK_OP_DROPOUT) node = g->nodes[node].inputs[0];
+    kvk_op op = g->nodes[node].op;
+    return op == KVK_OP_DENSE || op == KVK_OP_FLATTEN || op == KVK_OP_GLOBAL_AVGPOOL ||
+           op == KVK_OP_GLOBAL_MAXPOOL;
+}
+
+/* Features: the requested layers become the outputs, pooled if asked. */
+static kvk_status select_outputs(kvk_graph *g, const kvk_application *app, const kvk_app_args *args,
+                                 const kvk_model_options *o) {
+    if (o->output_layer_count < 1 || o->output_layer_count > KVK_MAX_OUTPUTS)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: between 1 and %d output layers, got %d",
+                        app->keras_name, KVK_MAX_OUTPUTS, o->output_layer_count);
+    int nodes[KVK_MAX_OUTPUTS];
+    for (int k = 0; k < o->output_layer_count; k++) {
+        const char *name = o->output_layers[k];
+        int n = name ? kvk_graph_find(g, name) : -1;
+        /* internal nodes (a SeparableConv2D's depthwise half) are not Keras layers */
+        if (n < 0 || strchr(name, '/'))
+            return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                            "%s%s has no layer named '%s' (the names are Keras' own, as in "
+                            "model.summary()%s)",
+                            app->keras_name, args->include_top ? "" : " without the top",
+                            name ? name : "(null)",
+                            args->include_top ? "" : "; the classifier's layers need include_top");
+        if (o->output_pooling != KVK_POOLING_NONE) {
+            kvk_shape s = g->nodes[n].shape;
+            if (node_is_flat(g, n) || g->nodes[n].op == KVK_OP_INPUT)
+                return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                                "%s: layer '%s' has output shape (%d,): global pooling needs a "
+                                "(height, width, channels) output",
+                                app->keras_name, name, s.c);
+            char pooled[128];
+            snprintf(pooled, sizeof pooled, "%s/global_%s_pool", g->nodes[n].name,
+                     o->output_pooling == KVK_POOLING_AVG ? "avg" : "max");
+            n = o->output_pooling == KVK_POOLING_AVG ? kvk_graph_global_avgpool(g, n, pooled)
+                                                     : kvk_graph_global_maxpool(g, n, pooled);
+            if (n < 0) return g->status;
+        }
+        nodes[k] = n;
+    }
+    return kvk_graph_set_outputs(g, nodes, o->output_layer_count);
+}
+
 kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, kvk_model **out) {
     *out = NULL;
     if (!ctx || !options) return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "NULL context or options");
@@ -105,6 +159,9 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
     kvk_graph g;
     kvk_graph_init(&g);
     st = app->build(&g, &args);
+    if (st == KVK_OK && options->output_layers) st = select_outputs(&g, app, &args, options);
+    /* only what the outputs need is bound (a no-top model reads a file with the top) */
+    if (st == KVK_OK) kvk_graph_prune(&g);
     if (st == KVK_OK)
         st = file ? kvk_bind_weights(&g, file) : kvk_random_weights(&g, options->random_seed);
     kvk_weight_file_free(file);
@@ -113,8 +170,12 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
         return st;
     }
     st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
-    if (st == KVK_OK) (*out)->preprocess = app->preprocess;
-    return st;
+    if (st != KVK_OK) return st;
+    (*out)->preprocess = app->preprocess;
+    for (int k = 0; k < options->output_layer_count; k++) /* the names asked for */
+        snprintf((*out)->output_names[k], sizeof(*out)->output_names[k], "%s",
+                 options->output_layers[k]);
+    return KVK_OK;
 }
 
 void kvk_model_destroy(kvk_model *model) {
@@ -137,15 +198,21 @@ void kvk_model_input_shape(const kvk_model *model, int *height, int *width, int 
     if (channels) *channels = s.c;
 }
 
-int kvk_model_output_shape(const kvk_model *model, int dims[3]) {
+int kvk_model_output_count(const kvk_model *model) {
+    return model->plan.output_count;
+}
+
+const char *kvk_model_output_name(const kvk_model *model, int index) {
+    if (index < 0 || index >= model->plan.output_count) return NULL;
+    return model->output_names[index];
+}
+
+int kvk_model_output_dims(const kvk_model *model, int index, int dims[3]) {
+    if (index < 0 || index >= model->plan.output_count) return 0;
     /* the node's own shape: a Flatten alias shares a tensor planned as (h, w, c) */
-    int o = model->graph.output;
+    int o = kvk_graph_output_node(&model->graph, index);
     kvk_shape s = model->graph.nodes[o].shape;
-    while (model->graph.nodes[o].op == KVK_OP_DROPOUT) o = model->graph.nodes[o].inputs[0];
-    kvk_op op = model->graph.nodes[o].op;
-    int flat = op == KVK_OP_DENSE || op == KVK_OP_FLATTEN || op == KVK_OP_GLOBAL_AVGPOOL ||
-               op == KVK_OP_GLOBAL_MAXPOOL;
-    if (flat) {
+    if (node_is_flat(&model->graph, o)) {
         dims[0] = s.c;
         return 1;
     }
@@ -153,23 +220,48 @@ int kvk_model_output_shape(const kvk_model *model, int dims[3]) {
     return 3;
 }
 
+long kvk_model_output_floats(const kvk_model *model, int index) {
+    if (index < 0 || index >= model->plan.output_count) return 0;
+    return kvk_shape_size(model->plan.tensors[model->plan.output_tensors[index]].shape);
+}
+
+int kvk_model_output_shape(const kvk_model *model, int dims[3]) {
+    return kvk_model_output_dims(model, 0, dims);
+}
+
 long kvk_model_output_size(const kvk_model *model) {
-    return kvk_shape_size(model->plan.tensors[model->plan.output_tensor].shape);
+    return kvk_model_output_floats(model, 0);
 }
 
 const char *kvk_model_preprocess_mode(const kvk_model *model) {
     return model->preprocess;
 }
 
-kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output) {
-    if (!model || !input || !output)
-        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "NULL model, input or output");
+kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch,
+                                 float *const *outputs) {
+    if (!model || !input || !outputs)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "NULL model, input or outputs");
+    for (int k = 0; k < model->plan.output_count; k++)
+        if (!outputs[k])
+            return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "NULL buffer for output %d ('%s')", k,
+                            model->output_names[k]);
     if (batch < 1 || batch > model->max_batch)
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                         "batch %d is outside 1..%d (the batch size the model was built for)", batch,
                         model->max_batch);
-    return model->ctx->cpu_reference ? kvk_cpu_model_run(model, input, batch, output)
-                                     : kvk_vk_model_run(model, input, batch, output);
+    return model->ctx->cpu_reference ? kvk_cpu_model_run(model, input, batch, outputs)
+                                     : kvk_vk_model_run(model, input, batch, outputs);
+}
+
+kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output) {
+    if (!model || !output)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "NULL model, input or output");
+    if (model->plan.output_count != 1)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                        "the model has %d outputs: use kvk_model_run_outputs",
+                        model->plan.output_count);
+    float *outputs[1] = {output};
+    return kvk_model_run_outputs(model, input, batch, outputs);
 }
 
 void kvk_model_get_info(const kvk_model *model, kvk_model_info *info) {

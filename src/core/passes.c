@@ -15,8 +15,16 @@ static void count_consumers(kvk_graph *g) {
             g->nodes[kvk_graph_resolve(g, n->inputs[k])].consumers++;
         if (n->residual >= 0) g->nodes[kvk_graph_resolve(g, n->residual)].consumers++;
     }
-    /* the model output is read by the caller */
-    if (g->output >= 0) g->nodes[kvk_graph_resolve(g, g->output)].consumers++;
+    /* the model's outputs are read by the caller */
+    for (int k = 0; k < kvk_graph_output_count(g); k++)
+        g->nodes[kvk_graph_resolve(g, kvk_graph_output_node(g, k))].consumers++;
+}
+
+/* Node `from` now stands for `to`'s output: a requested output stays requested. */
+static void alias(kvk_graph *g, kvk_node *from, kvk_node *to) {
+    from->removed = 1;
+    from->alias_of = (int)(to - g->nodes);
+    to->keep |= from->keep;
 }
 
 void kvk_graph_resolve_identities(kvk_graph *g) {
@@ -24,8 +32,7 @@ void kvk_graph_resolve_identities(kvk_graph *g) {
         kvk_node *n = &g->nodes[i];
         if ((n->op == KVK_OP_FLATTEN || n->op == KVK_OP_DROPOUT) && !n->removed) {
             /* channels_last flattening is the identity on memory */
-            n->alias_of = kvk_graph_resolve(g, n->inputs[0]);
-            n->removed = 1;
+            alias(g, n, &g->nodes[kvk_graph_resolve(g, n->inputs[0])]);
         }
     }
 }
@@ -39,16 +46,19 @@ static kvk_node *sole_producer(kvk_graph *g, kvk_node *n) {
 }
 
 /* conv -> BatchNormalization becomes one conv: w' = w * s, b' = (b - mean) * s + beta with
- * s = gamma / sqrt(var + eps), computed in double. */
+ * s = gamma / sqrt(var + eps), computed in double. A DepthwiseConv2D's kernel has the same
+ * layout for this purpose: kh * kw rows of output channels. */
 static void fold_batchnorm(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *bn = &g->nodes[i];
         if (bn->op != KVK_OP_BATCHNORM || bn->removed || !bn->mean) continue;
         kvk_node *conv = sole_producer(g, bn);
-        if (!conv || conv->op != KVK_OP_CONV2D || conv->act != KVK_ACT_LINEAR || !conv->kernel)
+        if (!conv || (conv->op != KVK_OP_CONV2D && conv->op != KVK_OP_DEPTHWISE_CONV2D) ||
+            conv->act != KVK_ACT_LINEAR || !conv->kernel || conv->residual >= 0)
             continue;
         int cout = conv->shape.c;
-        long per_out = (long)conv->kh * conv->kw * g->nodes[conv->inputs[0]].shape.c;
+        long per_out = (long)conv->kh * conv->kw;
+        if (conv->op == KVK_OP_CONV2D) per_out *= g->nodes[conv->inputs[0]].shape.c;
         float *bias = conv->bias ? conv->bias : calloc((size_t)cout, sizeof *bias);
         if (!bias) continue; /* left unfolded: still correct */
         for (int c = 0; c < cout; c++) {
@@ -60,8 +70,7 @@ static void fold_batchnorm(kvk_graph *g) {
         }
         conv->bias = bias;
         conv->use_bias = 1;
-        bn->removed = 1;
-        bn->alias_of = (int)(conv - g->nodes);
+        alias(g, bn, conv);
         count_consumers(g);
     }
 }
@@ -74,11 +83,10 @@ static void fuse_activations(kvk_graph *g) {
         kvk_node *p = sole_producer(g, a);
         if (!p || p->act != KVK_ACT_LINEAR) continue;
         if (p->op != KVK_OP_CONV2D && p->op != KVK_OP_DENSE && p->op != KVK_OP_ADD &&
-            p->op != KVK_OP_BATCHNORM)
+            p->op != KVK_OP_BATCHNORM && p->op != KVK_OP_DEPTHWISE_CONV2D)
             continue;
         p->act = a->act;
-        a->removed = 1;
-        a->alias_of = (int)(p - g->nodes);
+        alias(g, a, p);
         count_consumers(g);
     }
 }
@@ -117,10 +125,41 @@ static void fuse_residual_add(kvk_graph *g) {
                 conv->act != KVK_ACT_LINEAR || conv->residual >= 0 || q >= p)
                 continue;
             conv->residual = q;
-            add->removed = 1;
-            add->alias_of = p;
+            alias(g, add, conv);
             count_consumers(g);
             break;
+        }
+    }
+}
+
+int kvk_op_writes_strided(kvk_op op) {
+    return op == KVK_OP_CONV2D || op == KVK_OP_DEPTHWISE_CONV2D || op == KVK_OP_MAXPOOL ||
+           op == KVK_OP_AVGPOOL || op == KVK_OP_CONCAT;
+}
+
+/* Concatenate in place: a producer that only the concat reads writes its channels straight
+ * into the concat's tensor. Outer concats first, so that an inner concat placed into an
+ * outer one (InceptionV3's mixed9_0 inside mixed9) passes the placement on to its inputs. */
+void kvk_graph_place_concats(kvk_graph *g) {
+    count_consumers(g);
+    for (int i = g->count - 1; i >= 0; i--) {
+        kvk_node *c = &g->nodes[i];
+        if (c->op != KVK_OP_CONCAT || c->removed) continue;
+        int offset = 0;
+        for (int k = 0; k < c->input_count; k++) {
+            int p = kvk_graph_resolve(g, c->inputs[k]);
+            kvk_node *prod = &g->nodes[p];
+            int once = 1; /* the same tensor twice in one concat needs a copy */
+            for (int j = 0; j < c->input_count; j++)
+                if (j != k && kvk_graph_resolve(g, c->inputs[j]) == p) once = 0;
+            /* a softmax tail or a residual read would see the slice's neighbours */
+            if (once && kvk_op_writes_strided(prod->op) && prod->consumers == 1 && !prod->keep &&
+                !prod->removed && prod->concat_into < 0 && prod->residual < 0 &&
+                prod->act != KVK_ACT_SOFTMAX) {
+                prod->concat_into = i;
+                prod->concat_offset = offset;
+            }
+            offset += g->nodes[c->inputs[k]].shape.c;
         }
     }
 }

@@ -67,76 +67,143 @@ static void assign_offsets(kvk_plan *p, size_t alignment) {
     free(placed);
 }
 
+/* The Concatenate whose tensor node n writes into (through nested in-place concats), and the
+ * channel offset there; n itself if it is not placed. */
+static int placement_root(const kvk_graph *g, int n, int *offset) {
+    *offset = 0;
+    while (g->nodes[n].concat_into >= 0) {
+        *offset += g->nodes[n].concat_offset;
+        n = g->nodes[n].concat_into;
+    }
+    return n;
+}
+
+typedef struct builder {
+    const kvk_graph *g;
+    kvk_plan *p;
+    int *tensor_of; /* per node: its tensor, -1 if none yet */
+    int batch;
+    size_t alignment;
+} builder;
+
+/* The tensor holding node n's output, created at the current step if it does not exist. */
+static int tensor_for(builder *b, int n) {
+    int offset;
+    int root = placement_root(b->g, n, &offset);
+    if (b->tensor_of[root] < 0) {
+        kvk_plan *p = b->p;
+        int t = p->tensor_count++;
+        const kvk_node *r = &b->g->nodes[root];
+        p->tensors[t].node = root;
+        p->tensors[t].shape = r->shape;
+        p->tensors[t].bytes =
+            align_up((size_t)b->batch * kvk_shape_size(r->shape) * sizeof(float), b->alignment);
+        p->tensors[t].first_step = r->op == KVK_OP_INPUT ? -1 : p->step_count;
+        p->tensors[t].last_step = p->step_count;
+        b->tensor_of[root] = t;
+    }
+    b->tensor_of[n] = b->tensor_of[root];
+    return b->tensor_of[root];
+}
+
+static kvk_step *add_step(builder *b, kvk_op op, int node, int output, int offset) {
+    kvk_plan *p = b->p;
+    kvk_step *s = &p->steps[p->step_count++];
+    s->op = op;
+    s->node = node;
+    s->output = output;
+    s->out_channel_offset = offset;
+    if (p->tensors[output].last_step < p->step_count - 1)
+        p->tensors[output].last_step = p->step_count - 1;
+    return s;
+}
+
+/* Marks tensor t read by the step being added. */
+static int read_tensor(builder *b, int node) {
+    int t = b->tensor_of[kvk_graph_resolve(b->g, node)];
+    if (t >= 0) b->p->tensors[t].last_step = b->p->step_count;
+    return t;
+}
+
 kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_plan *out) {
     memset(out, 0, sizeof *out);
     out->batch = batch;
     int *tensor_of = malloc((size_t)g->count * sizeof *tensor_of);
     out->tensors = calloc((size_t)g->count, sizeof *out->tensors);
-    out->steps = calloc((size_t)g->count * 2, sizeof *out->steps);
+    /* at most: one step per node, a softmax tail each, one copy per concat input */
+    size_t max_steps = (size_t)g->count * (2 + KVK_MAX_INPUTS);
+    out->steps = calloc(max_steps, sizeof *out->steps);
     if (!tensor_of || !out->tensors || !out->steps) {
         free(tensor_of);
         kvk_plan_free(out);
         return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory planning the network");
     }
+    for (int i = 0; i < g->count; i++) tensor_of[i] = -1;
+    builder b = {g, out, tensor_of, batch, alignment};
     out->input_tensor = -1;
     for (int i = 0; i < g->count; i++) {
         const kvk_node *n = &g->nodes[i];
-        tensor_of[i] = -1;
         if (n->removed) continue;
-        int t = out->tensor_count++;
-        tensor_of[i] = t;
-        out->tensors[t].node = i;
-        out->tensors[t].shape = n->shape;
-        out->tensors[t].bytes =
-            align_up((size_t)batch * kvk_shape_size(n->shape) * sizeof(float), alignment);
-        out->tensors[t].first_step = out->step_count;
-        out->tensors[t].last_step = out->step_count;
-        if (n->op == KVK_OP_INPUT) {
-            out->tensors[t].first_step = -1;
-            out->input_tensor = t;
-            continue;
-        }
-        kvk_step *s = &out->steps[out->step_count++];
-        s->op = n->op;
-        s->node = i;
-        s->input_count = n->input_count;
-        for (int k = 0; k < n->input_count; k++) {
-            int src = tensor_of[kvk_graph_resolve(g, n->inputs[k])];
-            if (src < 0) {
+        /* every input must exist before the step that reads it */
+        for (int k = 0; k < n->input_count; k++)
+            if (tensor_of[kvk_graph_resolve(g, n->inputs[k])] < 0) {
                 kvk_plan_free(out);
                 free(tensor_of);
                 return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "layer '%s' reads a removed layer",
                                 n->name);
             }
-            s->inputs[k] = src;
-            out->tensors[src].last_step = out->step_count - 1;
+        int offset;
+        placement_root(g, i, &offset);
+        int t = tensor_for(&b, i);
+        if (n->op == KVK_OP_INPUT) {
+            out->input_tensor = t;
+            continue;
         }
-        if (n->residual >= 0) { /* a fused Add: the conv's second input */
-            int src = tensor_of[kvk_graph_resolve(g, n->residual)];
-            s->inputs[s->input_count++] = src;
-            out->tensors[src].last_step = out->step_count - 1;
+        if (n->op == KVK_OP_CONCAT) {
+            /* inputs written in place cost nothing; the others are copied into their slice */
+            int at = offset;
+            for (int k = 0; k < n->input_count; k++) {
+                int src = kvk_graph_resolve(g, n->inputs[k]);
+                if (g->nodes[src].concat_into != i) {
+                    int in = read_tensor(&b, src);
+                    kvk_step *s = add_step(&b, KVK_OP_CONCAT, i, t, at);
+                    s->inputs[0] = in;
+                    s->input_count = 1;
+                }
+                at += g->nodes[n->inputs[k]].shape.c;
+            }
+            continue;
         }
-        s->output = t;
+        kvk_step s0 = {0};
+        for (int k = 0; k < n->input_count; k++) s0.inputs[k] = read_tensor(&b, n->inputs[k]);
+        s0.input_count = n->input_count;
+        if (n->residual >= 0) /* a fused Add: the conv's second input */
+            s0.inputs[s0.input_count++] = read_tensor(&b, n->residual);
+        kvk_step *s = add_step(&b, n->op, i, t, offset);
+        memcpy(s->inputs, s0.inputs, sizeof s->inputs);
+        s->input_count = s0.input_count;
         if ((n->op == KVK_OP_DENSE || n->op == KVK_OP_CONV2D) && n->act == KVK_ACT_SOFTMAX) {
             /* softmax needs the whole row: a second step, in place */
-            kvk_step *sm = &out->steps[out->step_count++];
-            sm->op = KVK_OP_SOFTMAX;
-            sm->node = i;
+            kvk_step *sm = add_step(&b, KVK_OP_SOFTMAX, i, t, 0);
             sm->inputs[0] = t;
             sm->input_count = 1;
-            sm->output = t;
-            out->tensors[t].last_step = out->step_count - 1;
         }
     }
-    int outnode = kvk_graph_resolve(g, g->output);
-    out->output_tensor = outnode >= 0 ? tensor_of[outnode] : -1;
+    out->output_count = kvk_graph_output_count(g);
+    for (int k = 0; k < out->output_count; k++) {
+        int node = kvk_graph_resolve(g, kvk_graph_output_node(g, k));
+        out->output_tensors[k] = node >= 0 ? tensor_of[node] : -1;
+        if (out->output_tensors[k] < 0) out->input_tensor = -1; /* reported below */
+    }
+    out->output_tensor = out->output_count ? out->output_tensors[0] : -1;
     free(tensor_of);
     if (out->input_tensor < 0 || out->output_tensor < 0) {
         kvk_plan_free(out);
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "the network has no input or no output");
     }
-    /* the input is written before step 0 and the output read after the last step */
-    out->tensors[out->output_tensor].last_step = out->step_count;
+    /* the input is written before step 0 and the outputs read after the last step */
+    for (int k = 0; k < out->output_count; k++)
+        out->tensors[out->output_tensors[k]].last_step = out->step_count;
     for (int t = 0; t < out->tensor_count; t++) out->sum_bytes += out->tensors[t].bytes;
     assign_offsets(out, alignment);
     return KVK_OK;

@@ -13,6 +13,10 @@ typedef struct kvk_step {
     int inputs[2]; /* tensor indices */
     int input_count;
     int output; /* tensor index */
+    /* The step writes channels out_channel_offset.. of its output tensor, whose channel count
+     * is the row stride (a producer writing into a Concatenate in place, or one input of a
+     * Concatenate copied into it); 0 and the node's own channel count otherwise. */
+    int out_channel_offset;
 } kvk_step;
 
 typedef struct kvk_tensor {
@@ -30,7 +34,10 @@ typedef struct kvk_plan {
     int step_count;
     kvk_tensor *tensors;
     int tensor_count;
-    int input_tensor, output_tensor;
+    int input_tensor;
+    int output_tensors[KVK_MAX_OUTPUTS]; /* one per graph output */
+    int output_count;
+    int output_tensor;  /* output_tensors[0] */
     size_t arena_bytes; /* peak: what the offsets need */
     size_t sum_bytes;   /* what one buffer per tensor would need, for comparison */
 } kvk_plan;

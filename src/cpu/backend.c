@@ -86,6 +86,14 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
     case KVK_OP_GLOBAL_MAXPOOL:
         kvk_ref_global_pool(in, batch, is, st->op == KVK_OP_GLOBAL_MAXPOOL, out);
         break;
+    case KVK_OP_DEPTHWISE_CONV2D:
+        kvk_ref_depthwise_conv2d(in, batch, is, n->kernel, n->bias, n->depth_multiplier,
+                                 window_of(n), n->shape, act, out);
+        break;
+    case KVK_OP_CONCAT: /* one input into its channel slice */
+        kvk_ref_channel_slice(in, (long)batch * is.h * is.w, is.c, os.c, st->out_channel_offset,
+                              out);
+        break;
     case KVK_OP_FLATTEN:
     case KVK_OP_DROPOUT:
         if (out != in) memmove(out, in, sizeof(float) * (size_t)pixels * os.c);
@@ -95,18 +103,21 @@ static void run_step(const kvk_graph *g, const kvk_plan *p, cpu_state *s, const 
     }
 }
 
-kvk_status kvk_cpu_model_run(kvk_model *model, const float *input, int batch, float *output) {
+kvk_status kvk_cpu_model_run(kvk_model *model, const float *input, int batch,
+                             float *const *outputs) {
     cpu_state *s = model->backend;
     const kvk_plan *p = &model->plan;
     long in_size = kvk_shape_size(p->tensors[p->input_tensor].shape);
-    long out_size = kvk_shape_size(p->tensors[p->output_tensor].shape);
     for (int done = 0; done < batch; done += model->chunk) {
         int n = batch - done < model->chunk ? batch - done : model->chunk;
         memcpy(tensor(s, p, p->input_tensor), input + done * in_size,
                sizeof(float) * (size_t)(n * in_size));
         for (int i = 0; i < p->step_count; i++) run_step(&model->graph, p, s, &p->steps[i], n);
-        memcpy(output + done * out_size, tensor(s, p, p->output_tensor),
-               sizeof(float) * (size_t)(n * out_size));
+        for (int k = 0; k < p->output_count; k++) {
+            long out_size = kvk_shape_size(p->tensors[p->output_tensors[k]].shape);
+            memcpy(outputs[k] + done * out_size, tensor(s, p, p->output_tensors[k]),
+                   sizeof(float) * (size_t)(n * out_size));
+        }
     }
     return KVK_OK;
 }

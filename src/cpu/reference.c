@@ -134,3 +134,35 @@ void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, f
             out[(long)n * is.c + c] = (float)(is_max ? acc : acc / hw);
         }
 }
+
+void kvk_ref_depthwise_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
+                              const float *bias, int depth_multiplier, kvk_window win, kvk_shape os,
+                              kvk_activation act, float *out) {
+    /* output channel c * depth_multiplier + m reads input channel c; the kernel is
+     * (kh, kw, cin, depth_multiplier), so its flat index per tap is the output channel */
+    for (int n = 0; n < batch; n++)
+        for (int oy = 0; oy < os.h; oy++)
+            for (int ox = 0; ox < os.w; ox++)
+                for (int co = 0; co < os.c; co++) {
+                    int ci = co / depth_multiplier;
+                    double acc = bias ? bias[co] : 0.0;
+                    for (int ky = 0; ky < win.kh; ky++) {
+                        int iy = oy * win.sh + ky - win.pad_top;
+                        if (iy < 0 || iy >= is.h) continue;
+                        for (int kx = 0; kx < win.kw; kx++) {
+                            int ix = ox * win.sw + kx - win.pad_left;
+                            if (ix < 0 || ix >= is.w) continue;
+                            double x = in[(((long)n * is.h + iy) * is.w + ix) * is.c + ci];
+                            acc += x * kernel[((long)ky * win.kw + kx) * os.c + co];
+                        }
+                    }
+                    out[(((long)n * os.h + oy) * os.w + ox) * os.c + co] = activate(acc, act);
+                }
+}
+
+void kvk_ref_channel_slice(const float *in, long pixels, int in_channels, int out_channels,
+                           int offset, float *out) {
+    for (long p = 0; p < pixels; p++)
+        memcpy(out + p * out_channels + offset, in + p * in_channels,
+               sizeof(float) * (size_t)in_channels);
+}

@@ -28,6 +28,14 @@ void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left
 /* 'same' borders: max ignores padding, average divides by the valid pixels (TensorFlow) */
 void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_window win,
                   kvk_shape os, float *out);
+/* kernel (kh, kw, cin, depth_multiplier); output channel c * depth_multiplier + m */
+void kvk_ref_depthwise_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
+                              const float *bias, int depth_multiplier, kvk_window win, kvk_shape os,
+                              kvk_activation act, float *out);
+/* Concatenate, one input at a time: copies `pixels` rows of in_channels into channels
+ * offset.. of rows of out_channels */
+void kvk_ref_channel_slice(const float *in, long pixels, int in_channels, int out_channels,
+                           int offset, float *out);
 void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, float *out);
 
 #endif

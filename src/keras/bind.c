@@ -15,6 +15,11 @@ static void format_dims(char *buf, size_t size, const int64_t *dims, int ndim) {
     if (used < size) snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
 }
 
+/* The Keras class of the layer a node stands for. */
+static const char *layer_class(const kvk_node *n) {
+    return n->separable_of >= 0 ? "SeparableConv2D" : kvk_op_name(n->op);
+}
+
 /* What one node expects from its layer in the file: up to 4 shapes, in Keras 2 order. */
 typedef struct expected {
     int count;
@@ -38,9 +43,23 @@ static void expect(expected *e, float **slot, const char *what, int ndim, int64_
 static int expected_weights(const kvk_graph *g, kvk_node *n, expected *e) {
     memset(e, 0, sizeof *e);
     int cin = n->input_count ? g->nodes[n->inputs[0]].shape.c : 0;
+    if (n->removed) return 0;
     switch (n->op) {
     case KVK_OP_CONV2D:
-        expect(e, &n->kernel, "kernel", 4, n->kh, n->kw, cin, n->shape.c);
+        if (n->separable_of >= 0) { /* SeparableConv2D: the layer's weights fill both nodes */
+            kvk_node *dw = &g->nodes[n->separable_of];
+            int dcin = g->nodes[dw->inputs[0]].shape.c;
+            expect(e, &dw->kernel, "depthwise_kernel", 4, dw->kh, dw->kw, dcin,
+                   dw->depth_multiplier);
+            expect(e, &n->kernel, "pointwise_kernel", 4, 1, 1, cin, n->shape.c);
+        } else {
+            expect(e, &n->kernel, "kernel", 4, n->kh, n->kw, cin, n->shape.c);
+        }
+        if (n->use_bias) expect(e, &n->bias, "bias", 1, n->shape.c, 0, 0, 0);
+        break;
+    case KVK_OP_DEPTHWISE_CONV2D:
+        if (n->separable_of >= 0) break; /* bound with its pointwise half */
+        expect(e, &n->kernel, "depthwise_kernel", 4, n->kh, n->kw, cin, n->depth_multiplier);
         if (n->use_bias) expect(e, &n->bias, "bias", 1, n->shape.c, 0, 0, 0);
         break;
     case KVK_OP_DENSE:
@@ -83,7 +102,7 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
     if (layer->count != e->count)
         return kvk_fail(KVK_ERROR_SHAPE,
                         "%s: layer '%s' (%s) has %d weights in the file, expected %d (%s%s%s%s)",
-                        file->path, n->name, kvk_op_name(n->op), layer->count, e->count, e->what[0],
+                        file->path, n->name, layer_class(n), layer->count, e->count, e->what[0],
                         e->count > 1 ? ", " : "", e->count > 1 ? e->what[1] : "",
                         e->count > 2 ? ", ..." : "");
     for (int i = 0; i < e->count; i++) {
@@ -93,9 +112,9 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
         if (!same) {
             format_dims(want, sizeof want, e->dims[i], e->ndim[i]);
             format_dims(got, sizeof got, w->dims, w->ndim);
-            return kvk_fail(
-                KVK_ERROR_SHAPE, "%s: layer '%s' (%s): weight '%s' (%s) has shape %s, expected %s",
-                file->path, n->name, kvk_op_name(n->op), w->name, e->what[i], got, want);
+            return kvk_fail(KVK_ERROR_SHAPE,
+                            "%s: layer '%s' (%s): weight '%s' (%s) has shape %s, expected %s",
+                            file->path, n->name, layer_class(n), w->name, e->what[i], got, want);
         }
         long count = element_count(e, i);
         float *copy = malloc(sizeof(float) * (size_t)count);
@@ -129,7 +148,7 @@ kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
             return kvk_fail(KVK_ERROR_SHAPE,
                             "%s: no weights for layer '%s' (%s); the file's %d layers with "
                             "weights begin %s%s: is it a weight file for this model?",
-                            file->path, n->name, kvk_op_name(n->op), file->layer_count,
+                            file->path, n->name, layer_class(n), file->layer_count,
                             file->layer_count ? some : "(none)",
                             file->layer_count > 4 ? ", ..." : "");
         }
@@ -169,8 +188,10 @@ kvk_status kvk_random_weights(kvk_graph *g, unsigned seed) {
             double fan_in = e.ndim[k] == 4   ? (double)e.dims[k][0] * e.dims[k][1] * e.dims[k][2]
                             : e.ndim[k] == 2 ? (double)e.dims[k][0]
                                              : 1.0;
+            if (!strcmp(what, "depthwise_kernel")) /* each output sees one input channel */
+                fan_in = (double)e.dims[k][0] * e.dims[k][1];
             for (long j = 0; j < count; j++) {
-                if (!strcmp(what, "kernel"))
+                if (strstr(what, "kernel"))
                     w[j] = (float)(next_normal(&state) * sqrt(2.0 / fan_in));
                 else if (!strcmp(what, "gamma") || !strcmp(what, "moving_variance"))
                     w[j] = 0.5f + next_uniform(&state);

@@ -23,7 +23,8 @@ typedef struct step_weights {
 } step_weights;
 
 typedef struct vk_state {
-    kvk_vk_buffer arena, input, output;
+    kvk_vk_buffer arena, input;
+    kvk_vk_buffer outputs[KVK_MAX_OUTPUTS]; /* host-visible, one per model output */
     kvk_vk_buffer *blocks;
     int block_count;
     piece *pieces;
@@ -50,6 +51,10 @@ int kvk_vk_weight_pieces(const kvk_graph *g, const kvk_step *s, uint64_t max_bin
         piece_floats[0] = 2 * (size_t)n->shape.c;
         return 1;
     }
+    if (s->op == KVK_OP_DEPTHWISE_CONV2D) {
+        piece_floats[0] = kvk_vk_depthwise_floats(n);
+        return piece_floats[0] * sizeof(float) <= max_binding ? 1 : -1;
+    }
     return 0;
 }
 
@@ -58,6 +63,10 @@ void kvk_vk_weight_pack(const kvk_graph *g, const kvk_step *s, uint64_t max_bind
     const kvk_node *n = &g->nodes[s->node];
     if (s->op == KVK_OP_BATCHNORM) {
         kvk_vk_batchnorm_pack(n, dst);
+        return;
+    }
+    if (s->op == KVK_OP_DEPTHWISE_CONV2D) {
+        kvk_vk_depthwise_pack(n, dst);
         return;
     }
     int per = kvk_vk_conv_channels_per_piece(g, n, max_binding);
@@ -86,7 +95,8 @@ static kvk_status place_weights(kvk_model *m, vk_state *s) {
     int blocks = 0;
     for (int i = 0; i < plan->step_count; i++) {
         const kvk_step *st = &plan->steps[i];
-        if (st->op == KVK_OP_SOFTMAX) continue; /* the Dense before it owns the weights */
+        /* the Dense before a softmax tail owns the weights; concat copies have none */
+        if (st->op == KVK_OP_SOFTMAX || st->op == KVK_OP_CONCAT) continue;
         int count = kvk_vk_weight_pieces(&m->graph, st, maxb, floats, MAX_PIECES);
         if (count < 0) {
             free(block_used);
@@ -203,7 +213,6 @@ static kvk_status record_network(kvk_model *m, vk_state *s) {
     kvk_status st = kvk_vk_recorder_begin(m->ctx->vk, &s->rec);
     if (st != KVK_OK) return st;
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
-    const kvk_tensor *out = &plan->tensors[plan->output_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
     vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
     kvk_vk_barrier(&s->rec);
@@ -251,14 +260,22 @@ static kvk_status record_network(kvk_model *m, vk_state *s) {
         case KVK_OP_ZEROPAD:
             st = kvk_vk_record_zeropad(&c);
             break;
+        case KVK_OP_DEPTHWISE_CONV2D:
+            st = kvk_vk_record_depthwise(&c);
+            break;
+        case KVK_OP_CONCAT:
+            st = kvk_vk_record_channel_slice(&c);
+            break;
         default:
             st = kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': %s has no Vulkan implementation",
                           c.node->name, kvk_op_name(step->op));
         }
     }
     if (st != KVK_OK) return st;
-    VkBufferCopy down = {out->offset, 0, s->output.size};
-    vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->output.buffer, 1, &down);
+    for (int k = 0; k < plan->output_count; k++) {
+        VkBufferCopy down = {plan->tensors[plan->output_tensors[k]].offset, 0, s->outputs[k].size};
+        vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->outputs[k].buffer, 1, &down);
+    }
     /* make the copy visible to the host's reads after the fence */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -283,22 +300,21 @@ kvk_status kvk_vk_model_prepare(kvk_model *m) {
                                       kvk_shape_size(p->tensors[p->input_tensor].shape) *
                                       sizeof(float),
                                   0, &s->input);
-    if (st == KVK_OK)
+    for (int k = 0; k < p->output_count && st == KVK_OK; k++)
         st = kvk_vk_buffer_create(dev,
                                   (VkDeviceSize)p->batch *
-                                      kvk_shape_size(p->tensors[p->output_tensor].shape) *
+                                      kvk_shape_size(p->tensors[p->output_tensors[k]].shape) *
                                       sizeof(float),
-                                  0, &s->output);
+                                  0, &s->outputs[k]);
     if (st == KVK_OK) st = record_network(m, s);
     if (st == KVK_OK) kvk_vk_pipeline_cache_save(dev);
     return st;
 }
 
-kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *output) {
+kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *const *outputs) {
     vk_state *s = m->backend;
     const kvk_plan *p = &m->plan;
     long in_size = kvk_shape_size(p->tensors[p->input_tensor].shape);
-    long out_size = kvk_shape_size(p->tensors[p->output_tensor].shape);
     for (int done = 0; done < batch; done += m->chunk) {
         int n = batch - done < m->chunk ? batch - done : m->chunk;
         /* a short last chunk still runs the recorded batch; the rows past n are ignored */
@@ -309,8 +325,11 @@ kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *
                    sizeof(float) * (size_t)((m->chunk - n) * in_size));
         kvk_status st = kvk_vk_submit_wait(m->ctx->vk, s->rec.cmd);
         if (st != KVK_OK) return st;
-        memcpy(output + (long)done * out_size, s->output.mapped,
-               sizeof(float) * (size_t)(n * out_size));
+        for (int k = 0; k < p->output_count; k++) {
+            long out_size = kvk_shape_size(p->tensors[p->output_tensors[k]].shape);
+            memcpy(outputs[k] + (long)done * out_size, s->outputs[k].mapped,
+                   sizeof(float) * (size_t)(n * out_size));
+        }
     }
     return KVK_OK;
 }
@@ -324,7 +343,7 @@ void kvk_vk_model_release(kvk_model *m) {
     for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);
     kvk_vk_buffer_destroy(dev, &s->arena);
     kvk_vk_buffer_destroy(dev, &s->input);
-    kvk_vk_buffer_destroy(dev, &s->output);
+    for (int k = 0; k < KVK_MAX_OUTPUTS; k++) kvk_vk_buffer_destroy(dev, &s->outputs[k]);
     free(s->blocks);
     free(s->pieces);
     free(s->steps);

@@ -59,6 +59,7 @@ static void conv_tiling(int subgroup, int *pixels, int *groups) {
 typedef struct conv_push {
     int H, W, C, OH, OW, OC, oc0, ocb, KH, KW, SH, SW, pad_top, pad_left, act, has_residual, npix;
     int pix0;
+    int ostride, obase;
 } conv_push;
 
 /* The device's subgroup size if subgroupBroadcast works in compute shaders, else 1. */
@@ -100,7 +101,9 @@ kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding) {
                    n->act == KVK_ACT_RELU,
                    0,
                    batch * os.h * os.w,
-                   0};
+                   0,
+                   c->plan->tensors[c->step->output].shape.c,
+                   c->step->out_channel_offset};
     if (dense) p.H = p.W = p.OH = p.OW = 1;
     p.has_residual = !dense && c->step->input_count > 1;
     if (dense) p.C = (int)kvk_shape_size(is); /* after Flatten (an alias) the tensor is HxWxC */
@@ -116,7 +119,8 @@ kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding) {
     int rb = sg >= 8 && rp >= 8 ? 8 : sg >= 4 && rp >= 4 ? 4 : 1;
     if (sg > max_lx) rb = 1; /* a subgroup could not be kept full */
     const char *shader = rb == 8 ? "conv2d" : rb == 4 ? "conv2d_rb4" : "conv2d_rb1";
-    int flags = (p.C % 4 == 0 ? 1 : 0) | (os.c % 4 == 0 ? 2 : 0) | (ng == 2 ? 4 : 0);
+    int aligned_out = os.c % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0;
+    int flags = (p.C % 4 == 0 ? 1 : 0) | (aligned_out ? 2 : 0) | (ng == 2 ? 4 : 0);
     uint32_t max_gy = dev->props.limits.maxComputeWorkGroupCount[1];
     uint32_t groups_y = (uint32_t)((p.npix + rp - 1) / rp);
     for (int k = 0; k < c->weight_count; k++) {

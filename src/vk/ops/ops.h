@@ -13,8 +13,8 @@ typedef struct kvk_vk_step_ctx {
     const kvk_plan *plan;
     const kvk_step *step;
     const kvk_node *node;
-    kvk_vk_binding inputs[2], output;
-    const kvk_vk_binding *weights; /* the step's weight pieces, in the op's order */
+    kvk_vk_binding inputs[3], output; /* a fused residual is the last input */
+    const kvk_vk_binding *weights;    /* the step's weight pieces, in the op's order */
     int weight_count;
 } kvk_vk_step_ctx;
 
@@ -32,12 +32,16 @@ size_t kvk_vk_conv_piece_floats(const kvk_graph *g, const kvk_node *n, int chann
 void kvk_vk_conv_pack(const kvk_graph *g, const kvk_node *n, int oc0, int channels, float *dst);
 kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding);
 
-/* simple.c: pooling, element-wise, padding, softmax */
+/* simple.c: pooling, element-wise, padding, softmax, concatenation, depthwise conv */
 kvk_status kvk_vk_record_pool(const kvk_vk_step_ctx *c);
 kvk_status kvk_vk_record_global_pool(const kvk_vk_step_ctx *c);
 kvk_status kvk_vk_record_eltwise(const kvk_vk_step_ctx *c);
 kvk_status kvk_vk_record_zeropad(const kvk_vk_step_ctx *c);
 kvk_status kvk_vk_record_softmax(const kvk_vk_step_ctx *c);
 void kvk_vk_batchnorm_pack(const kvk_node *n, float *dst);
+kvk_status kvk_vk_record_channel_slice(const kvk_vk_step_ctx *c);
+size_t kvk_vk_depthwise_floats(const kvk_node *n);
+void kvk_vk_depthwise_pack(const kvk_node *n, float *dst);
+kvk_status kvk_vk_record_depthwise(const kvk_vk_step_ctx *c);
 
 #endif

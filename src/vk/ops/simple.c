@@ -1,5 +1,6 @@
 /* The memory-bound ops: one invocation per output value (or per row for softmax). */
 #include <math.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "vk/ops/ops.h"
@@ -25,11 +26,72 @@ kvk_status kvk_vk_record_pool(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     int total = c->plan->batch * (int)kvk_shape_size(os);
-    int p[12] = {is.h,  is.w,  is.c,  os.h,       os.w,        n->kh,
-                 n->kw, n->sh, n->sw, n->pad_top, n->pad_left, total};
+    int p[14] = {is.h,
+                 is.w,
+                 is.c,
+                 os.h,
+                 os.w,
+                 n->kh,
+                 n->kw,
+                 n->sh,
+                 n->sw,
+                 n->pad_top,
+                 n->pad_left,
+                 total,
+                 c->plan->tensors[c->step->output].shape.c,
+                 c->step->out_channel_offset};
     int spec[1] = {c->step->op == KVK_OP_MAXPOOL};
     kvk_vk_binding b[2] = {c->inputs[0], c->output};
     return dispatch1d(c, "pool2d", spec, 1, b, 2, p, sizeof p, total);
+}
+
+/* One input of a Concatenate that could not be written in place, copied into its slice. */
+kvk_status kvk_vk_record_channel_slice(const kvk_vk_step_ctx *c) {
+    kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape;
+    int total = c->plan->batch * (int)kvk_shape_size(is);
+    int p[4] = {is.c, c->plan->tensors[c->step->output].shape.c, c->step->out_channel_offset,
+                total};
+    kvk_vk_binding b[2] = {c->inputs[0], c->output};
+    return dispatch1d(c, "channel_slice", NULL, 0, b, 2, p, sizeof p, total);
+}
+
+/* DepthwiseConv2D: weights are the kernel (kh, kw, cout) then the bias (cout, zeros if none) */
+size_t kvk_vk_depthwise_floats(const kvk_node *n) {
+    return ((size_t)n->kh * n->kw + 1) * (size_t)n->shape.c;
+}
+
+void kvk_vk_depthwise_pack(const kvk_node *n, float *dst) {
+    size_t taps = (size_t)n->kh * n->kw * (size_t)n->shape.c;
+    memcpy(dst, n->kernel, taps * sizeof(float));
+    if (n->bias)
+        memcpy(dst + taps, n->bias, sizeof(float) * (size_t)n->shape.c);
+    else
+        memset(dst + taps, 0, sizeof(float) * (size_t)n->shape.c);
+}
+
+kvk_status kvk_vk_record_depthwise(const kvk_vk_step_ctx *c) {
+    const kvk_node *n = c->node;
+    kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
+    int total = c->plan->batch * (int)kvk_shape_size(os);
+    int p[17] = {is.h,
+                 is.w,
+                 is.c,
+                 os.h,
+                 os.w,
+                 os.c,
+                 n->kh,
+                 n->kw,
+                 n->sh,
+                 n->sw,
+                 n->pad_top,
+                 n->pad_left,
+                 n->depth_multiplier,
+                 n->act == KVK_ACT_RELU,
+                 total,
+                 c->plan->tensors[c->step->output].shape.c,
+                 c->step->out_channel_offset};
+    kvk_vk_binding b[3] = {c->inputs[0], c->weights[0], c->output};
+    return dispatch1d(c, "depthwise_conv2d", NULL, 0, b, 3, p, sizeof p, total);
 }
 
 kvk_status kvk_vk_record_global_pool(const kvk_vk_step_ctx *c) {
