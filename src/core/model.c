@@ -129,8 +129,10 @@ static kvk_status select_outputs(kvk_graph *g, const kvk_application *app, const
             char pooled[128];
             snprintf(pooled, sizeof pooled, "%s/global_%s_pool", g->nodes[n].name,
                      o->output_pooling == KVK_POOLING_AVG ? "avg" : "max");
-            n = o->output_pooling == KVK_POOLING_AVG ? kvk_graph_global_avgpool(g, n, pooled)
-                                                     : kvk_graph_global_maxpool(g, n, pooled);
+            int again = kvk_graph_find(g, pooled); /* the same layer asked for twice */
+            n = again >= 0                             ? again
+                : o->output_pooling == KVK_POOLING_AVG ? kvk_graph_global_avgpool(g, n, pooled)
+                                                       : kvk_graph_global_maxpool(g, n, pooled);
             if (n < 0) return g->status;
         }
         nodes[k] = n;

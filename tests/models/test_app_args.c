@@ -1,0 +1,115 @@
+/* The keras.applications constructor rules, as Keras states them: input sizes below the
+ * architecture's minimum are refused, a classifier with loaded weights fixes the input size,
+ * each architecture picks its own preprocess_input mode, and feature requests name real layers.
+ * No device needed: models are built on the CPU reference (plans only, nothing runs). */
+#include "testutil.h"
+
+typedef struct app_rule {
+    const char *name;
+    int default_size, min_size;
+    const char *preprocess;
+    const char *early_layer; /* a layer every size has, for the feature checks */
+} app_rule;
+
+static const app_rule RULES[] = {
+    {"vgg16", 224, 32, "caffe", "block1_conv2"},     {"vgg19", 224, 32, "caffe", "block2_pool"},
+    {"resnet50", 224, 32, "caffe", "conv1_relu"},    {"inception_v3", 299, 75, "tf", "mixed0"},
+    {"xception", 299, 71, "tf", "block1_conv1_act"},
+};
+
+static kvk_status try_build(kvk_context *ctx, kvk_model_options o, kvk_model **m) {
+    o.random_seed = 1;
+    return kvk_model_create(ctx, &o, m);
+}
+
+static void check_rules(kvk_context *ctx, const app_rule *r) {
+    kvk_model *m = NULL;
+    char want[64];
+    /* below the minimum, on either side */
+    for (int side = 0; side < 2; side++) {
+        kvk_model_options o = {.architecture = r->name,
+                               .height = side ? r->min_size : r->min_size - 1,
+                               .width = side ? r->min_size - 1 : r->min_size};
+        kvk_status st = try_build(ctx, o, &m);
+        snprintf(want, sizeof want, "at least %dx%d", r->min_size, r->min_size);
+        tu_check(st == KVK_ERROR_SHAPE && m == NULL && strstr(kvk_last_error(), want),
+                 "%s %dx%d refused, stating the minimum: %s", r->name, o.height, o.width,
+                 kvk_last_error());
+        kvk_model_destroy(m);
+        m = NULL;
+    }
+    /* the smallest allowed size builds, and picks Keras' preprocess mode */
+    kvk_model_options o = {.architecture = r->name, .height = r->min_size, .width = r->min_size};
+    if (tu_check(try_build(ctx, o, &m) == KVK_OK, "%s at %dx%d builds: %s", r->name, r->min_size,
+                 r->min_size, kvk_last_error()))
+        tu_check(!strcmp(kvk_model_preprocess_mode(m), r->preprocess),
+                 "%s preprocesses in '%s' mode (got '%s')", r->name, r->preprocess,
+                 kvk_model_preprocess_mode(m));
+    kvk_model_destroy(m);
+    m = NULL;
+
+    /* the classifier with loaded weights: only at the default size (the file is never
+     * opened: the rule is checked first) */
+    o = (kvk_model_options){.architecture = r->name,
+                            .include_top = 1,
+                            .weights = "/nonexistent/weights.h5",
+                            .height = r->default_size + 1,
+                            .width = r->default_size};
+    kvk_status st = try_build(ctx, o, &m);
+    snprintf(want, sizeof want, "(%d, %d, 3)", r->default_size, r->default_size);
+    tu_check(st == KVK_ERROR_SHAPE && m == NULL && strstr(kvk_last_error(), want) &&
+                 strstr(kvk_last_error(), "include_top"),
+             "%s with top at %dx%d refused, stating the rule: %s", r->name, o.height, o.width,
+             kvk_last_error());
+    kvk_model_destroy(m);
+    m = NULL;
+
+    /* features: an unknown layer is named in the error */
+    const char *unknown[1] = {"no_such_layer"};
+    o = (kvk_model_options){.architecture = r->name,
+                            .height = r->min_size,
+                            .width = r->min_size,
+                            .output_layers = unknown,
+                            .output_layer_count = 1};
+    st = try_build(ctx, o, &m);
+    tu_check(st != KVK_OK && m == NULL && strstr(kvk_last_error(), "no_such_layer"),
+             "%s: unknown feature layer named: %s", r->name, kvk_last_error());
+    kvk_model_destroy(m);
+    m = NULL;
+
+    /* features: two layers, one of them pooled shape checks */
+    const char *layers[2] = {r->early_layer, r->early_layer};
+    o.output_layers = layers;
+    o.output_layer_count = 2;
+    o.output_pooling = KVK_POOLING_AVG;
+    if (tu_check(try_build(ctx, o, &m) == KVK_OK, "%s: features of %s: %s", r->name, r->early_layer,
+                 kvk_last_error())) {
+        int dims[3];
+        tu_check(kvk_model_output_count(m) == 2 && kvk_model_output_dims(m, 1, dims) == 1 &&
+                     !strcmp(kvk_model_output_name(m, 1), r->early_layer),
+                 "%s: two pooled outputs named %s", r->name, r->early_layer);
+    }
+    kvk_model_destroy(m);
+    m = NULL;
+
+    /* pooling a layer that is already flat is refused, naming the layer */
+    const char *flat[1] = {"avg_pool"};
+    if (!strcmp(r->name, "resnet50")) {
+        o = (kvk_model_options){.architecture = r->name,
+                                .include_top = 1,
+                                .output_layers = flat,
+                                .output_layer_count = 1,
+                                .output_pooling = KVK_POOLING_MAX};
+        st = try_build(ctx, o, &m);
+        tu_check(st != KVK_OK && m == NULL && strstr(kvk_last_error(), "avg_pool"),
+                 "%s: pooling a flat layer refused: %s", r->name, kvk_last_error());
+        kvk_model_destroy(m);
+    }
+}
+
+int main(void) {
+    kvk_context *ctx = tu_reference_context();
+    for (size_t i = 0; i < sizeof RULES / sizeof RULES[0]; i++) check_rules(ctx, &RULES[i]);
+    kvk_context_destroy(ctx);
+    return tu_finish();
+}
