@@ -1,5 +1,7 @@
 #include "keras/apps/apps.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,10 +14,16 @@ static const kvk_application applications[] = {
      "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_vgg19},
     {"resnet50", "ResNet50", 224, 32, "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
      "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_resnet50},
+    /* "inceptionv3" matches keras_name below, case-insensitively */
+    {"inception_v3", "InceptionV3", 299, 75, "tf",
+     "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_inception_v3},
+    {"xception", "Xception", 299, 71, "tf", "xception_weights_tf_dim_ordering_tf_kernels.h5",
+     "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_xception},
 };
 
 const char *kvk_application_names(void) {
-    return "vgg16, vgg19, resnet50";
+    return "vgg16, vgg19, resnet50, inception_v3, xception";
 }
 
 const kvk_application *kvk_application_find(const char *name) {
@@ -52,7 +60,7 @@ kvk_status kvk_application_check_args(const kvk_application *app, const kvk_mode
     /* ...and every input must be at least min_size on both sides. */
     if (h < app->min_size || w < app->min_size)
         return kvk_fail(KVK_ERROR_SHAPE,
-                        "%s: input size must be at least %dx%d; got `input_shape=(%d, %d, 3)`",
+                        "%s: Input size must be at least %dx%d; Received: input_shape=(%d, %d, 3)",
                         app->keras_name, app->min_size, app->min_size, h, w);
     args->height = h;
     args->width = w;
@@ -64,4 +72,153 @@ int kvk_app_head_pooling(kvk_graph *g, int x, kvk_pooling pooling, const char *a
     if (pooling == KVK_POOLING_AVG) return kvk_graph_global_avgpool(g, x, avg_name);
     if (pooling == KVK_POOLING_MAX) return kvk_graph_global_maxpool(g, x, max_name);
     return x;
+}
+
+const char *kvk_app_auto_name(char *buf, const char *prefix, int *counter) {
+    int n = (*counter)++;
+    if (n == 0)
+        snprintf(buf, 96, "%s", prefix);
+    else
+        snprintf(buf, 96, "%s_%d", prefix, n);
+    return buf;
+}
+
+/* ---- automatic layer names -------------------------------------------------------------
+ * Keras names an unnamed layer after its class plus a per-session counter: tf.keras counts
+ * from 0 ("conv2d", "conv2d_1", ...), Keras 2.0-2.2 counted from 1 ("conv2d_1", ...; the
+ * official ImageNet files), and any session that built other models first continues where
+ * they stopped ("conv2d_94", ...). Keras loads such files by layer order, not by name, so
+ * they all load into one architecture; kvk binds by name, so it renames its fresh-session
+ * names to the file's. Weighted classes are matched one to one, in creation order (the
+ * file's numbers sorted, not its storage order). Weightless layers leave no trace in a
+ * weight file, so their numbers are inferred from the first conv2d number F: Activation is
+ * created in lockstep with Conv2D by the architectures that use auto-named ones
+ * (InceptionV3's conv2d_bn), so counts from F too; the other classes count from 0 in a
+ * fresh tf.keras session (F == 0) and from 1 otherwise, as Keras 2.0-2.2 did, shifted when
+ * F shows that the same architecture was built before in that session. Separable
+ * convolutions' "<name>/depthwise" halves are kvk's own nodes and never auto-named. */
+
+/* Whether name is "prefix" (number 0) or "prefix_N" (N >= 1, no leading zero). */
+static int parse_auto_name(const char *name, const char *prefix, int *number) {
+    size_t len = strlen(prefix);
+    if (strncmp(name, prefix, len) != 0) return 0;
+    const char *p = name + len;
+    if (*p == '\0') {
+        *number = 0;
+        return 1;
+    }
+    if (*p != '_' || p[1] < '1' || p[1] > '9') return 0;
+    long n = 0;
+    for (p++; *p; p++) {
+        if (*p < '0' || *p > '9' || n > 100000000) return 0;
+        n = n * 10 + (*p - '0');
+    }
+    *number = (int)n;
+    return 1;
+}
+
+static void format_auto_name(char *buf, size_t size, const char *prefix, int number) {
+    if (number == 0)
+        snprintf(buf, size, "%s", prefix);
+    else
+        snprintf(buf, size, "%s_%d", prefix, number);
+}
+
+static int compare_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The graph's nodes named prefix[_N], in graph order; returns the count (nodes may be NULL). */
+static int graph_auto_nodes(const kvk_graph *g, const char *prefix, int *nodes) {
+    int count = 0, n;
+    for (int i = 0; i < g->count; i++)
+        if (parse_auto_name(g->nodes[i].name, prefix, &n)) {
+            if (nodes) nodes[count] = i;
+            count++;
+        }
+    return count;
+}
+
+/* Renames the graph's prefix[_N] nodes to the file's, matched in creation order. Sets *first
+ * to the file's lowest number (-1 if the file has none). */
+static kvk_status match_weighted(kvk_graph *g, const kvk_weight_file *file, const char *keras_name,
+                                 const char *prefix, int *first) {
+    *first = -1;
+    int file_count = 0, n;
+    for (int k = 0; k < file->layer_count; k++)
+        if (parse_auto_name(file->layers[k].name, prefix, &n)) file_count++;
+    if (file_count == 0) return KVK_OK; /* the binder reports the first missing layer */
+    int graph_count = graph_auto_nodes(g, prefix, NULL);
+    if (graph_count != file_count)
+        return kvk_fail(KVK_ERROR_SHAPE,
+                        "%s: weight file %s has %d layers named %s or %s_<N>, but the "
+                        "architecture has %d (unnamed in Keras, which numbers them in creation "
+                        "order); is the file of another model?",
+                        keras_name, file->path, file_count, prefix, prefix, graph_count);
+    int *numbers = malloc((size_t)file_count * sizeof *numbers);
+    int *nodes = malloc((size_t)graph_count * sizeof *nodes);
+    if (!numbers || !nodes) {
+        free(numbers);
+        free(nodes);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory matching layer names");
+    }
+    int c = 0;
+    for (int k = 0; k < file->layer_count; k++)
+        if (parse_auto_name(file->layers[k].name, prefix, &n)) numbers[c++] = n;
+    qsort(numbers, (size_t)file_count, sizeof *numbers, compare_int);
+    graph_auto_nodes(g, prefix, nodes);
+    for (int i = 0; i < graph_count; i++)
+        format_auto_name(g->nodes[nodes[i]].name, sizeof g->nodes[0].name, prefix, numbers[i]);
+    *first = numbers[0];
+    free(numbers);
+    free(nodes);
+    return KVK_OK;
+}
+
+/* Numbers the graph's prefix[_N] nodes start, start + 1, ... in graph order. */
+static void renumber_weightless(kvk_graph *g, const char *prefix, int start) {
+    int n, next = start;
+    for (int i = 0; i < g->count; i++)
+        if (parse_auto_name(g->nodes[i].name, prefix, &n))
+            format_auto_name(g->nodes[i].name, sizeof g->nodes[0].name, prefix, next++);
+}
+
+kvk_status kvk_app_match_auto_names(kvk_graph *g, const kvk_weight_file *file,
+                                    const char *keras_name) {
+    static const char *const weighted[] = {"conv2d", "batch_normalization"};
+    static const char *const weightless[] = {
+        "average_pooling2d",        "max_pooling2d",       "concatenate", "add",
+        "global_average_pooling2d", "global_max_pooling2d"};
+    if (g->status != KVK_OK || !file) return g->status;
+    int first_conv = 0;
+    for (size_t p = 0; p < sizeof weighted / sizeof weighted[0]; p++) {
+        int first;
+        kvk_status st = match_weighted(g, file, keras_name, weighted[p], &first);
+        if (st != KVK_OK) return g->status = st;
+        if (p == 0 && first >= 0) first_conv = first;
+    }
+    /* The file's first conv2d is base + models * convs: `models` copies of this architecture
+     * were built before it in a session counting from `base` (0: tf.keras, 1: Keras 2.0-2.2).
+     * Other histories cannot be told apart; they get base 1 and no earlier models. */
+    int convs = graph_auto_nodes(g, "conv2d", NULL), base = first_conv == 0 ? 0 : 1, models = 0;
+    if (convs > 0 && first_conv > 1) {
+        if (first_conv % convs == 0) {
+            base = 0;
+            models = first_conv / convs;
+        } else if ((first_conv - 1) % convs == 0) {
+            models = (first_conv - 1) / convs;
+        }
+    }
+    renumber_weightless(g, "activation", first_conv);
+    for (size_t p = 0; p < sizeof weightless / sizeof weightless[0]; p++)
+        renumber_weightless(g, weightless[p],
+                            base + models * graph_auto_nodes(g, weightless[p], NULL));
+    /* the new names come from one prefix each and are distinct within it; check anyway */
+    for (int i = 0; i < g->count; i++)
+        if (kvk_graph_find(g, g->nodes[i].name) != i)
+            return g->status = kvk_fail(KVK_ERROR_SHAPE,
+                                        "%s: renaming to %s's layer names made '%s' ambiguous",
+                                        keras_name, file->path, g->nodes[i].name);
+    return KVK_OK;
 }

@@ -38,8 +38,23 @@ kvk_status kvk_application_check_args(const kvk_application *app, const kvk_mode
 int kvk_app_head_pooling(kvk_graph *g, int x, kvk_pooling pooling, const char *avg_name,
                          const char *max_name);
 
+/* Keras' automatic layer name for the next layer of a class: "conv2d" for the first,
+ * "conv2d_1", "conv2d_2", ... after it (a fresh tf.keras session's naming). Writes into buf
+ * (at least 96 bytes), increments *counter and returns buf. */
+const char *kvk_app_auto_name(char *buf, const char *prefix, int *counter);
+
+/* Renames a graph built with fresh-session automatic names (conv2d, batch_normalization,
+ * activation, add, ...) to the numbering the weight file uses: Keras 2.0-2.2 numbered from 1
+ * (the official ImageNet files), and a session that built other models first has offset
+ * numbers. Fails, naming file and prefix, if the file's count of a weighted auto-named
+ * class differs from the graph's. */
+kvk_status kvk_app_match_auto_names(kvk_graph *g, const kvk_weight_file *file,
+                                    const char *keras_name);
+
 kvk_status kvk_build_vgg16(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_vgg19(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_resnet50(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_inception_v3(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_xception(kvk_graph *g, const kvk_app_args *args);
 
 #endif
