@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/internal.h"
 #include "vk/ops/ops.h"
+#include "vk/profile.h"
 #include "vk/vk.h"
 
 enum { MAX_PIECES = 256 };
@@ -31,6 +32,7 @@ typedef struct vk_state {
     int piece_count;
     step_weights *steps;
     kvk_vk_recorder rec;
+    kvk_vk_profile profile;
 } vk_state;
 
 int kvk_vk_weight_pieces(const kvk_graph *g, const kvk_step *s, uint64_t max_binding,
@@ -216,6 +218,7 @@ static kvk_status record_network(kvk_model *m, vk_state *s) {
     VkBufferCopy up = {0, in->offset, s->input.size};
     vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
     kvk_vk_barrier(&s->rec);
+    st = kvk_vk_profile_begin(&s->profile, m->ctx->vk, s->rec.cmd, plan->step_count);
     kvk_vk_binding weights[MAX_PIECES];
     for (int i = 0; i < plan->step_count && st == KVK_OK; i++) {
         const kvk_step *step = &plan->steps[i];
@@ -270,6 +273,7 @@ static kvk_status record_network(kvk_model *m, vk_state *s) {
             st = kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': %s has no Vulkan implementation",
                           c.node->name, kvk_op_name(step->op));
         }
+        kvk_vk_profile_mark(&s->profile, s->rec.cmd, i);
     }
     if (st != KVK_OK) return st;
     for (int k = 0; k < plan->output_count; k++) {
@@ -325,6 +329,7 @@ kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *
                    sizeof(float) * (size_t)((m->chunk - n) * in_size));
         kvk_status st = kvk_vk_submit_wait(m->ctx->vk, s->rec.cmd);
         if (st != KVK_OK) return st;
+        kvk_vk_profile_collect(&s->profile);
         for (int k = 0; k < p->output_count; k++) {
             long out_size = kvk_shape_size(p->tensors[p->output_tensors[k]].shape);
             memcpy(outputs[k] + (long)done * out_size, s->outputs[k].mapped,
@@ -339,6 +344,7 @@ void kvk_vk_model_release(kvk_model *m) {
     if (!s) return;
     kvk_vk_device *dev = m->ctx->vk;
     vkDeviceWaitIdle(dev->device);
+    kvk_vk_profile_report(&s->profile, &m->graph, &m->plan);
     kvk_vk_recorder_free(&s->rec);
     for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);
     kvk_vk_buffer_destroy(dev, &s->arena);

@@ -91,6 +91,12 @@ kvk_status kvk_vk_record_depthwise(const kvk_vk_step_ctx *c) {
                  c->plan->tensors[c->step->output].shape.c,
                  c->step->out_channel_offset};
     kvk_vk_binding b[3] = {c->inputs[0], c->weights[0], c->output};
+    /* the vec4 variant: 4 channels and 8 pixels of a row per invocation */
+    if (n->depth_multiplier == 1 && is.c % 4 == 0 && p[15] % 4 == 0 && p[16] % 4 == 0) {
+        enum { PX = 8 };
+        p[14] = c->plan->batch * os.h * ((os.w + PX - 1) / PX) * (os.c / 4);
+        return dispatch1d(c, "depthwise_conv2d_x4", NULL, 0, b, 3, p, sizeof p, p[14]);
+    }
     return dispatch1d(c, "depthwise_conv2d", NULL, 0, b, 3, p, sizeof p, total);
 }
 

@@ -1,0 +1,92 @@
+/* Per-step GPU time, for finding where a network spends it: with KVK_PROFILE=1 the recorded
+ * command buffer writes a timestamp after every step, each run adds the differences up, and
+ * releasing the model prints the totals per op and the slowest steps to stderr. */
+#include "vk/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+kvk_status kvk_vk_profile_begin(kvk_vk_profile *p, kvk_vk_device *dev, VkCommandBuffer cmd,
+                                int steps) {
+    memset(p, 0, sizeof *p);
+    const char *env = getenv("KVK_PROFILE");
+    if (!env || !*env || !strcmp(env, "0")) return KVK_OK;
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, NULL);
+    VkQueueFamilyProperties *qf = calloc(n ? n : 1, sizeof *qf);
+    if (!qf) return KVK_OK; /* profiling is optional */
+    vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, qf);
+    uint32_t bits = dev->queue_family < n ? qf[dev->queue_family].timestampValidBits : 0;
+    free(qf);
+    if (!bits) {
+        fprintf(stderr, "kvk: KVK_PROFILE: this queue has no timestamps\n");
+        return KVK_OK;
+    }
+    p->ms = calloc((size_t)steps, sizeof *p->ms);
+    VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                .queryCount = (uint32_t)steps + 1};
+    if (!p->ms || vkCreateQueryPool(dev->device, &qi, NULL, &p->pool) != VK_SUCCESS) {
+        free(p->ms);
+        p->ms = NULL;
+        return KVK_OK;
+    }
+    p->dev = dev;
+    p->steps = steps;
+    vkCmdResetQueryPool(cmd, p->pool, 0, (uint32_t)steps + 1);
+    vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, 0);
+    return KVK_OK;
+}
+
+void kvk_vk_profile_mark(kvk_vk_profile *p, VkCommandBuffer cmd, int step) {
+    if (p->pool)
+        vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, (uint32_t)step + 1);
+}
+
+void kvk_vk_profile_collect(kvk_vk_profile *p) {
+    if (!p->pool) return;
+    uint64_t *t = calloc((size_t)p->steps + 1, sizeof *t);
+    if (!t) return;
+    if (vkGetQueryPoolResults(p->dev->device, p->pool, 0, (uint32_t)p->steps + 1,
+                              sizeof *t * ((size_t)p->steps + 1), t, sizeof *t,
+                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+        double period = p->dev->props.limits.timestampPeriod * 1e-6; /* ns -> ms */
+        for (int i = 0; i < p->steps; i++) p->ms[i] += (double)(t[i + 1] - t[i]) * period;
+        p->runs++;
+    }
+    free(t);
+}
+
+void kvk_vk_profile_report(kvk_vk_profile *p, const kvk_graph *g, const kvk_plan *plan) {
+    if (!p->pool) return;
+    if (p->runs) {
+        double by_op[KVK_OP_COUNT] = {0}, total = 0;
+        int count[KVK_OP_COUNT] = {0};
+        for (int i = 0; i < p->steps; i++) {
+            by_op[plan->steps[i].op] += p->ms[i] / p->runs;
+            count[plan->steps[i].op]++;
+            total += p->ms[i] / p->runs;
+        }
+        fprintf(stderr, "kvk profile: %.2f ms per run over %d runs\n", total, p->runs);
+        for (int k = 0; k < KVK_OP_COUNT; k++)
+            if (count[k])
+                fprintf(stderr, "  %-24s %4d steps %10.2f ms %5.1f%%\n", kvk_op_name((kvk_op)k),
+                        count[k], by_op[k], 100 * by_op[k] / (total > 0 ? total : 1));
+        fprintf(stderr, "  slowest steps:\n");
+        for (int shown = 0; shown < 12; shown++) { /* selection: a dozen of a few hundred */
+            int best = -1;
+            for (int i = 0; i < p->steps; i++)
+                if (p->ms[i] >= 0 && (best < 0 || p->ms[i] > p->ms[best])) best = i;
+            if (best < 0) break;
+            const kvk_node *n = &g->nodes[plan->steps[best].node];
+            kvk_shape s = n->shape;
+            fprintf(stderr, "  %10.2f ms  %-32s %s %dx%dx%d\n", p->ms[best] / p->runs, n->name,
+                    kvk_op_name(plan->steps[best].op), s.h, s.w, s.c);
+            p->ms[best] = -1;
+        }
+    }
+    vkDestroyQueryPool(p->dev->device, p->pool, NULL);
+    free(p->ms);
+    memset(p, 0, sizeof *p);
+}
