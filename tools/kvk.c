@@ -1,31 +1,62 @@
-/* kvk: the command-line tool. predict, inspect, devices, bench. */
+/* kvk: the command-line tool. predict, features, inspect, devices, bench. */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/internal.h"
+#include "core/npy.h"
 #include "keras/apps/apps.h"
 #include "keras/weights.h"
 #include "kvk.h"
 
+/* A format: %s is the list of models. */
 static const char *const USAGE =
     "usage:\n"
     "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
     "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
     "              [--batch N] [--verbose]\n"
+    "  kvk features IMAGE... --model NAME --layer LAYER [--layer LAYER2...] [--weights FILE]\n"
+    "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
+    "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
+    "              [--preprocess MODE] [--verbose]\n"
     "  kvk inspect FILE\n"
     "  kvk devices\n"
     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
     "            [--no-reference]\n"
     "\n"
-    "models: vgg16, vgg19, resnet50. Without --weights, predict looks for Keras' own file in\n"
-    "~/.keras/models/ (e.g. resnet50_weights_tf_dim_ordering_tf_kernels.h5). Weight files:\n"
-    "Keras .h5 (save_weights or model.save, Keras 1 or 2, th or tf ordering) or a TensorFlow.js\n"
-    "model.json. --device takes an index or a name substring from `kvk devices`, or\n"
-    "cpu-reference; KVK_DEVICE sets the default.\n";
+    "models: %s.\n"
+    "Without --weights, predict and features look for Keras' own file in ~/.keras/models/\n"
+    "(e.g. resnet50_weights_tf_dim_ordering_tf_kernels.h5, or the _notop.h5 file for features\n"
+    "without --include-top). Weight files: Keras .h5 (save_weights or model.save, Keras 1 or\n"
+    "2, th or tf ordering) or a TensorFlow.js model.json. --device takes an index or a name\n"
+    "substring from `kvk devices`, or cpu-reference; KVK_DEVICE sets the default.\n"
+    "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (tf for\n"
+    "inception_v3 and xception, caffe for the others). Images are read as Keras' load_img\n"
+    "(target_size=...) reads them; --batch N runs N images at a time (default: up to 8).\n"
+    "\n"
+    "features: the outputs of the named Keras layers for all the images, as\n"
+    "Model(base.input, [base.get_layer(LAYER).output, ...]) gives them in Keras, one row per\n"
+    "image: (N, h, w, c), or (N, c) for flat layers and with --pooling (global average or max\n"
+    "pooling of each (h, w, c) output). The base model has no classifier unless --include-top\n"
+    "is given (its layers, e.g. fc1 or predictions, need it; default input size only); --size\n"
+    "sets the input size without it (default: the model's). --out FILE.npy writes the float32\n"
+    "array to FILE.npy, or with several layers one FILE.LAYER.npy per layer, and prints a line\n"
+    "'LAYER (shape) -> FILE' for each file. Without --out it prints each layer's shape and, per\n"
+    "image, min, max, mean and the first values. --json prints a JSON array with one object per\n"
+    "layer: {\"layer\", \"shape\", \"file\"} with --out, else {\"layer\", \"shape\", \"images\",\n"
+    "\"values\"}, values being every number as nested lists of that shape (large for early\n"
+    "layers: prefer --out).\n";
+
+static void print_usage(FILE *f) {
+    fprintf(f, USAGE, kvk_application_names());
+}
 
 static int fail(const char *what) {
     fprintf(stderr, "kvk: %s%s%s\n", what, *kvk_last_error() ? ": " : "", kvk_last_error());
@@ -33,15 +64,16 @@ static int fail(const char *what) {
 }
 
 static int usage_error(const char *msg, const char *arg) {
-    fprintf(stderr, "kvk: %s%s\n\n%s", msg, arg ? arg : "", USAGE);
+    fprintf(stderr, "kvk: %s%s\n\n", msg, arg ? arg : "");
+    print_usage(stderr);
     return 2;
 }
 
 typedef struct args {
-    const char *model, *weights, *device, *resize, *jpeg, *preprocess, *size;
-    int top, json, verbose, batch, runs, no_top, no_reference;
-    const char **files;
-    int file_count;
+    const char *model, *weights, *device, *resize, *jpeg, *preprocess, *size, *pooling, *out;
+    int top, with_top, json, verbose, batch, runs, no_top, no_reference;
+    const char **files, **layers;
+    int file_count, layer_count;
 } args;
 
 static int parse_int(const char *s, int min, int *out) {
@@ -53,12 +85,22 @@ static int parse_int(const char *s, int min, int *out) {
     return 1;
 }
 
+/* "H" or "HxW", positive. */
+static int parse_size(const char *s, int *h, int *w) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *x = strchr(buf, 'x');
+    if (x) *x = 0;
+    return parse_int(buf, 1, h) && parse_int(x ? x + 1 : buf, 1, w);
+}
+
 static int parse_args(int argc, char **argv, args *a) {
     memset(a, 0, sizeof *a);
     a->top = 5;
     a->runs = 5;
     a->files = calloc((size_t)argc, sizeof *a->files);
-    if (!a->files) return usage_error("out of memory", NULL);
+    a->layers = calloc((size_t)argc, sizeof *a->layers);
+    if (!a->files || !a->layers) return usage_error("out of memory", NULL);
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -88,7 +130,20 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (!strcmp(o, "--size")) {
             VALUE();
             a->size = next;
-        } else if (!strcmp(o, "--top")) {
+        } else if (!strcmp(o, "--layer")) {
+            VALUE();
+            if (!*next) return usage_error("--layer needs a layer name", NULL);
+            a->layers[a->layer_count++] = next;
+        } else if (!strcmp(o, "--pooling")) {
+            VALUE();
+            a->pooling = next;
+        } else if (!strcmp(o, "--out")) {
+            VALUE();
+            if (!*next) return usage_error("--out needs a file name", NULL);
+            a->out = next;
+        } else if (!strcmp(o, "--include-top"))
+            a->with_top = 1;
+        else if (!strcmp(o, "--top")) {
             VALUE();
             if (!parse_int(next, 1, &a->top))
                 return usage_error("--top needs a positive number, got ", next);
@@ -123,10 +178,14 @@ static int open_context(const args *a, const char *device, kvk_context **ctx) {
     return 0;
 }
 
-/* Keras' own file under ~/.keras/models/, or NULL with a message. */
-static const char *default_weights(const kvk_application *app, char *buf, size_t size) {
+/* --weights, or Keras' own file under ~/.keras/models/ (the _notop file for a model without
+ * its classifier); NULL with a message. */
+static const char *model_weights(const args *a, const kvk_application *app, int include_top,
+                                 char *buf, size_t size) {
+    if (a->weights) return a->weights;
     const char *home = getenv("HOME");
-    snprintf(buf, size, "%s/.keras/models/%s", home ? home : "", app->weights_file);
+    snprintf(buf, size, "%s/.keras/models/%s", home ? home : "",
+             include_top ? app->weights_file : app->weights_file_notop);
     FILE *f = fopen(buf, "rb");
     if (f) {
         fclose(f);
@@ -149,6 +208,67 @@ static int parse_mode(const char *s, kvk_preprocess *mode) {
     return 0;
 }
 
+/* How images are read, shared by predict and features: the model's input size, and --resize,
+ * --jpeg and --preprocess (default: the model's own preprocess_input). */
+typedef struct image_reader {
+    kvk_resize resize;
+    kvk_jpeg_decoder jpeg;
+    kvk_preprocess mode;
+    int height, width, channels;
+} image_reader;
+
+/* Checks the options before anything is built; 0 or a usage error's exit status. */
+static int image_options(const args *a, image_reader *r) {
+    memset(r, 0, sizeof *r);
+    r->resize = KVK_RESIZE_NEAREST;
+    if (a->resize && !strcmp(a->resize, "bilinear"))
+        r->resize = KVK_RESIZE_BILINEAR;
+    else if (a->resize && strcmp(a->resize, "nearest"))
+        return usage_error("--resize takes nearest or bilinear, got ", a->resize);
+    r->jpeg = KVK_JPEG_DEFAULT;
+    if (a->jpeg && !strcmp(a->jpeg, "stb"))
+        r->jpeg = KVK_JPEG_STB;
+    else if (a->jpeg && !strcmp(a->jpeg, "libjpeg"))
+        r->jpeg = KVK_JPEG_LIBJPEG;
+    else if (a->jpeg)
+        return usage_error("--jpeg takes libjpeg or stb, got ", a->jpeg);
+    if (a->preprocess && !parse_mode(a->preprocess, &r->mode))
+        return usage_error("--preprocess takes caffe, tf, torch or none, got ", a->preprocess);
+    return 0;
+}
+
+/* Completes the reader from the built model. */
+static int image_reader_for(const args *a, const kvk_model *model, image_reader *r) {
+    kvk_model_input_shape(model, &r->height, &r->width, &r->channels);
+    const char *mode = a->preprocess ? a->preprocess : kvk_model_preprocess_mode(model);
+    if (!mode || !parse_mode(mode, &r->mode)) {
+        fprintf(stderr, "kvk: the model's preprocess mode '%s' is unknown: pass --preprocess\n",
+                mode ? mode : "(null)");
+        return 1;
+    }
+    if (a->verbose)
+        fprintf(stderr, "kvk: input %dx%dx%d, preprocess %s\n", r->height, r->width, r->channels,
+                mode);
+    return 0;
+}
+
+/* Reads files[0..n) into consecutive input images; 0 or 1 with a message. */
+static int read_images(const image_reader *r, const char *const *files, int n, float *input) {
+    long per_image = (long)r->height * r->width * r->channels;
+    for (int i = 0; i < n; i++)
+        if (kvk_image_load_input(files[i], r->width, r->height, r->resize, r->jpeg, r->mode,
+                                 input + i * per_image) != KVK_OK)
+            return fail("cannot read the image");
+    return 0;
+}
+
+static int check_validation(kvk_context *ctx) {
+    if (kvk_context_validation_messages(ctx) <= 0) return 0;
+    fprintf(stderr, "kvk: the Vulkan validation layer reported %d message(s)\n",
+            kvk_context_validation_messages(ctx));
+    return 1;
+}
+
 static void print_json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
@@ -167,23 +287,11 @@ static int cmd_predict(const args *a) {
     const kvk_application *app = kvk_application_find(a->model);
     if (!app) return fail("cannot predict");
     char path[1024];
-    const char *weights = a->weights ? a->weights : default_weights(app, path, sizeof path);
+    const char *weights = model_weights(a, app, 1, path, sizeof path);
     if (!weights) return 1;
-    kvk_resize resize = KVK_RESIZE_NEAREST;
-    if (a->resize && !strcmp(a->resize, "bilinear"))
-        resize = KVK_RESIZE_BILINEAR;
-    else if (a->resize && strcmp(a->resize, "nearest"))
-        return usage_error("--resize takes nearest or bilinear, got ", a->resize);
-    kvk_jpeg_decoder jpeg = KVK_JPEG_DEFAULT;
-    if (a->jpeg && !strcmp(a->jpeg, "stb"))
-        jpeg = KVK_JPEG_STB;
-    else if (a->jpeg && !strcmp(a->jpeg, "libjpeg"))
-        jpeg = KVK_JPEG_LIBJPEG;
-    else if (a->jpeg)
-        return usage_error("--jpeg takes libjpeg or stb, got ", a->jpeg);
-    kvk_preprocess mode;
-    if (!parse_mode(a->preprocess ? a->preprocess : app->preprocess, &mode))
-        return usage_error("--preprocess takes caffe, tf, torch or none, got ", a->preprocess);
+    image_reader reader;
+    int rc = image_options(a, &reader);
+    if (rc) return rc;
 
     kvk_context *ctx;
     if (open_context(a, a->device, &ctx)) return 1;
@@ -195,20 +303,17 @@ static int cmd_predict(const args *a) {
         kvk_context_destroy(ctx);
         return fail("cannot build the model");
     }
-    int h, w, c;
-    kvk_model_input_shape(model, &h, &w, &c);
+    rc = image_reader_for(a, model, &reader);
     long classes = kvk_model_output_size(model);
-    float *input = malloc(sizeof(float) * (size_t)batch * h * w * c);
+    float *input =
+        malloc(sizeof(float) * (size_t)batch * reader.height * reader.width * reader.channels);
     float *output = malloc(sizeof(float) * (size_t)batch * classes);
     kvk_prediction *top = calloc((size_t)a->top, sizeof *top);
-    int rc = input && output && top ? 0 : fail("out of memory");
-    if (a->json) printf("[");
+    if (!rc && !(input && output && top)) rc = fail("out of memory");
+    if (a->json && !rc) printf("[");
     for (int first = 0; !rc && first < a->file_count; first += batch) {
         int n = a->file_count - first < batch ? a->file_count - first : batch;
-        for (int i = 0; i < n && !rc; i++)
-            if (kvk_image_load_input(a->files[first + i], w, h, resize, jpeg, mode,
-                                     input + (long)i * h * w * c) != KVK_OK)
-                rc = fail("cannot read the image");
+        rc = read_images(&reader, a->files + first, n, input);
         if (!rc && kvk_model_run(model, input, n, output) != KVK_OK) rc = fail("inference failed");
         for (int i = 0; i < n && !rc; i++) {
             int k = kvk_decode_predictions(output + (long)i * classes, (int)classes, a->top, top);
@@ -233,14 +338,282 @@ static int cmd_predict(const args *a) {
         }
     }
     if (a->json && !rc) printf("]\n");
-    if (!rc && kvk_context_validation_messages(ctx) > 0) {
-        fprintf(stderr, "kvk: the Vulkan validation layer reported %d message(s)\n",
-                kvk_context_validation_messages(ctx));
-        rc = 1;
-    }
+    if (!rc) rc = check_validation(ctx);
     free(input);
     free(output);
     free(top);
+    kvk_model_destroy(model);
+    kvk_context_destroy(ctx);
+    return rc;
+}
+
+/* features ---------------------------------------------------------------------------------- */
+
+/* One requested layer: its output, and where --out puts it. */
+typedef struct feature {
+    const char *name;
+    int ndim;         /* with the batch dimension: 2 or 4 */
+    int64_t dims[4];  /* (N, c) or (N, h, w, c) */
+    long per_image;   /* floats */
+    float *values;    /* N * per_image */
+    char *path, *tmp; /* --out: the final name, and the temporary file written first */
+} feature;
+
+/* FILE.npy -> FILE.LAYER.npy (FILE -> FILE.LAYER.npy without the suffix); '/' and other
+ * characters a file name should not hold become '_'. */
+static char *layer_path(const char *out, const char *layer) {
+    size_t n = strlen(out), base = n;
+    if (n > 4 && !strcmp(out + n - 4, ".npy")) base = n - 4;
+    char *p = malloc(n + strlen(layer) + 6);
+    if (!p) return NULL;
+    memcpy(p, out, base);
+    char *q = p + base;
+    *q++ = '.';
+    for (const char *s = layer; *s; s++)
+        *q++ = *s == '/' || *s == '\\' || (unsigned char)*s < 0x20 ? '_' : *s;
+    strcpy(q, ".npy");
+    return p;
+}
+
+/* A temporary file next to `path`, created now (so that an unwritable place fails before any
+ * work), with the permissions a new file gets. */
+static char *temp_beside(const char *path) {
+    size_t size = strlen(path) + 16;
+    char *t = malloc(size);
+    if (!t) {
+        fprintf(stderr, "kvk: out of memory\n");
+        return NULL;
+    }
+    snprintf(t, size, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(t);
+    if (fd < 0) {
+        fprintf(stderr, "kvk: cannot write %s: %s\n", path, strerror(errno));
+        free(t);
+        return NULL;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 otherwise; a failure only leaves that */
+    close(fd);
+    return t;
+}
+
+static void free_features(feature *f, int count) {
+    for (int k = 0; k < count; k++) {
+        if (f[k].tmp) unlink(f[k].tmp);
+        free(f[k].tmp);
+        free(f[k].path);
+        free(f[k].values);
+    }
+    free(f);
+}
+
+static void print_shape(const feature *f, int json) {
+    printf(json ? "[" : "(");
+    for (int d = 0; d < f->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)f->dims[d]);
+    printf(json ? "]" : ")");
+}
+
+static void print_json_number(float v) {
+    if (isfinite(v))
+        printf("%.9g", (double)v);
+    else
+        printf("null"); /* JSON has no NaN or Infinity */
+}
+
+/* values as nested lists of shape dims[0..ndim) */
+static const float *print_json_array(const float *v, const int64_t *dims, int ndim) {
+    putchar('[');
+    for (int64_t i = 0; i < dims[0]; i++) {
+        if (i) printf(", ");
+        if (ndim == 1)
+            print_json_number(*v++);
+        else
+            v = print_json_array(v, dims + 1, ndim - 1);
+    }
+    putchar(']');
+    return v;
+}
+
+static void print_features(const args *a, const feature *f, int count) {
+    if (a->json) printf("[");
+    for (int k = 0; k < count; k++) {
+        if (a->json) {
+            printf("%s{\"layer\": ", k ? ", " : "");
+            print_json_string(f[k].name);
+            printf(", \"shape\": ");
+            print_shape(&f[k], 1);
+            if (a->out) {
+                printf(", \"file\": ");
+                print_json_string(f[k].path);
+            } else {
+                printf(", \"images\": [");
+                for (int i = 0; i < a->file_count; i++) {
+                    if (i) printf(", ");
+                    print_json_string(a->files[i]);
+                }
+                printf("], \"values\": ");
+                print_json_array(f[k].values, f[k].dims, f[k].ndim);
+            }
+            printf("}");
+        } else if (a->out) {
+            printf("%s ", f[k].name);
+            print_shape(&f[k], 0);
+            printf(" -> %s\n", f[k].path);
+        } else {
+            printf("%s ", f[k].name);
+            print_shape(&f[k], 0);
+            printf(":\n");
+            for (int i = 0; i < a->file_count; i++) {
+                const float *v = f[k].values + (long)i * f[k].per_image;
+                double lo = v[0], hi = v[0], sum = 0;
+                for (long j = 0; j < f[k].per_image; j++) {
+                    lo = v[j] < lo ? v[j] : lo;
+                    hi = v[j] > hi ? v[j] : hi;
+                    sum += v[j];
+                }
+                printf("  %s: min %.6g max %.6g mean %.6g first", a->files[i], lo, hi,
+                       sum / (double)f[k].per_image);
+                for (long j = 0; j < f[k].per_image && j < 8; j++) printf(" %.6g", (double)v[j]);
+                printf("%s\n", f[k].per_image > 8 ? " ..." : "");
+            }
+        }
+    }
+    if (a->json) printf("]\n");
+}
+
+/* The library's message; for a layer the model without its classifier lacks, a hint. */
+static int model_error(const args *a) {
+    int layer = !a->with_top && strstr(kvk_last_error(), "has no layer named");
+    fail("cannot build the model");
+    if (layer) fprintf(stderr, "kvk: (layers of the classifier need --include-top)\n");
+    if (a->with_top && a->size)
+        fprintf(stderr,
+                "kvk: (--include-top builds the classifier: at the model's default size only)\n");
+    return 1;
+}
+
+static int cmd_features(const args *a) {
+    if (!a->model) return usage_error("features needs --model NAME", NULL);
+    if (a->layer_count == 0)
+        return usage_error("features needs --layer LAYER (a Keras layer name, e.g. block4_pool)",
+                           NULL);
+    if (a->file_count == 0) return usage_error("features needs at least one image", NULL);
+    if (a->with_top && a->no_top) return usage_error("--include-top and --no-top contradict", NULL);
+    kvk_pooling pooling = KVK_POOLING_NONE;
+    if (a->pooling && !strcmp(a->pooling, "avg"))
+        pooling = KVK_POOLING_AVG;
+    else if (a->pooling && !strcmp(a->pooling, "max"))
+        pooling = KVK_POOLING_MAX;
+    else if (a->pooling && strcmp(a->pooling, "none"))
+        return usage_error("--pooling takes avg or max, got ", a->pooling);
+    int height = 0, width = 0;
+    if (a->size && !parse_size(a->size, &height, &width))
+        return usage_error("--size takes H or HxW (positive numbers), got ", a->size);
+    image_reader reader;
+    int rc = image_options(a, &reader);
+    if (rc) return rc;
+    const kvk_application *app = kvk_application_find(a->model);
+    if (!app) return fail("cannot extract features");
+    char wpath[1024];
+    const char *weights = model_weights(a, app, a->with_top, wpath, sizeof wpath);
+    if (!weights) return 1;
+
+    int count = a->layer_count;
+    feature *f = calloc((size_t)count, sizeof *f);
+    if (!f) return fail("out of memory");
+    for (int k = 0; k < count && !rc; k++) {
+        f[k].name = a->layers[k];
+        if (!a->out) continue;
+        f[k].path = count == 1 ? strdup(a->out) : layer_path(a->out, a->layers[k]);
+        if (!f[k].path) rc = fail("out of memory");
+        for (int j = 0; j < k && !rc; j++)
+            if (!strcmp(f[j].path, f[k].path)) {
+                fprintf(stderr, "kvk: --layer %s and --layer %s would both be written to %s\n",
+                        f[j].name, f[k].name, f[k].path);
+                rc = 1;
+            }
+        if (!rc && !(f[k].tmp = temp_beside(f[k].path))) rc = 1;
+    }
+    if (rc) {
+        free_features(f, count);
+        return rc;
+    }
+
+    kvk_context *ctx;
+    if (open_context(a, a->device, &ctx)) {
+        free_features(f, count);
+        return 1;
+    }
+    int batch = a->batch ? a->batch : 8;
+    if (batch > a->file_count) batch = a->file_count;
+    kvk_model_options mo = {.architecture = app->name,
+                            .weights = weights,
+                            .include_top = a->with_top,
+                            .height = height,
+                            .width = width,
+                            .batch = batch,
+                            .output_layers = a->layers,
+                            .output_layer_count = count,
+                            .output_pooling = pooling};
+    if (a->verbose)
+        fprintf(stderr, "kvk: %s %s, weights %s, %d image(s) per run\n", app->name,
+                a->with_top ? "with its classifier" : "without its classifier", weights, batch);
+    kvk_model *model = NULL;
+    if (kvk_model_create(ctx, &mo, &model) != KVK_OK) rc = model_error(a);
+    if (!rc) rc = image_reader_for(a, model, &reader);
+    if (!rc && kvk_model_output_count(model) != count) {
+        fprintf(stderr, "kvk: the model has %d outputs for %d layers\n",
+                kvk_model_output_count(model), count);
+        rc = 1;
+    }
+    float **outputs = calloc((size_t)count, sizeof *outputs);
+    if (!rc && !outputs) rc = fail("out of memory");
+    for (int k = 0; k < count && !rc; k++) {
+        const char *name = kvk_model_output_name(model, k);
+        if (name) f[k].name = name;
+        int dims[3];
+        int nd = kvk_model_output_dims(model, k, dims);
+        f[k].ndim = nd + 1;
+        f[k].dims[0] = a->file_count;
+        for (int d = 0; d < nd; d++) f[k].dims[d + 1] = dims[d];
+        f[k].per_image = kvk_model_output_floats(model, k);
+        f[k].values = malloc(sizeof(float) * (size_t)a->file_count * (size_t)f[k].per_image);
+        if (!f[k].values) rc = fail("out of memory for the features");
+        if (a->verbose)
+            fprintf(stderr, "kvk: %s: %ld floats per image\n", f[k].name, f[k].per_image);
+    }
+    float *input = NULL;
+    if (!rc) {
+        input =
+            malloc(sizeof(float) * (size_t)batch * reader.height * reader.width * reader.channels);
+        if (!input) rc = fail("out of memory");
+    }
+    for (int first = 0; !rc && first < a->file_count; first += batch) {
+        int n = a->file_count - first < batch ? a->file_count - first : batch;
+        rc = read_images(&reader, a->files + first, n, input);
+        for (int k = 0; k < count; k++) outputs[k] = f[k].values + (long)first * f[k].per_image;
+        if (!rc && kvk_model_run_outputs(model, input, n, outputs) != KVK_OK)
+            rc = fail("inference failed");
+    }
+    if (!rc) rc = check_validation(ctx);
+    /* Every file complete before any is renamed into place. */
+    for (int k = 0; k < count && !rc && a->out; k++)
+        if (kvk_npy_write(f[k].tmp, f[k].values, f[k].ndim, f[k].dims) != KVK_OK)
+            rc = fail("cannot write the features");
+    for (int k = 0; k < count && !rc && a->out; k++) {
+        if (rename(f[k].tmp, f[k].path)) {
+            fprintf(stderr, "kvk: cannot write %s: %s\n", f[k].path, strerror(errno));
+            rc = 1;
+        } else {
+            free(f[k].tmp);
+            f[k].tmp = NULL;
+        }
+    }
+    if (!rc) print_features(a, f, count);
+    free(input);
+    free(outputs);
+    free_features(f, count);
     kvk_model_destroy(model);
     kvk_context_destroy(ctx);
     return rc;
@@ -264,7 +637,7 @@ static int bench_one(const args *a, const char *device, int runs, double *median
     if (open_context(a, device, &ctx)) return 1;
     snprintf(device_name, name_size, "%s", kvk_context_device_name(ctx));
     int h = 0, w = 0;
-    if (a->size && sscanf(a->size, "%dx%d", &h, &w) < 2) w = h;
+    if (a->size) parse_size(a->size, &h, &w); /* checked by cmd_bench */
     kvk_model_options mo = {.architecture = a->model,
                             .include_top = !a->no_top,
                             .pooling = a->no_top ? KVK_POOLING_AVG : KVK_POOLING_NONE,
@@ -309,6 +682,9 @@ static int bench_one(const args *a, const char *device, int runs, double *median
 
 static int cmd_bench(const args *a) {
     if (!a->model) return usage_error("bench needs --model NAME", NULL);
+    int h, w;
+    if (a->size && !parse_size(a->size, &h, &w))
+        return usage_error("--size takes H or HxW (positive numbers), got ", a->size);
     int batch = a->batch ? a->batch : 1;
     double t_dev, t_ref = 0;
     kvk_model_info info, ref_info;
@@ -337,7 +713,7 @@ static int cmd_bench(const args *a) {
 
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     args a;
@@ -346,6 +722,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "predict"))
         rc = cmd_predict(&a);
+    else if (!strcmp(cmd, "features"))
+        rc = cmd_features(&a);
     else if (!strcmp(cmd, "bench"))
         rc = cmd_bench(&a);
     else if (!strcmp(cmd, "devices"))
@@ -358,5 +736,6 @@ int main(int argc, char **argv) {
     } else
         rc = usage_error("unknown command ", cmd);
     free(a.files);
+    free(a.layers);
     return rc;
 }

@@ -76,5 +76,101 @@ expect_fail "bad --top" "--top needs a positive number" predict x.png --model re
 expect_fail "bad --device" "no Vulkan device name contains 'no-such-gpu'" predict "$images/opencv_orange.jpg" --model resnet50 --weights "$weights" --device no-such-gpu
 expect_fail "bad --resize" "--resize takes nearest or bilinear" predict x.png --model resnet50 --weights "$weights" --resize cubic
 
+# ---- features: layer outputs, against Keras' own Model(base.input, get_layer(name).output) ----
+# VGG16 without the top, random weights saved by Keras, at 64x64: one run on the driver under
+# test (two layers, two files), one on the CPU reference (--pooling, --batch 1, one file), then
+# the JSON values of a third run against that file, and the text summary.
+python=${KVK_PYTHON:-}
+if [ -n "$python" ] && "$python" -c "
+from importlib.util import find_spec
+assert find_spec('tf_keras') and find_spec('PIL')" 2>/dev/null; then
+  cat >"$tmp/keras_features.py" <<'PY'
+import os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+from PIL import Image
+import tf_keras as keras
+from tf_keras.applications import vgg16
+tmp, chelsea = sys.argv[1], sys.argv[2]
+Image.fromarray(np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(
+    f"{tmp}/noise.png")
+keras.utils.set_random_seed(1)
+base = vgg16.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
+base.save_weights(f"{tmp}/vgg16.h5")
+x = np.stack([keras.utils.img_to_array(keras.utils.load_img(p, target_size=(64, 64)))
+              for p in (chelsea, f"{tmp}/noise.png")])
+outputs = {n: base.get_layer(n).output for n in ("block2_conv2", "block4_pool")}
+outputs["block3_conv3_avg"] = keras.layers.GlobalAveragePooling2D()(
+    base.get_layer("block3_conv3").output)
+model = keras.Model(inputs=base.input, outputs=outputs)
+for name, v in model.predict(vgg16.preprocess_input(x), verbose=0).items():
+    np.save(f"{tmp}/keras.{name}.npy", v)
+PY
+  # compare_npy KVK_FILE KERAS_FILE SHAPE: the header as np.save writes it, and the values
+  compare_npy() {
+    "$python" - "$@" <<'PY'
+import ast, sys
+import numpy as np
+path, ref, shape = sys.argv[1], sys.argv[2], ast.literal_eval(sys.argv[3])
+raw = open(path, "rb").read()
+assert raw[:8] == b"\x93NUMPY\x01\x00", raw[:8]
+n = int.from_bytes(raw[8:10], "little")
+header = ast.literal_eval(raw[10:10 + n].decode("latin1"))
+assert header == {"descr": "<f4", "fortran_order": False, "shape": shape}, header
+assert (10 + n) % 64 == 0 and len(raw) == 10 + n + 4 * int(np.prod(shape))
+a, b = np.load(path), np.load(ref)
+assert a.shape == b.shape == shape and a.dtype == np.float32
+err = np.abs(a - b).max() / np.abs(b).max()
+assert err < 1e-5, f"{path}: max error {err} of the largest value"
+PY
+  }
+  if "$python" "$tmp/keras_features.py" "$tmp" "$images/skimage_chelsea.png"; then
+    feat=("$images/skimage_chelsea.png" "$tmp/noise.png" --model vgg16 --weights "$tmp/vgg16.h5" --size 64)
+    "$kvk" features "${feat[@]}" --layer block2_conv2 --layer block4_pool --out "$tmp/f.npy" >"$tmp/fout"
+    check "features exits 0" test $? -eq 0
+    check "features names the files" grep -qxF "block4_pool (2, 4, 4, 512) -> $tmp/f.block4_pool.npy" "$tmp/fout"
+    check "features block2_conv2 = Keras" compare_npy "$tmp/f.block2_conv2.npy" "$tmp/keras.block2_conv2.npy" "(2, 32, 32, 128)"
+    check "features block4_pool = Keras" compare_npy "$tmp/f.block4_pool.npy" "$tmp/keras.block4_pool.npy" "(2, 4, 4, 512)"
+    "$kvk" features "${feat[@]}" --layer block3_conv3 --pooling avg --batch 1 --out "$tmp/p.npy" \
+      --device cpu-reference >/dev/null
+    check "features --pooling avg --batch 1 = Keras" compare_npy "$tmp/p.npy" "$tmp/keras.block3_conv3_avg.npy" "(2, 256)"
+    check "features leaves no temporary file" test "$(ls "$tmp" | grep -c 'npy\.tmp')" -eq 0
+    "$kvk" features "${feat[@]}" --layer block3_conv3 --pooling avg --json --device cpu-reference >"$tmp/f.json"
+    check "features --json = the .npy" "$python" -c "
+import json
+import numpy as np
+r = json.load(open('$tmp/f.json'))
+assert len(r) == 1 and r[0]['layer'] == 'block3_conv3' and r[0]['shape'] == [2, 256], r[0]['shape']
+assert r[0]['images'] == ['$images/skimage_chelsea.png', '$tmp/noise.png']
+v, a = np.array(r[0]['values'], dtype=np.float32), np.load('$tmp/p.npy')
+assert v.shape == (2, 256) and np.allclose(v, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+"
+    "$kvk" features "${feat[@]}" --layer block1_pool --device cpu-reference >"$tmp/ftext"
+    check "features summary: shape" grep -qxF "block1_pool (2, 32, 32, 64):" "$tmp/ftext"
+    check "features summary: a line per image" test "$(grep -c '^  .*: min .* max .* mean .* first ' "$tmp/ftext")" -eq 2
+  else
+    echo "FAIL: the Keras reference script"
+    failed=$((failed + 1))
+  fi
+else
+  echo "skip: features against Keras (KVK_PYTHON has no tf_keras and Pillow)"
+fi
+
+# features misuse: a message naming what is wrong, and no file left behind (nor a temporary one)
+fw=(--model resnet50 --weights "$weights" --device cpu-reference)
+expect_fail "features: unknown layer" "no layer named 'no_such_layer'" features "$images/skimage_chelsea.png" "${fw[@]}" --layer no_such_layer --out "$tmp/e.npy"
+check "features: no file after an error" test -z "$(ls "$tmp" | grep '^e\.npy')"
+expect_fail "features: classifier layer without --include-top" "need --include-top" features "$images/skimage_chelsea.png" "${fw[@]}" --layer fc1000
+expect_fail "features: missing --layer" "features needs --layer" features "$images/skimage_chelsea.png" "${fw[@]}"
+expect_fail "features: bad --pooling" "--pooling takes avg or max, got bogus" features "$images/skimage_chelsea.png" "${fw[@]}" --layer add_1 --pooling bogus
+expect_fail "features: --pooling on a flat layer" "layer 'fc1000' has output shape \(1000,\): global pooling" features "$images/skimage_chelsea.png" "${fw[@]}" --include-top --layer fc1000 --pooling max
+expect_fail "features: --include-top at another size" "input shape must be \(224, 224, 3\)" features "$images/skimage_chelsea.png" "${fw[@]}" --include-top --layer fc1000 --size 64
+expect_fail "features: bad --size" "--size takes H or HxW" features "$images/skimage_chelsea.png" "${fw[@]}" --layer add_1 --size 0x5
+printf 'old' >"$tmp/keep.npy"
+expect_fail "features: unreadable image" "nope\.png" features "$images/skimage_chelsea.png" "$tmp/nope.png" "${fw[@]}" --layer add_1 --out "$tmp/keep.npy"
+check "features: an existing file is kept after an error" test "$(cat "$tmp/keep.npy")" = old
+check "features: no temporary file after errors" test "$(ls "$tmp" | grep -c 'npy\.tmp')" -eq 0
+HOME="$tmp" expect_fail "features: default weights without the top" "\.keras/models/vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5" features x.png --model vgg19 --layer block1_conv1
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
