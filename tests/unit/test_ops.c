@@ -6,8 +6,9 @@
  *
  * Tolerance: ||vk - ref|| / ||ref|| <= 1e-5 (fp32 accumulation on the device against double in
  * the reference); ops that only move or select values (MaxPooling2D, ZeroPadding2D,
- * GlobalMaxPooling2D, Flatten, Dropout) must match exactly. Random small networks (chains of
- * these layers with residual Adds, for the passes and the memory plan) allow 1e-4.
+ * GlobalMaxPooling2D, Flatten, Dropout; Concatenate of such inputs) must match exactly. Random
+ * small networks (chains of these layers with residual Adds and Concatenates, for the passes and
+ * the memory plan) allow 1e-4.
  *
  * Also: weights split over several bindings and batches run in chunks (contexts with a small
  * max_binding_bytes), a cap too small for any split (a clear error naming the layer), and a
@@ -55,11 +56,14 @@ static long input_size_of(const kvk_graph *g, const kvk_node *n) {
 static long kernel_floats(const kvk_graph *g, const kvk_node *n) {
     if (n->op == KVK_OP_CONV2D)
         return (long)n->kh * n->kw * g->nodes[n->inputs[0]].shape.c * n->shape.c;
+    /* (kh, kw, cin, depth_multiplier): cin * depth_multiplier is the output's channels */
+    if (n->op == KVK_OP_DEPTHWISE_CONV2D) return (long)n->kh * n->kw * n->shape.c;
     if (n->op == KVK_OP_DENSE) return input_size_of(g, n) * n->shape.c;
     return 0;
 }
 
-/* Conv2D or Dense: kernel uniform in +-1/sqrt(fan_in), bias in +-0.3 when use_bias. With
+/* Conv2D, DepthwiseConv2D or Dense: kernel uniform in +-1/sqrt(fan_in) (kh * kw for a
+ * depthwise kernel, whose outputs each read one input channel), bias in +-0.3 when use_bias. With
  * inputs in +-1 the outputs before the bias have a standard deviation of about 0.33: a bias of
  * the same size keeps a relu from clipping nearly every output, which would leave a tiny
  * ||ref|| and make the relative error measure only fp32 cancellation. */
@@ -71,6 +75,13 @@ static void set_kernel(kvk_graph *g, int id) {
     float s = (float)(1.0 / sqrt(fan_in));
     n->kernel = tu_random_array(k, -s, s);
     n->bias = n->use_bias ? tu_random_array(n->shape.c, -0.3f, 0.3f) : NULL;
+}
+
+/* Both halves of a SeparableConv2D: the depthwise node (no bias) and the pointwise one. */
+static void set_separable(kvk_graph *g, int pointwise) {
+    if (pointwise < 0) return;
+    set_kernel(g, g->nodes[pointwise].separable_of);
+    set_kernel(g, pointwise);
 }
 
 static void set_batchnorm(kvk_graph *g, int id) {
@@ -158,6 +169,20 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
         case KVK_OP_GLOBAL_MAXPOOL:
             kvk_ref_global_pool(in, batch, is, n->op == KVK_OP_GLOBAL_MAXPOOL, t[i]);
             break;
+        case KVK_OP_DEPTHWISE_CONV2D:
+            kvk_ref_depthwise_conv2d(in, batch, is, n->kernel, n->use_bias ? n->bias : NULL,
+                                     n->depth_multiplier, win, os, n->act, t[i]);
+            break;
+        case KVK_OP_CONCAT: { /* each input at the channels after the ones before it */
+            int offset = 0;
+            for (int k = 0; k < n->input_count; k++) {
+                int c = g->nodes[n->inputs[k]].shape.c;
+                kvk_ref_channel_slice(t[n->inputs[k]], pixels, c, os.c, offset, t[i]);
+                offset += c;
+            }
+            if (offset != os.c) abort();
+            break;
+        }
         case KVK_OP_FLATTEN:
         case KVK_OP_DROPOUT:
             memcpy(t[i], in, sizeof(float) * (size_t)count);
@@ -442,6 +467,40 @@ static void test_batchnorm(void) {
         set_batchnorm(&g, bn);
         check_graph(g_ctx, &g, 2, TOL, "Conv2D(relu) 6x7x5 -> BatchNormalization (not folded)");
     }
+    /* after a pooling or a concat: nothing to fold into, with and without gamma and beta */
+    for (int i = 0; i < 4; i++) {
+        int scale = i % 2, center = i / 2, relu = i == 0 || i == 3;
+        int batch = tu_randint(1, 3), h = tu_randint(1, 10), w = tu_randint(1, 10);
+        int c = tu_randint(1, 13);
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int from;
+        const char *what;
+        if (i == 0) {
+            from = kvk_graph_maxpool(&g, x, "pool", 3, 3, 2, 2, KVK_PAD_SAME);
+            what = "MaxPooling2D 3x3/2";
+        } else if (i == 1) {
+            from = kvk_graph_avgpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            what = "AveragePooling2D 3x3/1";
+        } else {
+            int a = kvk_graph_conv2d(&g, x, "conv", tu_randint(1, 9), 3, 3, 1, 1, KVK_PAD_SAME, 1,
+                                     KVK_ACT_LINEAR);
+            set_kernel(&g, a);
+            int xs[2] = {a,
+                         i == 2 ? x : kvk_graph_maxpool(&g, x, "pool", 2, 2, 1, 1, KVK_PAD_SAME)};
+            from = kvk_graph_concat(&g, xs, 2, "concat");
+            what = i == 2 ? "Concatenate [Conv2D, input]" : "Concatenate [Conv2D, MaxPooling2D]";
+        }
+        int bn = kvk_graph_batchnorm(&g, from, "bn", 1e-3f, center, scale);
+        set_batchnorm(&g, bn);
+        if (relu) kvk_graph_activation(&g, bn, "relu", KVK_ACT_RELU);
+        snprintf(label, sizeof label,
+                 "%s of %dx%dx%d -> BatchNormalization(scale=%d, center=%d)%s, batch %d", what, h,
+                 w, c, scale, center, relu ? " -> relu" : "", batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
     group_end(&s);
 }
 
@@ -560,6 +619,39 @@ static void test_add_activation(void) {
         kvk_graph_activation(&g, d, "softmax", KVK_ACT_SOFTMAX);
         check_graph(g_ctx, &g, 3, TOL, "Dense 20 -> 17 -> Activation softmax");
     }
+    /* an Activation layer after ops that apply none: relu after a pooling or a concat,
+     * softmax over the channels of a concat */
+    for (int i = 0; i < 4; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
+        int c = tu_randint(1, 13);
+        kvk_activation act = i == 3 ? KVK_ACT_SOFTMAX : KVK_ACT_RELU;
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int from;
+        const char *what;
+        double tol = TOL;
+        if (i == 0) {
+            from = kvk_graph_maxpool(&g, x, "pool", 3, 3, 2, 2, KVK_PAD_SAME);
+            what = "MaxPooling2D 3x3/2";
+            tol = EXACT;
+        } else if (i == 1) {
+            from = kvk_graph_avgpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            what = "AveragePooling2D 3x3/1";
+        } else {
+            int a = kvk_graph_conv2d(&g, x, "conv", tu_randint(1, 9), 1, 1, 1, 1, KVK_PAD_VALID, 1,
+                                     KVK_ACT_LINEAR);
+            set_kernel(&g, a);
+            int xs[3] = {x, a, kvk_graph_maxpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME)};
+            from = kvk_graph_concat(&g, xs, 3, "concat");
+            what = "Concatenate [input, Conv2D, MaxPooling2D]";
+        }
+        kvk_graph_activation(&g, from, "act", act);
+        snprintf(label, sizeof label, "%s of %dx%dx%d -> Activation %s, batch %d", what, h, w, c,
+                 act_name(act), batch);
+        check_graph(g_ctx, &g, batch, tol, label);
+    }
     group_end(&s);
 }
 
@@ -589,6 +681,25 @@ static void test_pooling(void) {
             kvk_graph_maxpool(&g, x, "pool", kh, kw, sh, sw, pad);
         else
             kvk_graph_avgpool(&g, x, "pool", kh, kw, sh, sw, pad);
+        check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
+    }
+    /* InceptionV3's pools on odd sizes: AveragePooling2D 3x3 'same' with strides 1 and 2
+     * (border windows divide by the pixels inside), MaxPooling2D 3x3/2 'same' and 'valid' */
+    for (int i = 0; i < 4; i++) {
+        int is_max = i >= 2, st = i == 0 ? 1 : 2;
+        kvk_padding pad = i == 3 ? KVK_PAD_VALID : KVK_PAD_SAME;
+        int batch = tu_randint(1, 3), h = 2 * tu_randint(1, 7) + 1, w = 2 * tu_randint(1, 7) + 1;
+        int c = tu_randint(1, 20);
+        char label[200];
+        snprintf(label, sizeof label, "%s 3x3 strides %d '%s' on %dx%dx%d, batch %d",
+                 is_max ? "MaxPooling2D" : "AveragePooling2D", st, pad_name(pad), h, w, c, batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        if (is_max)
+            kvk_graph_maxpool(&g, x, "pool", 3, 3, st, st, pad);
+        else
+            kvk_graph_avgpool(&g, x, "pool", 3, 3, st, st, pad);
         check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
     }
     group_end(&s);
@@ -634,6 +745,456 @@ static void test_pooling(void) {
                  i < 2 || i >= 4 ? "conv -> " : "", dropout ? "Dropout" : "Flatten", h, w, c,
                  i >= 4 ? " -> MaxPooling2D" : "", batch);
         check_graph(g_ctx, &g, batch, tol, label);
+    }
+    group_end(&s);
+}
+
+/* ---- DepthwiseConv2D ----------------------------------------------------------------------- */
+
+typedef struct dw_case {
+    int batch, h, w, c, mult, kh, kw, sh, sw;
+    kvk_padding padding;
+    int use_bias;
+    kvk_activation act;
+} dw_case;
+
+static void depthwise_one(dw_case c) {
+    char label[200];
+    snprintf(label, sizeof label,
+             "DepthwiseConv2D %dx%dx%d x%d, kernel %dx%d, strides %dx%d, '%s', bias %d, %s, "
+             "batch %d",
+             c.h, c.w, c.c, c.mult, c.kh, c.kw, c.sh, c.sw, pad_name(c.padding), c.use_bias,
+             act_name(c.act), c.batch);
+    kvk_graph g;
+    kvk_graph_init(&g);
+    int x = kvk_graph_input(&g, "input", c.h, c.w, c.c);
+    int y = kvk_graph_depthwise_conv2d(&g, x, "dwconv", c.kh, c.kw, c.sh, c.sw, c.padding, c.mult,
+                                       c.use_bias, c.act);
+    set_kernel(&g, y);
+    check_graph(g_ctx, &g, c.batch, TOL, label);
+}
+
+static void test_depthwise(void) {
+    group_stats s;
+    group_begin(&s, "DepthwiseConv2D");
+    static const dw_case fixed[] = {
+        /* batch h w c mult kh kw sh sw padding bias act */
+        {1, 7, 9, 3, 1, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_LINEAR},
+        {2, 10, 11, 5, 2, 3, 3, 2, 2, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {3, 9, 8, 13, 3, 5, 5, 1, 1, KVK_PAD_VALID, 0, KVK_ACT_LINEAR},
+        {1, 8, 7, 64, 1, 3, 3, 2, 2, KVK_PAD_VALID, 1, KVK_ACT_RELU},
+        {2, 6, 5, 96, 1, 3, 1, 2, 1, KVK_PAD_SAME, 0, KVK_ACT_RELU},   /* 3x1, strides 2x1 */
+        {1, 5, 6, 4, 2, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR}, /* 1x1: a scale */
+        {2, 12, 13, 8, 1, 5, 5, 2, 2, KVK_PAD_SAME, 1, KVK_ACT_LINEAR},
+        {1, 1, 1, 7, 3, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},    /* 1x1 image */
+        {3, 4, 4, 1, 3, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR}, /* one input channel */
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) depthwise_one(fixed[i]);
+    static const int chans[] = {1, 2, 3, 4, 5, 8, 13, 16, 32, 64, 96};
+    static const int kernels[][2] = {{1, 1}, {3, 3}, {5, 5}, {3, 1}, {1, 3}};
+    static const int strides[][2] = {{1, 1}, {2, 2}, {2, 1}};
+    for (int i = 0; i < 12; i++) {
+        dw_case c;
+        c.batch = tu_randint(1, 3);
+        c.mult = i < 9 ? i / 3 + 1 : tu_randint(1, 3); /* 1, 2 and 3 three times each */
+        const int *k = kernels[rand() % 5], *st = strides[rand() % 3];
+        c.kh = k[0], c.kw = k[1], c.sh = st[0], c.sw = st[1];
+        c.padding = random_padding();
+        c.h = tu_randint(c.padding == KVK_PAD_VALID ? c.kh : 1, 15);
+        c.w = tu_randint(c.padding == KVK_PAD_VALID ? c.kw : 1, 15);
+        c.c = chans[rand() % (int)(sizeof chans / sizeof chans[0])];
+        if (c.c * c.mult > 96) c.mult = 1;
+        c.use_bias = rand() % 2;
+        c.act = rand() % 2 ? KVK_ACT_RELU : KVK_ACT_LINEAR;
+        depthwise_one(c);
+    }
+    /* after a conv and before BatchNormalization -> relu (MobileNet's order): the BN folds
+     * into the depthwise kernel and a bias it did not have, the relu fuses into it */
+    for (int i = 0; i < 2; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(3, 11), w = tu_randint(3, 11);
+        int c = i ? 13 : 8, mult = i + 1;
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, 3);
+        int cv = kvk_graph_conv2d(&g, x, "conv", c, 3, 3, 2, 2, KVK_PAD_SAME, 0, KVK_ACT_RELU);
+        set_kernel(&g, cv);
+        int dw = kvk_graph_depthwise_conv2d(&g, cv, "dwconv", 3, 3, 1 + i, 1 + i, KVK_PAD_SAME,
+                                            mult, 0, KVK_ACT_LINEAR);
+        set_kernel(&g, dw);
+        int bn = kvk_graph_batchnorm(&g, dw, "bn", 1e-3f, 1, i);
+        set_batchnorm(&g, bn);
+        kvk_graph_activation(&g, bn, "relu", KVK_ACT_RELU);
+        snprintf(label, sizeof label,
+                 "Conv2D %dx%dx3 -> %d -> DepthwiseConv2D x%d strides %d -> BN(scale=%d) -> relu, "
+                 "batch %d",
+                 h, w, c, mult, 1 + i, i, batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    { /* MobileNet's ZeroPadding2D ((0, 1), (0, 1)) before a 3x3/2 'valid' DepthwiseConv2D */
+        int batch = tu_randint(1, 3), h = tu_randint(3, 12), w = tu_randint(3, 12);
+        char label[200];
+        snprintf(label, sizeof label,
+                 "ZeroPadding2D (0,1,0,1) of %dx%dx13 -> DepthwiseConv2D 3x3/2 'valid', batch %d",
+                 h, w, batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, 13);
+        int p = kvk_graph_zeropad(&g, x, "pad", 0, 1, 0, 1);
+        int dw = kvk_graph_depthwise_conv2d(&g, p, "dwconv", 3, 3, 2, 2, KVK_PAD_VALID, 1, 1,
+                                            KVK_ACT_RELU);
+        set_kernel(&g, dw);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    group_end(&s);
+}
+
+/* ---- SeparableConv2D ----------------------------------------------------------------------- */
+
+typedef struct sep_case {
+    int batch, h, w, cin, cout, k, st;
+    kvk_padding padding;
+    int use_bias;
+    kvk_activation act;
+    int bn;   /* 0: none; 1: BatchNormalization (folded into the pointwise conv); 2: BN -> relu */
+    int relu; /* an Activation relu before it, as in Xception */
+} sep_case;
+
+static void separable_one(sep_case c) {
+    char label[240];
+    snprintf(label, sizeof label,
+             "%sSeparableConv2D %dx%dx%d -> %d, kernel %dx%d, strides %d, '%s', bias %d, %s%s, "
+             "batch %d",
+             c.relu ? "relu -> " : "", c.h, c.w, c.cin, c.cout, c.k, c.k, c.st, pad_name(c.padding),
+             c.use_bias, act_name(c.act),
+             c.bn == 2   ? " -> BN -> relu"
+             : c.bn == 1 ? " -> BN"
+                         : "",
+             c.batch);
+    kvk_graph g;
+    kvk_graph_init(&g);
+    int x = kvk_graph_input(&g, "input", c.h, c.w, c.cin);
+    if (c.relu) x = kvk_graph_activation(&g, x, "act", KVK_ACT_RELU);
+    int y = kvk_graph_separable_conv2d(&g, x, "sepconv", c.cout, c.k, c.k, c.st, c.st, c.padding,
+                                       c.use_bias, c.act);
+    set_separable(&g, y);
+    if (c.bn) {
+        int bn = kvk_graph_batchnorm(&g, y, "bn", 1e-3f, 1, 1);
+        set_batchnorm(&g, bn);
+        if (c.bn == 2) kvk_graph_activation(&g, bn, "bn_relu", KVK_ACT_RELU);
+    }
+    check_graph(g_ctx, &g, c.batch, TOL, label);
+}
+
+static void test_separable(void) {
+    group_stats s;
+    group_begin(&s, "SeparableConv2D");
+    static const sep_case fixed[] = {
+        /* batch h w cin cout k st padding bias act bn relu */
+        {1, 9, 9, 3, 8, 3, 1, KVK_PAD_SAME, 1, KVK_ACT_LINEAR, 0, 0},
+        {2, 10, 11, 5, 13, 3, 2, KVK_PAD_SAME, 0, KVK_ACT_LINEAR, 2, 1}, /* Xception's order */
+        {3, 8, 7, 13, 5, 3, 1, KVK_PAD_VALID, 1, KVK_ACT_RELU, 0, 0},
+        {1, 7, 6, 64, 96, 3, 1, KVK_PAD_SAME, 0, KVK_ACT_LINEAR, 1, 1},
+        {2, 11, 9, 96, 64, 5, 2, KVK_PAD_VALID, 1, KVK_ACT_RELU, 0, 0},
+        {1, 6, 6, 8, 1, 1, 1, KVK_PAD_VALID, 0, KVK_ACT_LINEAR, 1, 0}, /* 1x1: two scalings */
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) separable_one(fixed[i]);
+    static const int chans[] = {1, 3, 4, 5, 8, 13, 16, 32, 64, 96};
+    for (int i = 0; i < 8; i++) {
+        sep_case c;
+        c.batch = tu_randint(1, 3);
+        c.k = rand() % 3 ? 3 : tu_randint(1, 5);
+        c.st = tu_randint(1, 2);
+        c.padding = random_padding();
+        c.h = tu_randint(c.padding == KVK_PAD_VALID ? c.k : 1, 13);
+        c.w = tu_randint(c.padding == KVK_PAD_VALID ? c.k : 1, 13);
+        c.cin = chans[rand() % (int)(sizeof chans / sizeof chans[0])];
+        c.cout = chans[rand() % (int)(sizeof chans / sizeof chans[0])];
+        c.use_bias = rand() % 2;
+        c.bn = rand() % 3;
+        c.act = !c.bn && rand() % 2 && c.cout >= 3 ? KVK_ACT_RELU : KVK_ACT_LINEAR;
+        c.relu = rand() % 2;
+        separable_one(c);
+    }
+    { /* an Xception entry-flow block: two separable convs, a 'same' max pool and a strided
+       * 1x1 projection of the block's input added to it */
+        int batch = tu_randint(1, 3), h = tu_randint(5, 12), w = tu_randint(5, 12);
+        char label[200];
+        snprintf(label, sizeof label, "Xception block on %dx%dx8 -> 13, batch %d", h, w, batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, 8);
+        int res = kvk_graph_conv2d(&g, x, "res", 13, 1, 1, 2, 2, KVK_PAD_SAME, 0, KVK_ACT_LINEAR);
+        set_kernel(&g, res);
+        int rbn = kvk_graph_batchnorm(&g, res, "res_bn", 1e-3f, 1, 1);
+        set_batchnorm(&g, rbn);
+        int a = kvk_graph_activation(&g, x, "act1", KVK_ACT_RELU);
+        a = kvk_graph_separable_conv2d(&g, a, "sep1", 13, 3, 3, 1, 1, KVK_PAD_SAME, 0,
+                                       KVK_ACT_LINEAR);
+        set_separable(&g, a);
+        a = kvk_graph_batchnorm(&g, a, "sep1_bn", 1e-3f, 1, 1);
+        set_batchnorm(&g, a);
+        a = kvk_graph_activation(&g, a, "act2", KVK_ACT_RELU);
+        a = kvk_graph_separable_conv2d(&g, a, "sep2", 13, 3, 3, 1, 1, KVK_PAD_SAME, 0,
+                                       KVK_ACT_LINEAR);
+        set_separable(&g, a);
+        a = kvk_graph_batchnorm(&g, a, "sep2_bn", 1e-3f, 1, 1);
+        set_batchnorm(&g, a);
+        a = kvk_graph_maxpool(&g, a, "pool", 3, 3, 2, 2, KVK_PAD_SAME);
+        kvk_graph_add(&g, a, rbn, "add");
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    group_end(&s);
+}
+
+/* ---- Concatenate ----------------------------------------------------------------------------- */
+
+/* Conv2D -> BatchNormalization(scale=False) -> relu, InceptionV3's conv2d_bn. */
+static int conv_bn(kvk_graph *g, int x, const char *name, int filters, int kh, int kw, int st,
+                   kvk_padding padding) {
+    char n[64];
+    snprintf(n, sizeof n, "%s_conv", name);
+    int cv = kvk_graph_conv2d(g, x, n, filters, kh, kw, st, st, padding, 0, KVK_ACT_LINEAR);
+    set_kernel(g, cv);
+    snprintf(n, sizeof n, "%s_bn", name);
+    int bn = kvk_graph_batchnorm(g, cv, n, 1e-3f, 1, 0);
+    set_batchnorm(g, bn);
+    return kvk_graph_activation(g, bn, name, KVK_ACT_RELU);
+}
+
+static int random_channels(void) {
+    static const int chans[] = {1, 3, 4, 5, 7, 8, 13, 16};
+    return chans[rand() % (int)(sizeof chans / sizeof chans[0])];
+}
+
+static void test_concat(void) {
+    group_stats s;
+    group_begin(&s, "Concatenate");
+    /* data movement only: exact */
+    for (int i = 0; i < 4; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
+        int c = tu_randint(1, 9);
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int xs[3] = {x, x, x};
+        const char *what = "[input, input]";
+        if (i == 1) {
+            xs[1] = kvk_graph_maxpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            what = "[input, MaxPooling2D 3x3/1 'same']";
+        } else if (i == 2) {
+            int p = kvk_graph_zeropad(&g, x, "pad", 1, 1, 1, 1);
+            xs[0] = kvk_graph_maxpool(&g, p, "pad_pool", 3, 3, 1, 1, KVK_PAD_VALID);
+            xs[2] = kvk_graph_maxpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            what = "[pad -> MaxPooling2D 'valid', input, MaxPooling2D 'same']";
+        } else if (i == 3) { /* one pool twice: it cannot be written into both slices */
+            xs[0] = xs[2] = kvk_graph_maxpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            what = "[MaxPooling2D 3x3/1 'same', input, the same pool]";
+        }
+        kvk_graph_concat(&g, xs, i >= 2 ? 3 : 2, "concat");
+        snprintf(label, sizeof label, "Concatenate %s of %dx%dx%d, batch %d", what, h, w, c, batch);
+        check_graph(g_ctx, &g, batch, EXACT, label);
+    }
+    /* InceptionV3's mixed blocks: 2 to 4 branches of conv -> BN -> relu, one of them after an
+     * AveragePooling2D 3x3/1 'same'; the model's output is the concat */
+    for (int i = 0; i < 6; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 11), w = tu_randint(1, 11);
+        int c = random_channels(), n = 2 + i % 3;
+        int c1 = random_channels(), c2 = random_channels(), c3 = random_channels();
+        int c4 = random_channels();
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int xs[4];
+        xs[0] = conv_bn(&g, x, "b1x1", c1, 1, 1, 1, KVK_PAD_VALID);
+        int p = kvk_graph_avgpool(&g, x, "b_pool_avg", 3, 3, 1, 1, KVK_PAD_SAME);
+        xs[1] = conv_bn(&g, p, "b_pool", c2, 1, 1, 1, KVK_PAD_VALID);
+        int m = conv_bn(&g, x, "b3x3_1", tu_randint(1, 8), 1, 1, 1, KVK_PAD_VALID);
+        xs[2] = conv_bn(&g, m, "b3x3_2", c3, 3, 3, 1, KVK_PAD_SAME);
+        xs[3] = conv_bn(&g, x, "b5x5", c4, 5, 5, 1, KVK_PAD_SAME);
+        kvk_graph_concat(&g, xs, n, "mixed");
+        snprintf(label, sizeof label,
+                 "Concatenate of %d branches (%d, %d, %d, %d channels) of %dx%dx%d, batch %d", n,
+                 c1, c2, n > 2 ? c3 : 0, n > 3 ? c4 : 0, h, w, c, batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    /* InceptionV3's reduction blocks (mixed3, mixed8): strided 'valid' convs and a
+     * MaxPooling2D 3x3/2 'valid' branch */
+    for (int i = 0; i < 3; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(3, 13), w = tu_randint(3, 13);
+        int c = random_channels(), c1 = random_channels(), c2 = random_channels();
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int xs[3];
+        xs[0] = conv_bn(&g, x, "b3x3", c1, 3, 3, 2, KVK_PAD_VALID);
+        int m = conv_bn(&g, x, "bdbl_1", tu_randint(1, 8), 1, 1, 1, KVK_PAD_VALID);
+        xs[1] = conv_bn(&g, m, "bdbl_2", c2, 3, 3, 2, KVK_PAD_VALID);
+        xs[2] = kvk_graph_maxpool(&g, x, "b_pool", 3, 3, 2, 2, KVK_PAD_VALID);
+        if (i == 2) { /* the pool first */
+            int t = xs[0];
+            xs[0] = xs[2], xs[2] = t;
+        }
+        kvk_graph_concat(&g, xs, 3, "mixed");
+        snprintf(label, sizeof label,
+                 "Concatenate of a reduction (%d, %d channels, MaxPooling2D 3x3/2 'valid'%s) of "
+                 "%dx%dx%d, batch %d",
+                 c1, c2, i == 2 ? " first" : "", h, w, c, batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    /* an input of the concat read by another layer too (or one that adds a residual): it
+     * cannot be written in place */
+    for (int i = 0; i < 3; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 10), w = tu_randint(1, 10);
+        int c = random_channels(), c1 = random_channels(), c2 = random_channels();
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        if (i == 0) { /* a read by the concat and by an Add after it */
+            int a = conv_bn(&g, x, "a", c1, 1, 1, 1, KVK_PAD_VALID);
+            int b = conv_bn(&g, x, "b", c2, 3, 3, 1, KVK_PAD_SAME);
+            int xs[2] = {a, b};
+            int cat = kvk_graph_concat(&g, xs, 2, "concat");
+            int y =
+                kvk_graph_conv2d(&g, cat, "mix", c1, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR);
+            set_kernel(&g, y);
+            kvk_graph_add(&g, y, a, "add");
+            snprintf(label, sizeof label,
+                     "Concatenate [a %d, b %d] -> Conv2D 1x1, + a, of %dx%dx%d, batch %d", c1, c2,
+                     h, w, c, batch);
+        } else if (i == 1) { /* a conv with a fused residual Add, and a conv */
+            int a = kvk_graph_conv2d(&g, x, "a", c, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_LINEAR);
+            set_kernel(&g, a);
+            int sum = kvk_graph_add(&g, a, x, "add");
+            int r = kvk_graph_activation(&g, sum, "relu", KVK_ACT_RELU);
+            int xs[2] = {conv_bn(&g, x, "b", c2, 1, 1, 1, KVK_PAD_VALID), r};
+            kvk_graph_concat(&g, xs, 2, "concat");
+            snprintf(label, sizeof label,
+                     "Concatenate [b %d, relu(Conv2D + input)] of %dx%dx%d, batch %d", c2, h, w, c,
+                     batch);
+        } else { /* DenseNet: the input itself and a conv of it */
+            int a = conv_bn(&g, x, "a", c1, 3, 3, 1, KVK_PAD_SAME);
+            int xs[2] = {x, a};
+            int cat = kvk_graph_concat(&g, xs, 2, "concat");
+            int b = conv_bn(&g, cat, "b", c2, 3, 3, 1, KVK_PAD_SAME);
+            int ys[3] = {a, cat, b};
+            kvk_graph_concat(&g, ys, 3, "concat2");
+            snprintf(label, sizeof label,
+                     "Concatenate [a %d, Concatenate [input, a], Conv2D of it %d] of %dx%dx%d, "
+                     "batch %d",
+                     c1, c2, h, w, c, batch);
+        }
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    /* nested, as InceptionV3's mixed9: [1x1, [1x3, 3x1], [3x3 -> [1x3, 3x1]], pool]; the third
+     * nests [input, conv], whose input is copied into the outer concat's tensor */
+    for (int i = 0; i < 3; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
+        int c = random_channels(), c1 = random_channels(), c2 = random_channels();
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int xs[4];
+        xs[0] = conv_bn(&g, x, "b1x1", c1, 1, 1, 1, KVK_PAD_VALID);
+        int m = conv_bn(&g, x, "b3x3", tu_randint(1, 8), 1, 1, 1, KVK_PAD_VALID);
+        int ys[2];
+        ys[0] = i == 2 ? x : conv_bn(&g, m, "b3x3_1", c2, 1, 3, 1, KVK_PAD_SAME);
+        ys[1] = conv_bn(&g, m, "b3x3_2", c2, 3, 1, 1, KVK_PAD_SAME);
+        xs[1] = kvk_graph_concat(&g, ys, 2, "mixed_0");
+        int n = 2;
+        if (i == 1) {
+            int d = conv_bn(&g, x, "bdbl", tu_randint(1, 8), 3, 3, 1, KVK_PAD_SAME);
+            int zs[2];
+            zs[0] = conv_bn(&g, d, "bdbl_1", c1, 1, 3, 1, KVK_PAD_SAME);
+            zs[1] = conv_bn(&g, d, "bdbl_2", c2, 3, 1, 1, KVK_PAD_SAME);
+            xs[n++] = kvk_graph_concat(&g, zs, 2, "concat");
+            int p = kvk_graph_avgpool(&g, x, "b_pool_avg", 3, 3, 1, 1, KVK_PAD_SAME);
+            xs[n++] = conv_bn(&g, p, "b_pool", c1, 1, 1, 1, KVK_PAD_VALID);
+        }
+        kvk_graph_concat(&g, xs, n, "mixed");
+        snprintf(label, sizeof label, "nested Concatenate (%d, [%d, %d]%s) of %dx%dx%d, batch %d",
+                 c1, i == 2 ? c : c2, c2, i == 1 ? ", [..], pool" : "", h, w, c, batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    /* a concat read by the next block's convs and by its pooling */
+    for (int i = 0; i < 3; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(3, 11), w = tu_randint(3, 11);
+        int c = random_channels(), c1 = random_channels(), c2 = random_channels();
+        char label[200];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int xs[2], ys[2];
+        xs[0] = conv_bn(&g, x, "a", c1, 1, 1, 1, KVK_PAD_VALID);
+        xs[1] = conv_bn(&g, x, "b", c2, 3, 3, 1, KVK_PAD_SAME);
+        int cat = kvk_graph_concat(&g, xs, 2, "mixed0");
+        const char *what;
+        if (i == 0) { /* mixed1: conv and AveragePooling2D 'same' -> conv */
+            int p = kvk_graph_avgpool(&g, cat, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            ys[0] = conv_bn(&g, cat, "c", random_channels(), 1, 1, 1, KVK_PAD_VALID);
+            ys[1] = conv_bn(&g, p, "d", random_channels(), 1, 1, 1, KVK_PAD_VALID);
+            kvk_graph_concat(&g, ys, 2, "mixed1");
+            what = "[Conv2D, AveragePooling2D -> Conv2D]";
+        } else if (i == 1) { /* mixed3: strided conv and MaxPooling2D 'valid' */
+            ys[0] = conv_bn(&g, cat, "c", random_channels(), 3, 3, 2, KVK_PAD_VALID);
+            ys[1] = kvk_graph_maxpool(&g, cat, "pool", 3, 3, 2, 2, KVK_PAD_VALID);
+            kvk_graph_concat(&g, ys, 2, "mixed1");
+            what = "[Conv2D 3x3/2, MaxPooling2D 3x3/2] 'valid'";
+        } else { /* Add(conv, MaxPooling2D 3x3/1 'same') -> the classifier top */
+            int cv = conv_bn(&g, cat, "c", c1 + c2, 1, 1, 1, KVK_PAD_VALID);
+            int p = kvk_graph_maxpool(&g, cat, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+            int sum = kvk_graph_add(&g, cv, p, "add");
+            int gp = kvk_graph_global_avgpool(&g, sum, "gap");
+            int d = kvk_graph_dense(&g, gp, "predictions", tu_randint(2, 12), KVK_ACT_SOFTMAX);
+            set_kernel(&g, d);
+            what = "Add(Conv2D, MaxPooling2D 'same') -> GAP -> Dense softmax";
+        }
+        snprintf(label, sizeof label, "Concatenate [%d, %d] of %dx%dx%d read by %s, batch %d", c1,
+                 c2, h, w, c, what, batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    /* depthwise and separable convs as inputs, and the most inputs a concat takes */
+    for (int i = 0; i < 2; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 10), w = tu_randint(1, 10);
+        int c = random_channels();
+        char label[200], name[32];
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int xs[KVK_MAX_INPUTS], n = 0;
+        if (i == 0) {
+            xs[n] = kvk_graph_depthwise_conv2d(&g, x, "dw", 3, 3, 1, 1, KVK_PAD_SAME, 2, 1,
+                                               KVK_ACT_RELU);
+            set_kernel(&g, xs[n++]);
+            xs[n] = kvk_graph_separable_conv2d(&g, x, "sep", random_channels(), 3, 3, 1, 1,
+                                               KVK_PAD_SAME, 1, KVK_ACT_LINEAR);
+            set_separable(&g, xs[n++]);
+            xs[n++] = conv_bn(&g, x, "conv", random_channels(), 1, 1, 1, KVK_PAD_VALID);
+            snprintf(label, sizeof label,
+                     "Concatenate [DepthwiseConv2D x2, SeparableConv2D, Conv2D] of %dx%dx%d, "
+                     "batch %d",
+                     h, w, c, batch);
+        } else {
+            for (; n < KVK_MAX_INPUTS; n++) {
+                snprintf(name, sizeof name, "b%d", n);
+                if (n == 2)
+                    xs[n] = kvk_graph_maxpool(&g, x, name, 3, 3, 1, 1, KVK_PAD_SAME);
+                else if (n == 5)
+                    xs[n] = kvk_graph_avgpool(&g, x, name, 3, 3, 1, 1, KVK_PAD_SAME);
+                else
+                    xs[n] = conv_bn(&g, x, name, tu_randint(1, 5), 1 + n % 2 * 2, 1 + n % 2 * 2, 1,
+                                    KVK_PAD_SAME);
+            }
+            snprintf(label, sizeof label, "Concatenate of %d convs and pools of %dx%dx%d, batch %d",
+                     KVK_MAX_INPUTS, h, w, c, batch);
+        }
+        kvk_graph_concat(&g, xs, n, "concat");
+        check_graph(g_ctx, &g, batch, TOL, label);
     }
     group_end(&s);
 }
@@ -702,8 +1263,9 @@ static void test_no_fold(void) {
 
 /* ---- random small networks: the passes and the memory plan together ---------------------- */
 
-/* A chain of random layers with residual Adds, on small tensors. The tolerance is 1e-4 here:
- * rounding compounds over the layers (and may flip a relu or a max at a near-tie). */
+/* A chain of random layers with residual Adds, depthwise and separable convs and 2- or 3-way
+ * Concatenates, on small tensors. The tolerance is 1e-4 here: rounding compounds over the
+ * layers (and may flip a relu or a max at a near-tie). */
 static void random_network(int index) {
     kvk_graph g;
     kvk_graph_init(&g);
@@ -715,7 +1277,7 @@ static void random_network(int index) {
     int layers = tu_randint(5, 12);
     for (int l = 0; l < layers && g.status == KVK_OK; l++) {
         kvk_shape s = g.nodes[cur].shape;
-        int kind = rand() % 9;
+        int kind = rand() % 12;
         snprintf(name, sizeof name, "l%d", l);
         const char *what = "";
         if (kind <= 1) {
@@ -745,6 +1307,42 @@ static void random_network(int index) {
         } else if (kind == 6) {
             cur = kvk_graph_dropout(&g, cur, name);
             what = "dropout";
+        } else if (kind == 9) { /* DepthwiseConv2D or SeparableConv2D */
+            int k = tu_randint(1, 3), st = tu_randint(1, 2);
+            kvk_padding pad = random_padding();
+            if (pad == KVK_PAD_VALID && (s.h < k || s.w < k)) pad = KVK_PAD_SAME;
+            kvk_activation act = rand() % 2 ? KVK_ACT_RELU : KVK_ACT_LINEAR;
+            if (rand() % 2 && s.c <= 16) {
+                cur = kvk_graph_depthwise_conv2d(&g, cur, name, k, k, st, st, pad, tu_randint(1, 2),
+                                                 rand() % 2, act);
+                set_kernel(&g, cur);
+                what = "depthwise";
+            } else {
+                cur = kvk_graph_separable_conv2d(&g, cur, name, tu_randint(1, 16), k, k, st, st,
+                                                 pad, rand() % 2, act);
+                set_separable(&g, cur);
+                what = "separable";
+            }
+        } else if (kind == 10) { /* 2 or 3 branches of cur concatenated, cur itself among them */
+            int xs[3], n = tu_randint(2, 3);
+            for (int b = 0; b < n; b++) {
+                snprintf(name, sizeof name, "l%d_b%d", l, b);
+                int r = rand() % 4;
+                if (r == 0 && s.c <= 16)
+                    xs[b] = cur;
+                else if (r == 1)
+                    xs[b] = kvk_graph_maxpool(&g, cur, name, 3, 3, 1, 1, KVK_PAD_SAME);
+                else {
+                    int k = 1 + 2 * (rand() % 2);
+                    xs[b] =
+                        kvk_graph_conv2d(&g, cur, name, tu_randint(1, 8), k, k, 1, 1, KVK_PAD_SAME,
+                                         rand() % 2, rand() % 2 ? KVK_ACT_RELU : KVK_ACT_LINEAR);
+                    set_kernel(&g, xs[b]);
+                }
+            }
+            snprintf(name, sizeof name, "l%d", l);
+            cur = kvk_graph_concat(&g, xs, n, name);
+            what = n == 2 ? "concat2" : "concat3";
         } else { /* a residual block: conv -> BN, added to its input, then relu */
             int a =
                 kvk_graph_conv2d(&g, cur, name, s.c, 3, 3, 1, 1, KVK_PAD_SAME, 0, KVK_ACT_LINEAR);
@@ -839,6 +1437,34 @@ static void test_small_bindings(void) {
         kvk_graph_activation(&g, bn, "relu", KVK_ACT_RELU);
         check_graph(g_ctx, &g, 2, TOL, "split Conv2D 3x3x64 -> 41 -> BN -> relu");
     }
+    { /* SeparableConv2D 3x3x128 -> 160: the pointwise kernel is 80 KB, with the BN folded
+       * into it; the 5x7x160 output is 22 KB per image, so batch 3 runs in chunks too */
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", 5, 7, 128);
+        int sp = kvk_graph_separable_conv2d(&g, x, "sepconv", 160, 3, 3, 1, 1, KVK_PAD_SAME, 0,
+                                            KVK_ACT_LINEAR);
+        set_separable(&g, sp);
+        int bn = kvk_graph_batchnorm(&g, sp, "bn", 1e-3f, 1, 1);
+        set_batchnorm(&g, bn);
+        kvk_graph_activation(&g, bn, "relu", KVK_ACT_RELU);
+        check_graph(g_ctx, &g, 3, TOL, "split SeparableConv2D 5x7x128 -> 160 -> BN -> relu");
+    }
+    { /* Concatenate of two split convs and a pool: 7x6x(37 + 30 + 64) is 22 KB per image */
+        int batch = tu_randint(2, 3);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", 7, 6, 64);
+        int xs[3];
+        xs[0] = kvk_graph_conv2d(&g, x, "conv_a", 37, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU);
+        set_kernel(&g, xs[0]);
+        xs[1] = conv_bn(&g, x, "b", 30, 3, 3, 1, KVK_PAD_SAME);
+        xs[2] = kvk_graph_maxpool(&g, x, "pool", 3, 3, 1, 1, KVK_PAD_SAME);
+        kvk_graph_concat(&g, xs, 3, "concat");
+        check_graph(g_ctx, &g, batch, TOL,
+                    "Concatenate [split Conv2D 3x3x64 -> 37, -> 30 -> BN -> relu, "
+                    "MaxPooling2D] of 7x6x64");
+    }
     g_ctx = saved;
 
     /* a cap below 4 output channels' weights: a clear error naming the layer */
@@ -874,17 +1500,26 @@ static void test_small_bindings(void) {
     }
 
     /* activations: the largest tensor is 16x16x16 floats = 16 KiB per image; a 40 KiB cap
-     * allows 2 images per submission, so batch 5 runs as 2 + 2 + 1 */
+     * allows 2 images per submission, so batch 5 runs as 2 + 2 + 1. The third model makes
+     * that tensor a Concatenate of a conv and a separable conv. */
     {
         kvk_context *chunky = tu_context(40 << 10);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             kvk_graph g;
             kvk_graph_init(&g);
             int x = kvk_graph_input(&g, "input", 16, 16, 8);
-            int cv = kvk_graph_conv2d(&g, x, "conv", 16, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU);
+            int cv = kvk_graph_conv2d(&g, x, "conv", i == 2 ? 11 : 16, 3, 3, 1, 1, KVK_PAD_SAME, 1,
+                                      KVK_ACT_RELU);
             set_kernel(&g, cv);
+            if (i == 2) {
+                int sp = kvk_graph_separable_conv2d(&g, x, "sepconv", 5, 3, 3, 1, 1, KVK_PAD_SAME,
+                                                    1, KVK_ACT_RELU);
+                set_separable(&g, sp);
+                int xs[2] = {cv, sp};
+                cv = kvk_graph_concat(&g, xs, 2, "concat");
+            }
             int p = kvk_graph_maxpool(&g, cv, "pool", 2, 2, 2, 2, KVK_PAD_VALID);
-            if (i) {
+            if (i == 1) {
                 int gp = kvk_graph_global_avgpool(&g, p, "gap");
                 int d = kvk_graph_dense(&g, gp, "fc", 10, KVK_ACT_SOFTMAX);
                 set_kernel(&g, d);
@@ -903,9 +1538,11 @@ static void test_small_bindings(void) {
             }
             kvk_model_destroy(m);
             check_graph(chunky, &g, 5, TOL,
-                        i ? "Conv2D 16x16x8 -> 16 -> MaxPool -> GAP -> Dense softmax, batch 5 in "
-                            "chunks of 2"
-                          : "Conv2D 16x16x8 -> 16 -> MaxPool, batch 5 in chunks of 2");
+                        i == 2   ? "Concatenate [Conv2D 16x16x8 -> 11, SeparableConv2D -> 5] -> "
+                                   "MaxPool, batch 5 in chunks of 2"
+                        : i == 1 ? "Conv2D 16x16x8 -> 16 -> MaxPool -> GAP -> Dense softmax, "
+                                   "batch 5 in chunks of 2"
+                                 : "Conv2D 16x16x8 -> 16 -> MaxPool, batch 5 in chunks of 2");
         }
         tu_check_validation(chunky);
         kvk_context_destroy(chunky);
@@ -927,6 +1564,9 @@ int main(void) {
     test_dense();
     test_add_activation();
     test_pooling();
+    test_depthwise();
+    test_separable();
+    test_concat();
     test_no_fold();
     test_random_networks();
     test_small_bindings();
