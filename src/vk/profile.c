@@ -73,8 +73,10 @@ void kvk_vk_profile_report(kvk_vk_profile *p, const kvk_graph *g, const kvk_plan
             if (count[k])
                 fprintf(stderr, "  %-24s %4d steps %10.2f ms %5.1f%%\n", kvk_op_name((kvk_op)k),
                         count[k], by_op[k], 100 * by_op[k] / (total > 0 ? total : 1));
+        /* KVK_PROFILE=2: every step, slowest first */
+        int show = getenv("KVK_PROFILE")[0] == '2' ? p->steps : 12;
         fprintf(stderr, "  slowest steps:\n");
-        for (int shown = 0; shown < 12; shown++) { /* selection: a dozen of a few hundred */
+        for (int shown = 0; shown < show; shown++) { /* a selection sort: it runs once */
             int best = -1;
             for (int i = 0; i < p->steps; i++)
                 if (p->ms[i] >= 0 && (best < 0 || p->ms[i] > p->ms[best])) best = i;
