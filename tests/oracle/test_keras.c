@@ -1,6 +1,8 @@
 /* kvk against real Keras: a case folder made by make_keras_cases.py holds weight files that
- * Keras wrote (save_weights, model.save, a theano-ordered copy), an input, and Keras' own
- * output for it. Every weight file must reproduce that output within the stated tolerance.
+ * Keras wrote (save_weights, model.save, a theano-ordered copy, renumbered copies), an input,
+ * and Keras' own output for it. Every weight file must reproduce that output within the
+ * stated tolerance. A feature case (case.json "features") instead lists layer outputs
+ * (optionally globally pooled) that kvk must return through options.output_layers.
  * usage: test_keras CASE_DIR */
 #include "testutil.h"
 
@@ -29,6 +31,128 @@ static char *read_text(const char *path, size_t *len) {
 static int json_int(const kvk_json *o, const char *key) {
     const kvk_json *v = kvk_json_get(o, key);
     return v && v->type == KVK_JSON_NUMBER ? (int)v->number : 0;
+}
+
+static const char *pooling_name(kvk_pooling p) {
+    return p == KVK_POOLING_AVG ? "avg" : p == KVK_POOLING_MAX ? "max" : "none";
+}
+
+/* case.json "features": [{"layer", "pooling": null|"avg"|"max", "file"}, ...]. The API has
+ * one output_pooling per model, so one model per pooling value in use, each returning its
+ * entries' layers in case order. */
+static double run_features(kvk_context *ctx, const kvk_model_options *o, const char *dir,
+                           const char *file, const kvk_json *features, const kvk_npy *x) {
+    double worst = 0;
+    size_t n = features->length;
+    for (int p = KVK_POOLING_NONE; p <= KVK_POOLING_MAX; p++) {
+        const char **names = calloc(n, sizeof *names);
+        size_t *entry = calloc(n, sizeof *entry);
+        int count = 0;
+        for (size_t i = 0; i < n; i++) {
+            const kvk_json *f = kvk_json_at(features, i);
+            const char *pool = kvk_json_get_string(f, "pooling");
+            kvk_pooling fp = !pool                  ? KVK_POOLING_NONE
+                             : !strcmp(pool, "avg") ? KVK_POOLING_AVG
+                                                    : KVK_POOLING_MAX;
+            if ((int)fp != p) continue;
+            names[count] = kvk_json_get_string(f, "layer");
+            entry[count++] = i;
+        }
+        if (!count) {
+            free(names);
+            free(entry);
+            continue;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        kvk_model_options mo = *o;
+        mo.weights = path;
+        mo.output_layers = names;
+        mo.output_layer_count = count;
+        mo.output_pooling = (kvk_pooling)p;
+        kvk_model *m = NULL;
+        if (!tu_check(kvk_model_create(ctx, &mo, &m) == KVK_OK,
+                      "%s: build with %d outputs (pooling %s): %s", file, count, pooling_name(p),
+                      kvk_last_error())) {
+            free(names);
+            free(entry);
+            worst = INFINITY;
+            continue;
+        }
+        /* A wrong output count stops this model; a wrong name or shape fails that output
+         * only (the others are still run and compared). */
+        int ok = tu_check(kvk_model_output_count(m) == count, "%s: %d outputs, asked for %d", file,
+                          kvk_model_output_count(m), count);
+        kvk_npy *want = calloc((size_t)count, sizeof *want);
+        float **y = calloc((size_t)count, sizeof *y);
+        long *floats = calloc((size_t)count, sizeof *floats);
+        int *valid = calloc((size_t)count, sizeof *valid);
+        for (int k = 0; ok && k < count; k++) {
+            floats[k] = kvk_model_output_floats(m, k) * o->batch;
+            y[k] = malloc(sizeof(float) * (size_t)(floats[k] > 0 ? floats[k] : 1));
+            tu_poison(y[k], floats[k]);
+            const kvk_json *f = kvk_json_at(features, entry[k]);
+            const char *npy = kvk_json_get_string(f, "file");
+            char npath[4096]; /* not path: mo.weights points there */
+            snprintf(npath, sizeof npath, "%s/%s", dir, npy ? npy : "?");
+            if (!tu_check(kvk_npy_read(npath, &want[k]) == KVK_OK, "read %s: %s", npath,
+                          kvk_last_error()))
+                continue;
+            const char *name = kvk_model_output_name(m, k);
+            int named =
+                tu_check(name && !strcmp(name, names[k]), "%s: output %d is %s, asked for %s", file,
+                         k, name ? name : "(null)", names[k]);
+            /* kvk's per-image shape must be Keras' shape without the batch axis */
+            int dims[3] = {0};
+            int nd = kvk_model_output_dims(m, k, dims);
+            int same = nd >= 1 && nd <= 3 && want[k].ndim == nd + 1 && want[k].dims[0] == o->batch;
+            for (int d = 0; same && d < nd; d++) same = want[k].dims[d + 1] == dims[d];
+            long wn = 1;
+            for (int d = 0; d < want[k].ndim; d++) wn *= (long)want[k].dims[d];
+            same = same && floats[k] == wn;
+            char ks[64] = "", ws[96] = "";
+            for (int d = 0; d < nd && d < 3; d++)
+                snprintf(ks + strlen(ks), sizeof ks - strlen(ks), "%s%d", d ? ", " : "", dims[d]);
+            for (int d = 0; d < want[k].ndim; d++)
+                snprintf(ws + strlen(ws), sizeof ws - strlen(ws), "%s%lld", d ? ", " : "",
+                         (long long)want[k].dims[d]);
+            same = tu_check(same,
+                            "%s: %s (pooling %s): kvk %ld floats, shape per image (%s); "
+                            "Keras %s (%s)",
+                            file, names[k], pooling_name(p), floats[k], ks, npy, ws);
+            valid[k] = named && same;
+        }
+        if (ok && tu_check(kvk_model_run_outputs(m, x->data, o->batch, y) == KVK_OK,
+                           "%s: run %d outputs (pooling %s): %s", file, count, pooling_name(p),
+                           kvk_last_error())) {
+            for (int k = 0; k < count; k++) {
+                if (!valid[k]) {
+                    worst = INFINITY;
+                    continue;
+                }
+                double err = tu_rel_error(y[k], want[k].data, floats[k]);
+                if (err > worst || isnan(err)) worst = err;
+                printf("%s %s layer %s (pooling %s) on %s: relative error vs Keras %.3g\n", dir,
+                       file, names[k], pooling_name(p), kvk_context_device_name(ctx), err);
+                tu_check(err <= TOLERANCE, "%s: %s (pooling %s): relative error %.3g <= %g", file,
+                         names[k], pooling_name(p), err, TOLERANCE);
+            }
+        } else {
+            worst = INFINITY;
+        }
+        for (int k = 0; k < count; k++) {
+            free(y[k]);
+            kvk_npy_free(&want[k]);
+        }
+        free(y);
+        free(want);
+        free(floats);
+        free(valid);
+        free(names);
+        free(entry);
+        kvk_model_destroy(m);
+    }
+    return worst;
 }
 
 int main(int argc, char **argv) {
@@ -62,12 +186,19 @@ int main(int argc, char **argv) {
     kvk_npy x = {0}, want = {0};
     snprintf(path, sizeof path, "%s/input.npy", dir);
     tu_check(kvk_npy_read(path, &x) == KVK_OK, "read input: %s", kvk_last_error());
-    snprintf(path, sizeof path, "%s/output.npy", dir);
-    tu_check(kvk_npy_read(path, &want) == KVK_OK, "read Keras output: %s", kvk_last_error());
+    const kvk_json *features = kvk_json_get(c, "features");
+    if (features && (features->type != KVK_JSON_ARRAY || !features->length)) {
+        tu_check(0, "%s: \"features\" is not a non-empty array", path);
+        features = NULL;
+    }
+    if (!features) {
+        snprintf(path, sizeof path, "%s/output.npy", dir);
+        tu_check(kvk_npy_read(path, &want) == KVK_OK, "read Keras output: %s", kvk_last_error());
+    }
     if (tu_failed) return tu_finish();
     long out_n = 1;
     for (int i = 0; i < want.ndim; i++) out_n *= (long)want.dims[i];
-    float *y = malloc(sizeof(float) * (size_t)out_n);
+    float *y = features ? NULL : malloc(sizeof(float) * (size_t)out_n);
 
     kvk_context *ctx = tu_context(0);
     const kvk_json *files = kvk_json_get(c, "files");
@@ -75,6 +206,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; files && i < files->length; i++) {
         const char *file = kvk_json_string(kvk_json_at(files, i));
         if (!file || !strstr(file, ".h5")) continue;
+        if (features) {
+            double err = run_features(ctx, &o, dir, file, features, &x);
+            if (err > worst || isnan(err)) worst = err;
+            continue;
+        }
         snprintf(path, sizeof path, "%s/%s", dir, file);
         kvk_model_options mo = o;
         mo.weights = path;
