@@ -86,10 +86,10 @@ typedef struct builder {
     size_t alignment;
 } builder;
 
-/* The tensor holding node n's output, created at the current step if it does not exist. */
-static int tensor_for(builder *b, int n) {
-    int offset;
-    int root = placement_root(b->g, n, &offset);
+/* The tensor holding node n's output, created at the current step if it does not exist, and
+ * the channel at which n's output starts in it. */
+static int tensor_for(builder *b, int n, int *offset) {
+    int root = placement_root(b->g, n, offset);
     if (b->tensor_of[root] < 0) {
         kvk_plan *p = b->p;
         int t = p->tensor_count++;
@@ -153,8 +153,7 @@ kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_p
                                 n->name);
             }
         int offset;
-        placement_root(g, i, &offset);
-        int t = tensor_for(&b, i);
+        int t = tensor_for(&b, i, &offset);
         if (n->op == KVK_OP_INPUT) {
             out->input_tensor = t;
             continue;

@@ -74,12 +74,22 @@ int kvk_app_head_pooling(kvk_graph *g, int x, kvk_pooling pooling, const char *a
     return x;
 }
 
-const char *kvk_app_auto_name(char *buf, const char *prefix, int *counter) {
-    int n = (*counter)++;
-    if (n == 0)
-        snprintf(buf, 96, "%s", prefix);
+static void format_auto_name(char *buf, size_t size, const char *prefix, int number) {
+    if (number == 0)
+        snprintf(buf, size, "%s", prefix);
     else
-        snprintf(buf, 96, "%s_%d", prefix, n);
+        snprintf(buf, size, "%s_%d", prefix, number);
+}
+
+int kvk_app_head(kvk_graph *g, int x, const kvk_app_args *args, const char *avg_name,
+                 const char *max_name) {
+    if (!args->include_top) return kvk_app_head_pooling(g, x, args->pooling, avg_name, max_name);
+    x = kvk_graph_global_avgpool(g, x, "avg_pool");
+    return kvk_graph_dense(g, x, "predictions", args->classes, KVK_ACT_SOFTMAX);
+}
+
+const char *kvk_app_auto_name(char *buf, const char *prefix, int *counter) {
+    format_auto_name(buf, 96, prefix, (*counter)++);
     return buf;
 }
 
@@ -115,13 +125,6 @@ static int parse_auto_name(const char *name, const char *prefix, int *number) {
     }
     *number = (int)n;
     return 1;
-}
-
-static void format_auto_name(char *buf, size_t size, const char *prefix, int number) {
-    if (number == 0)
-        snprintf(buf, size, "%s", prefix);
-    else
-        snprintf(buf, size, "%s_%d", prefix, number);
 }
 
 static int compare_int(const void *a, const void *b) {

@@ -41,6 +41,11 @@ int kvk_app_head_pooling(kvk_graph *g, int x, kvk_pooling pooling, const char *a
 /* Keras' automatic layer name for the next layer of a class: "conv2d" for the first,
  * "conv2d_1", "conv2d_2", ... after it (a fresh tf.keras session's naming). Writes into buf
  * (at least 96 bytes), increments *counter and returns buf. */
+/* The head of tf.keras' ResNet50, InceptionV3 and Xception: with the top, GlobalAveragePooling2D
+ * "avg_pool" and Dense "predictions" (softmax); without it, the pooling named as given. */
+int kvk_app_head(kvk_graph *g, int x, const kvk_app_args *args, const char *avg_name,
+                 const char *max_name);
+
 const char *kvk_app_auto_name(char *buf, const char *prefix, int *counter);
 
 /* Renames a graph built with fresh-session automatic names (conv2d, batch_normalization,

@@ -150,13 +150,7 @@ kvk_status kvk_build_inception_v3(kvk_graph *g, const kvk_app_args *args) {
     x = block_8(&m, x, 0);
     x = block_8(&m, x, 1);
 
-    if (args->include_top) {
-        x = kvk_graph_global_avgpool(g, x, "avg_pool");
-        x = kvk_graph_dense(g, x, "predictions", args->classes, KVK_ACT_SOFTMAX);
-    } else {
-        x = kvk_app_head_pooling(g, x, args->pooling, "global_average_pooling2d",
-                                 "global_max_pooling2d");
-    }
+    kvk_app_head(g, x, args, "global_average_pooling2d", "global_max_pooling2d");
     if (g->status == KVK_OK && args->weights)
         return kvk_app_match_auto_names(g, args->weights, "InceptionV3");
     return g->status;

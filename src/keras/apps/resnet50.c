@@ -64,12 +64,7 @@ static kvk_status build_keras2(kvk_graph *g, const kvk_app_args *args) {
     x = stack1(g, x, 128, 4, 2, "conv3");
     x = stack1(g, x, 256, 6, 2, "conv4");
     x = stack1(g, x, 512, 3, 2, "conv5");
-    if (args->include_top) {
-        x = kvk_graph_global_avgpool(g, x, "avg_pool");
-        x = kvk_graph_dense(g, x, "predictions", args->classes, KVK_ACT_SOFTMAX);
-    } else {
-        x = kvk_app_head_pooling(g, x, args->pooling, "avg_pool", "max_pool");
-    }
+    kvk_app_head(g, x, args, "avg_pool", "max_pool");
     return g->status;
 }
 
