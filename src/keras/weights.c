@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/weights_internal.h"
 
@@ -170,9 +171,8 @@ kvk_weight *kvk_weights_weight_add(kvk_weight_layer *layer, const char *name) {
 }
 
 int64_t kvk_weight_elements(const kvk_weight *w) {
-    int64_t n = 1;
-    for (int i = 0; i < w->ndim; i++) n *= w->dims[i];
-    return n;
+    int64_t n;
+    return kvk_product_i64(w->dims, w->ndim, &n) ? n : -1;
 }
 
 const char *kvk_weight_format_name(kvk_weight_format format) {

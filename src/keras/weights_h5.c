@@ -5,9 +5,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/weights_internal.h"
+
+/* What a file may make kvk allocate, checked from each dataset's declared shape before its
+ * data is read (a few-KB file can declare terabytes: HDF5 fills unwritten storage with the
+ * fill value). An uncompressed dataset must have its bytes stored in the file: the declared
+ * size is at most the file's size, the storage actually allocated covers it, and all such
+ * datasets together fit in the file. A compressed (filtered) dataset may expand, so it is
+ * held to KVK_H5_MAX_DATASET_BYTES once converted to float32, and the whole file to
+ * KVK_H5_MAX_TOTAL_BYTES; the largest Keras Applications weight (VGG19's fc1, 25088x4096) is
+ * 392 MiB and the largest file 549 MiB. */
+#define KVK_H5_MAX_DATASET_BYTES ((uint64_t)1 << 30)
+#define KVK_H5_MAX_TOTAL_BYTES ((uint64_t)4 << 30)
+
+typedef struct h5_budget {
+    uint64_t file_size;   /* bytes, from stat */
+    uint64_t stored;      /* declared bytes of the uncompressed datasets so far */
+    uint64_t float_bytes; /* float32 bytes of every dataset so far */
+} h5_budget;
 
 typedef struct strings {
     char **items;
@@ -129,9 +148,9 @@ static kvk_status read_string_attr(hid_t obj, const char *name, const char *path
 }
 
 static kvk_status read_dataset(hid_t group, const char *path, const char *layer, kvk_weight *w,
-                               int with_data) {
+                               int with_data, h5_budget *budget) {
     kvk_status st = KVK_ERROR_FORMAT;
-    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     hid_t ds = H5Dopen2(group, w->name, H5P_DEFAULT);
     if (ds < 0)
         return kvk_fail(KVK_ERROR_FORMAT,
@@ -165,20 +184,71 @@ static kvk_status read_dataset(hid_t group, const char *path, const char *layer,
         goto done;
     }
     hsize_t dims[KVK_MAX_DIMS];
-    H5Sget_simple_extent_dims(space, dims, NULL);
+    if (H5Sget_simple_extent_dims(space, dims, NULL) != ndim) {
+        kvk_fail(KVK_ERROR_FORMAT, "%s: layer '%s': dataset '%s' has an unreadable shape", path,
+                 layer, w->name);
+        goto done;
+    }
     w->ndim = ndim;
     uint64_t count = 1;
+    int fits = 1;
     for (int i = 0; i < ndim; i++) {
-        w->dims[i] = (int64_t)dims[i];
-        if (dims[i] > 0 && count > (SIZE_MAX / sizeof(float)) / dims[i]) {
-            kvk_fail(KVK_ERROR_FORMAT, "%s: layer '%s': dataset '%s' is too large", path, layer,
-                     w->name);
+        w->dims[i] = dims[i] > (hsize_t)INT64_MAX ? INT64_MAX : (int64_t)dims[i];
+        fits &= kvk_mul_u64(count, (uint64_t)dims[i], &count);
+    }
+    uint64_t stored_bytes = 0, float_bytes = 0;
+    fits = fits && kvk_mul_u64(count, size, &stored_bytes) &&
+           kvk_mul_u64(count, sizeof(float), &float_bytes) && float_bytes <= SIZE_MAX;
+    if (!fits) {
+        kvk_fail(KVK_ERROR_FORMAT,
+                 "%s: layer '%s': dataset '%s' declares a shape whose size overflows 64 bits", path,
+                 layer, w->name);
+        goto done;
+    }
+    if (!with_data) {
+        st = KVK_OK;
+        goto done;
+    }
+    dcpl = H5Dget_create_plist(ds);
+    int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+    hsize_t storage = H5Dget_storage_size(ds);
+    if (filters < 0) {
+        kvk_fail(KVK_ERROR_FORMAT, "%s: layer '%s': dataset '%s' has an unreadable layout", path,
+                 layer, w->name);
+        goto done;
+    }
+    if (count == 0) {
+        /* nothing stored, nothing to check */
+    } else if (filters == 0) {
+        if (stored_bytes > budget->file_size || storage < stored_bytes ||
+            !kvk_add_u64(budget->stored, stored_bytes, &budget->stored) ||
+            budget->stored > budget->file_size) {
+            kvk_fail(KVK_ERROR_FORMAT,
+                     "%s: layer '%s': dataset '%s' declares %llu bytes (%s, %llu values) but "
+                     "the file stores %llu of them and is %llu bytes long (damaged file?)",
+                     path, layer, w->name, (unsigned long long)stored_bytes, w->dtype,
+                     (unsigned long long)count, (unsigned long long)storage,
+                     (unsigned long long)budget->file_size);
             goto done;
         }
-        count *= dims[i];
+    } else if (float_bytes > KVK_H5_MAX_DATASET_BYTES || storage == 0) {
+        kvk_fail(KVK_ERROR_FORMAT,
+                 "%s: layer '%s': compressed dataset '%s' declares %llu values (%llu bytes as "
+                 "float32, %llu stored); kvk reads at most %llu bytes per dataset",
+                 path, layer, w->name, (unsigned long long)count, (unsigned long long)float_bytes,
+                 (unsigned long long)storage, (unsigned long long)KVK_H5_MAX_DATASET_BYTES);
+        goto done;
+    }
+    if (!kvk_add_u64(budget->float_bytes, float_bytes, &budget->float_bytes) ||
+        budget->float_bytes > KVK_H5_MAX_TOTAL_BYTES) {
+        kvk_fail(KVK_ERROR_FORMAT,
+                 "%s: layer '%s': dataset '%s' takes the file's weights past %llu bytes, the "
+                 "most kvk reads from one file",
+                 path, layer, w->name, (unsigned long long)KVK_H5_MAX_TOTAL_BYTES);
+        goto done;
     }
     if (with_data) {
-        w->data = malloc(count ? (size_t)count * sizeof(float) : 1);
+        w->data = malloc(float_bytes ? (size_t)float_bytes : 1);
         if (!w->data) {
             st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: layer '%s': out of memory for '%s'", path,
                           layer, w->name);
@@ -194,13 +264,15 @@ static kvk_status read_dataset(hid_t group, const char *path, const char *layer,
     }
     st = KVK_OK;
 done:
+    close_id(&dcpl, H5Pclose);
     close_id(&space, H5Sclose);
     close_id(&type, H5Tclose);
     close_id(&ds, H5Dclose);
     return st;
 }
 
-static kvk_status read_layers(hid_t group, kvk_weight_file *file, int with_data, int *listed) {
+static kvk_status read_layers(hid_t group, kvk_weight_file *file, int with_data, int *listed,
+                              h5_budget *budget) {
     const char *path = file->path;
     strings layers, weights = {NULL, 0};
     kvk_status st = KVK_OK;
@@ -237,7 +309,7 @@ static kvk_status read_layers(hid_t group, kvk_weight_file *file, int with_data,
                 if (!w)
                     st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
                 else
-                    st = read_dataset(lg, path, name, w, with_data);
+                    st = read_dataset(lg, path, name, w, with_data, budget);
             }
         }
         strings_free(&weights);
@@ -300,7 +372,10 @@ kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file 
     if (!file->backend && (st = read_string_attr(group, "backend", path, &file->backend)) != KVK_OK)
         goto done;
     if ((st = read_string_attr(f, "model_config", path, &file->model_config)) != KVK_OK) goto done;
-    st = read_layers(group, file, with_data, listed_layers);
+    struct stat sb;
+    h5_budget budget = {0, 0, 0};
+    if (stat(path, &sb) == 0 && sb.st_size > 0) budget.file_size = (uint64_t)sb.st_size;
+    st = read_layers(group, file, with_data, listed_layers, &budget);
 done:
     if (group >= 0) H5Gclose(group);
     H5Fclose(f);

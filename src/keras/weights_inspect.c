@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/weights_internal.h"
 
@@ -37,11 +38,13 @@ kvk_status kvk_weight_file_inspect(const char *path, FILE *out) {
         return st;
     }
     int64_t params = 0, weights = 0;
+    int params_overflow = 0;
     size_t name_width = 0;
     for (int i = 0; i < file->layer_count; i++) {
         for (int j = 0; j < file->layers[i].count; j++) {
             const kvk_weight *w = &file->layers[i].weights[j];
-            params += kvk_weight_elements(w);
+            int64_t n = kvk_weight_elements(w);
+            if (n < 0 || !kvk_add_i64(params, n, &params)) params_overflow = 1;
             weights++;
             if (strlen(w->name) > name_width) name_width = strlen(w->name);
         }
@@ -56,8 +59,13 @@ kvk_status kvk_weight_file_inspect(const char *path, FILE *out) {
             file->channels_first);
     fprintf(out, "config    %s\n", file->model_config ? "yes" : "no");
     fprintf(out, "layers    %d (%d with weights)\n", listed, file->layer_count);
-    fprintf(out, "weights   %lld tensors, %lld parameters\n", (long long)weights,
-            (long long)params);
+    if (params_overflow)
+        fprintf(out,
+                "weights   %lld tensors, more than %lld parameters (declared shapes overflow)\n",
+                (long long)weights, (long long)INT64_MAX);
+    else
+        fprintf(out, "weights   %lld tensors, %lld parameters\n", (long long)weights,
+                (long long)params);
     for (int i = 0; i < file->layer_count; i++) {
         const kvk_weight_layer *layer = &file->layers[i];
         fprintf(out, "  %s\n", layer->name);

@@ -45,6 +45,7 @@ kvk_weight_file *kvk_weights_new(const char *path, kvk_weight_format format);
 kvk_weight_layer *kvk_weights_layer_add(kvk_weight_file *file, const char *name);
 /* Appends a zeroed weight named `name`; NULL when out of memory. */
 kvk_weight *kvk_weights_weight_add(kvk_weight_layer *layer, const char *name);
+/* The product of the dims; -1 when it overflows int64 (a file declaring huge shapes). */
 int64_t kvk_weight_elements(const kvk_weight *w);
 const char *kvk_weight_format_name(kvk_weight_format format);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/weights_internal.h"
 
@@ -139,7 +140,11 @@ static kvk_status read_group(kvk_weight_file *file, const kvk_json *group, int g
                           p, r.paths[i]);
             goto done;
         }
-        total += (uint64_t)sb.st_size;
+        if (!kvk_add_u64(total, (uint64_t)sb.st_size, &total)) {
+            st = kvk_fail(KVK_ERROR_FORMAT, "%s: weight group %d: the shards' sizes overflow", path,
+                          gi);
+            goto done;
+        }
     }
     /* First pass: metadata and the byte range of each weight, so that a size mismatch is
      * reported before any data is read, naming the weight at fault. */
@@ -186,7 +191,7 @@ static kvk_status read_group(kvk_weight_file *file, const kvk_json *group, int g
         slots[i].weight = layer->count - 1;
         w->dtype = "float32";
         w->ndim = (int)shape->length;
-        uint64_t count = 1;
+        uint64_t count = 1, bytes = 0, end = 0;
         for (size_t d = 0; d < shape->length; d++) {
             double v = kvk_json_is(&shape->items[d], KVK_JSON_NUMBER) ? shape->items[d].number : -1;
             if (!(v >= 0 && v <= (double)(1ull << 40) && v == (double)(int64_t)v)) {
@@ -195,23 +200,24 @@ static kvk_status read_group(kvk_weight_file *file, const kvk_json *group, int g
                 goto done;
             }
             w->dims[d] = (int64_t)v;
-            count *= (uint64_t)v;
-            if (count > (1ull << 40)) {
-                st = kvk_fail(KVK_ERROR_FORMAT, "%s: weight '%s' is too large", path, name);
+            if (!kvk_mul_u64(count, (uint64_t)v, &count) || count > (1ull << 40)) {
+                st = kvk_fail(KVK_ERROR_FORMAT,
+                              "%s: weight '%s': shape[%zu] = %.0f makes it more than 2^40 values",
+                              path, name, d, v);
                 goto done;
             }
         }
-        if (needed + count * 4 > total) {
+        /* count <= 2^40, so bytes and end fit; checked all the same */
+        if (!kvk_mul_u64(count, 4, &bytes) || !kvk_add_u64(needed, bytes, &end) || end > total) {
             st = kvk_fail(KVK_ERROR_FORMAT,
                           "%s: weight group %d: weight '%s' needs bytes %llu to %llu but the "
                           "group's %d shard(s) hold only %llu bytes (shard truncated, or a shape "
                           "that does not match?)",
-                          path, gi, name, (unsigned long long)needed,
-                          (unsigned long long)(needed + count * 4), r.count,
-                          (unsigned long long)total);
+                          path, gi, name, (unsigned long long)needed, (unsigned long long)end,
+                          r.count, (unsigned long long)total);
             goto done;
         }
-        needed += count * 4;
+        needed = end;
     }
     if (needed != total) {
         st = kvk_fail(KVK_ERROR_FORMAT,
