@@ -21,11 +21,11 @@ static const char *const USAGE =
     "usage:\n"
     "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
     "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
-    "              [--batch N] [--verbose]\n"
+    "              [--batch N] [--max-pixels N] [--verbose]\n"
     "  kvk features IMAGE... --model NAME --layer LAYER [--layer LAYER2...] [--weights FILE]\n"
     "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
     "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
-    "              [--preprocess MODE] [--verbose]\n"
+    "              [--preprocess MODE] [--max-pixels N] [--verbose]\n"
     "  kvk inspect FILE\n"
     "  kvk devices\n"
     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
@@ -40,6 +40,8 @@ static const char *const USAGE =
     "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (tf for\n"
     "inception_v3 and xception, caffe for the others). Images are read as Keras' load_img\n"
     "(target_size=...) reads them; --batch N runs N images at a time (default: up to 8).\n"
+    "Images over --max-pixels N pixels (default: KVK_MAX_IMAGE_PIXELS, else 178956970 as in\n"
+    "Pillow; 0: no limit) are refused from their header; over half of it, a warning.\n"
     "\n"
     "features: the outputs of the named Keras layers for all the images, as\n"
     "Model(base.input, [base.get_layer(LAYER).output, ...]) gives them in Keras, one row per\n"
@@ -72,6 +74,7 @@ static int usage_error(const char *msg, const char *arg) {
 typedef struct args {
     const char *model, *weights, *device, *resize, *jpeg, *preprocess, *size, *pooling, *out;
     int top, with_top, json, verbose, batch, runs, no_top, no_reference;
+    long long max_pixels; /* --max-pixels; 0: not given */
     const char **files, **layers;
     int file_count, layer_count;
 } args;
@@ -151,6 +154,15 @@ static int parse_args(int argc, char **argv, args *a) {
             VALUE();
             if (!parse_int(next, 1, &a->batch))
                 return usage_error("--batch needs a positive number, got ", next);
+        } else if (!strcmp(o, "--max-pixels")) {
+            VALUE();
+            char *end;
+            errno = 0;
+            a->max_pixels = strtoll(next, &end, 10);
+            if (errno || *end || !*next || a->max_pixels < 0)
+                return usage_error("--max-pixels needs a number of pixels (0: no limit), got ",
+                                   next);
+            if (a->max_pixels == 0) a->max_pixels = -1;
         } else if (!strcmp(o, "--runs")) {
             VALUE();
             if (!parse_int(next, 1, &a->runs))
@@ -234,6 +246,7 @@ static int image_options(const args *a, image_reader *r) {
         return usage_error("--jpeg takes libjpeg or stb, got ", a->jpeg);
     if (a->preprocess && !parse_mode(a->preprocess, &r->mode))
         return usage_error("--preprocess takes caffe, tf, torch or none, got ", a->preprocess);
+    if (a->max_pixels) kvk_image_set_max_pixels(a->max_pixels);
     return 0;
 }
 
@@ -295,7 +308,10 @@ static int cmd_predict(const args *a) {
 
     kvk_context *ctx;
     if (open_context(a, a->device, &ctx)) return 1;
-    int batch = a->batch ? a->batch : (a->file_count < 8 ? a->file_count : 8);
+    /* never more images per run than there are images: --batch 1000000 with one image would
+     * otherwise size the model (and its memory) for a million */
+    int batch = a->batch ? a->batch : 8;
+    if (batch > a->file_count) batch = a->file_count;
     kvk_model_options mo = {
         .architecture = app->name, .weights = weights, .include_top = 1, .batch = batch};
     kvk_model *model;

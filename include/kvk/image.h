@@ -29,6 +29,22 @@ typedef struct kvk_image {
     unsigned char *rgb; /* height*width*3 bytes, row-major, owned */
 } kvk_image;
 
+/* Limits on what an image file may make kvk allocate (images come from users, and a few
+ * hundred bytes can declare 65500x65500 pixels). The pixel count declared in the header is
+ * checked before the decoder allocates anything: above the limit the image is refused, above
+ * half of it a warning goes to stderr. The default is Pillow's (Image.MAX_IMAGE_PIXELS
+ * 89478485 warns, twice that is refused). Only regular files are read (a FIFO, a device such
+ * as /dev/zero or a directory is refused unread), and at most KVK_IMAGE_MAX_FILE_BYTES. */
+#define KVK_IMAGE_MAX_PIXELS_DEFAULT 178956970LL
+#define KVK_IMAGE_MAX_FILE_BYTES (1ULL << 30)
+
+/* Sets the pixel limit for the whole process: N > 0 pixels, a negative value for no limit, 0
+ * for the default, which is the environment variable KVK_MAX_IMAGE_PIXELS when set (a number
+ * of pixels; 0 there means no limit), else KVK_IMAGE_MAX_PIXELS_DEFAULT. Thread-safe. */
+void kvk_image_set_max_pixels(long long max_pixels);
+/* The limit in force (0: none). */
+long long kvk_image_max_pixels(void);
+
 /* Decodes JPEG, PNG or BMP. Errors name the file and the decoder's reason. */
 kvk_status kvk_image_load(const char *path, kvk_jpeg_decoder decoder, kvk_image *out);
 void kvk_image_free(kvk_image *image);

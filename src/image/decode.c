@@ -4,11 +4,15 @@
 #include "kvk/image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -47,34 +51,111 @@ void kvk_image_free(kvk_image *image) {
     image->width = image->height = 0;
 }
 
-static kvk_status read_file(const char *path, unsigned char **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return kvk_fail(KVK_ERROR_IO, "%s: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 16;
-            unsigned char *nbuf = realloc(buf, ncap);
-            if (!nbuf) {
-                free(buf);
-                fclose(f);
-                return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory reading the file",
-                                path);
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
+/* --- limits ---------------------------------------------------------------------------- */
+
+/* 0: not set through the API (then KVK_MAX_IMAGE_PIXELS, else the default); LLONG_MAX: none */
+static _Atomic long long max_pixels_setting;
+
+void kvk_image_set_max_pixels(long long max_pixels) {
+    atomic_store(&max_pixels_setting, max_pixels < 0 ? LLONG_MAX : max_pixels);
+}
+
+/* The limit in force, or -1 with the error set when KVK_MAX_IMAGE_PIXELS is not a number. */
+static long long current_max_pixels(void) {
+    long long set = atomic_load(&max_pixels_setting);
+    if (set) return set;
+    const char *env = getenv("KVK_MAX_IMAGE_PIXELS");
+    if (!env || !*env) return KVK_IMAGE_MAX_PIXELS_DEFAULT;
+    char *end;
+    errno = 0;
+    long long v = strtoll(env, &end, 10);
+    if (errno || *end || v < 0) {
+        kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                 "KVK_MAX_IMAGE_PIXELS='%s' is not a number of pixels (0 for no limit)", env);
+        return -1;
     }
-    int err = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (err) {
+    return v == 0 ? LLONG_MAX : v;
+}
+
+long long kvk_image_max_pixels(void) {
+    long long v = current_max_pixels();
+    if (v == LLONG_MAX) return 0;
+    return v < 0 ? KVK_IMAGE_MAX_PIXELS_DEFAULT : v;
+}
+
+/* Checks a size read from the header, before the decoder allocates anything for it: refused
+ * above the limit, a warning on stderr above half of it (Pillow's DecompressionBombWarning
+ * and DecompressionBombError thresholds). */
+static kvk_status check_pixels(const char *path, long long w, long long h) {
+    long long limit = current_max_pixels();
+    if (limit < 0) return KVK_ERROR_INVALID_ARGUMENT;
+    if (w <= 0 || h <= 0)
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: the header declares %lldx%lld pixels", path, w, h);
+    long long pixels = w * h; /* both < 2^32 */
+    if (pixels > limit)
+        return kvk_fail(KVK_ERROR_FORMAT,
+                        "%s: the header declares %lldx%lld = %lld pixels, more than the limit of "
+                        "%lld (a decompression bomb? raise it with --max-pixels or "
+                        "KVK_MAX_IMAGE_PIXELS)",
+                        path, w, h, pixels, limit);
+    if (pixels > limit / 2)
+        fprintf(stderr,
+                "kvk: warning: %s: %lldx%lld = %lld pixels, more than half the limit of %lld\n",
+                path, w, h, pixels, limit);
+    return KVK_OK;
+}
+
+/* Reads a regular file whole (at most KVK_IMAGE_MAX_FILE_BYTES); a FIFO, a device such as
+ * /dev/zero or a directory is refused without reading from it (opened non-blocking, so a FIFO
+ * without a writer does not hang). */
+static kvk_status read_file(const char *path, unsigned char **data, size_t *size) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return kvk_fail(KVK_ERROR_IO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int saved = errno;
+        close(fd);
+        return kvk_fail(KVK_ERROR_IO, "%s: %s", path, strerror(saved));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return kvk_fail(KVK_ERROR_IO, "%s: not a regular file (%s); images are read from files",
+                        path,
+                        S_ISDIR(sb.st_mode)    ? "a directory"
+                        : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                        : S_ISCHR(sb.st_mode)  ? "a character device"
+                        : S_ISBLK(sb.st_mode)  ? "a block device"
+                        : S_ISSOCK(sb.st_mode) ? "a socket"
+                                               : "not a file");
+    }
+    if ((unsigned long long)sb.st_size > KVK_IMAGE_MAX_FILE_BYTES) {
+        close(fd);
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: %lld bytes, more than the %llu an image may have",
+                        path, (long long)sb.st_size, (unsigned long long)KVK_IMAGE_MAX_FILE_BYTES);
+    }
+    /* the size from fstat, plus one byte to notice a file that grows while it is read */
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory reading the file", path);
+    }
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int saved = errno;
+            free(buf);
+            close(fd);
+            return kvk_fail(KVK_ERROR_IO, "%s: read error: %s", path, strerror(saved));
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (len == cap) {
         free(buf);
-        return kvk_fail(KVK_ERROR_IO, "%s: read error: %s", path, strerror(saved));
+        return kvk_fail(KVK_ERROR_IO, "%s: the file grew while it was read", path);
     }
     *data = buf;
     *size = len;
@@ -137,6 +218,13 @@ static kvk_status decode_libjpeg(const char *path, const unsigned char *data, si
     }
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    /* before jpeg_start_decompress, which allocates for the whole image (a progressive JPEG's
+     * coefficients: 6 bytes per pixel) */
+    kvk_status limit = check_pixels(path, cinfo.image_width, cinfo.image_height);
+    if (limit != KVK_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        return limit;
+    }
     /* Pillow keeps libjpeg's defaults (JDCT_ISLOW, fancy upsampling) and asks for RGB, grey
      * ("L", replicated by convert("RGB")) or CMYK. */
     int cmyk = 0, channels = 3;
@@ -224,6 +312,11 @@ static kvk_status decode_stb(const char *path, const unsigned char *data, size_t
                              kvk_image *out) {
     if (size > INT_MAX) return kvk_fail(KVK_ERROR_FORMAT, "%s: file too large", path);
     int w, h, comp;
+    /* stb allocates the whole image (and for PNG its inflated data) from the header's size */
+    if (stbi_info_from_memory(data, (int)size, &w, &h, &comp)) {
+        kvk_status limit = check_pixels(path, w, h);
+        if (limit != KVK_OK) return limit;
+    }
     if (stbi_info_from_memory(data, (int)size, &w, &h, &comp) && comp == 1 &&
         stbi_is_16_bit_from_memory(data, (int)size))
         return decode_grey16(path, data, (int)size, out);
