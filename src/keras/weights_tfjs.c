@@ -1,6 +1,7 @@
 /* The TensorFlow.js layers format: model.json holds the Keras config (modelTopology) and a
  * weightsManifest of groups; each group's shard files, concatenated in order, hold its
  * weights back to back as little-endian float32. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +53,51 @@ static char *dup_span(const char *text, size_t begin, size_t end) {
     memcpy(s, text + begin, end - begin);
     s[end - begin] = '\0';
     return s;
+}
+
+/* The real path of shard `p` of the manifest into *out, which must stay inside the model's
+ * folder `real_dir` (itself a real path): `p` is relative, has no ".." component, and
+ * resolves (after symbolic links) to a regular file under real_dir. Errors name the path as
+ * the manifest gives it, never anything about a file outside the folder. */
+static kvk_status shard_path(const char *json_path, int gi, size_t i, const char *real_dir,
+                             const char *p, char **out) {
+    *out = NULL;
+    int dotdot = 0;
+    for (const char *c = p; *c;) {
+        size_t len = strcspn(c, "/");
+        if (len == 2 && c[0] == '.' && c[1] == '.') dotdot = 1;
+        c += len;
+        if (*c == '/') c++;
+    }
+    if (p[0] == '/' || dotdot || strchr(p, '\\'))
+        return kvk_fail(KVK_ERROR_FORMAT,
+                        "%s: weightsManifest[%d].paths[%zu] '%s' is not a file name inside the "
+                        "model's folder (absolute paths and '..' are refused)",
+                        json_path, gi, i, p);
+    /* real_dir "/" joins as "/name" */
+    const char *base = strcmp(real_dir, "/") ? real_dir : "";
+    size_t n = strlen(base) + strlen(p) + 2, dl = strlen(base);
+    char *joined = malloc(n);
+    if (!joined) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", json_path);
+    snprintf(joined, n, "%s/%s", base, p);
+    char *real = realpath(joined, NULL);
+    free(joined);
+    struct stat sb;
+    kvk_status st;
+    if (!real || stat(real, &sb) != 0 || !S_ISREG(sb.st_mode))
+        st = kvk_fail(KVK_ERROR_IO, "%s: weight group %d: shard '%s' is missing or not a file",
+                      json_path, gi, p);
+    else if (strncmp(real, base, dl) != 0 || real[dl] != '/')
+        st = kvk_fail(KVK_ERROR_FORMAT,
+                      "%s: weight group %d: shard '%s' is a link that leads out of the model's "
+                      "folder (refused)",
+                      json_path, gi, p);
+    else {
+        *out = real;
+        return KVK_OK;
+    }
+    free(real);
+    return st;
 }
 
 /* Reads bytes from a group's shards as if they were one file. */
@@ -126,18 +172,11 @@ static kvk_status read_group(kvk_weight_file *file, const kvk_json *group, int g
                           path, gi, i);
             goto done;
         }
-        size_t n = strlen(dir) + strlen(p) + 2;
-        r.paths[i] = malloc(n);
-        if (!r.paths[i]) {
-            st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-            goto done;
-        }
+        if ((st = shard_path(path, gi, i, dir, p, &r.paths[i])) != KVK_OK) goto done;
         r.count++;
-        snprintf(r.paths[i], n, "%s/%s", dir, p);
         struct stat sb;
-        if (stat(r.paths[i], &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            st = kvk_fail(KVK_ERROR_IO, "%s: weight group %d: shard '%s' is missing (%s)", path, gi,
-                          p, r.paths[i]);
+        if (stat(r.paths[i], &sb) != 0) {
+            st = kvk_fail(KVK_ERROR_IO, "%s: weight group %d: shard '%s' is missing", path, gi, p);
             goto done;
         }
         if (!kvk_add_u64(total, (uint64_t)sb.st_size, &total)) {
@@ -182,6 +221,14 @@ static kvk_status read_group(kvk_weight_file *file, const kvk_json *group, int g
         char *layer_name = slash ? dup_span(name, 0, (size_t)(slash - name)) : strdup(name);
         kvk_weight_layer *layer = layer_name ? kvk_weights_layer_add(file, layer_name) : NULL;
         free(layer_name);
+        for (int k = 0; layer && k < layer->count; k++)
+            if (strcmp(layer->weights[k].name, name) == 0) {
+                st = kvk_fail(KVK_ERROR_FORMAT,
+                              "%s: weightsManifest[%d].weights[%zu]: weight '%s' is listed twice "
+                              "in the manifest",
+                              path, gi, i, name);
+                goto done;
+            }
         kvk_weight *w = layer ? kvk_weights_weight_add(layer, name) : NULL;
         if (!w) {
             st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
@@ -258,6 +305,36 @@ done:
     return st;
 }
 
+/* Where a weight goes in its layer's Keras 2 order, from the last part of its name. */
+static int weight_rank(const char *name) {
+    static const char *const order[] = {
+        "kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma",
+        "beta",   "moving_mean",      "moving_variance"};
+    static const int rank[] = {0, 0, 1, 2, 3, 4, 5, 6};
+    const char *slash = strrchr(name, '/');
+    const char *last = slash ? slash + 1 : name;
+    size_t len = strcspn(last, ":"); /* "kernel:0" */
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (strlen(order[i]) == len && strncmp(last, order[i], len) == 0) return rank[i];
+    return 100; /* unknown: after the known ones, in manifest order */
+}
+
+/* TF.js binds weights by name, whatever their order in the manifest; kvk's binder takes each
+ * layer's weights in Keras 2 order (keras/weights.h), so they are put in that order here:
+ * a manifest listing moving_variance before gamma still loads each where it belongs. */
+static void order_by_name(kvk_weight_file *file) {
+    for (int l = 0; l < file->layer_count; l++) {
+        kvk_weight_layer *layer = &file->layers[l];
+        for (int i = 1; i < layer->count; i++) { /* insertion sort: stable, a handful */
+            kvk_weight w = layer->weights[i];
+            int r = weight_rank(w.name), j = i;
+            for (; j > 0 && weight_rank(layer->weights[j - 1].name) > r; j--)
+                layer->weights[j] = layer->weights[j - 1];
+            layer->weights[j] = w;
+        }
+    }
+}
+
 kvk_status kvk_weights_read_tfjs(const char *path, int with_data, kvk_weight_file **out,
                                  int *listed_layers) {
     *out = NULL;
@@ -306,15 +383,23 @@ kvk_status kvk_weights_read_tfjs(const char *path, int with_data, kvk_weight_fil
         st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
         goto done;
     }
+    /* the model's folder, as a real path: shards must resolve inside it */
     const char *slash = strrchr(path, '/');
-    dir = slash ? dup_span(path, 0, (size_t)(slash - path)) : strdup(".");
+    char *given = slash == path ? strdup("/") /* "/model.json" */
+                  : slash       ? dup_span(path, 0, (size_t)(slash - path))
+                                : strdup(".");
+    dir = given ? realpath(given, NULL) : NULL;
     if (!dir) {
-        st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+        st = kvk_fail(given ? KVK_ERROR_IO : KVK_ERROR_OUT_OF_MEMORY,
+                      "%s: cannot resolve the model's folder '%s': %s", path, given ? given : "?",
+                      strerror(errno));
+        free(given);
         goto done;
     }
-    if (slash == path) dir[0] = '\0'; /* "/model.json": shards at "/name" */
+    free(given);
     for (size_t g = 0; g < manifest->length && st == KVK_OK; g++)
         st = read_group(file, &manifest->items[g], (int)g, dir, with_data);
+    if (st == KVK_OK) order_by_name(file);
     *listed_layers = file->layer_count;
 done:
     free(dir);

@@ -248,6 +248,130 @@ static void test_tfjs_declared_sizes(void) {
     expect_refused("TF.js 2^50-value weight", json, (const char *const[]){json, "'w'", NULL});
 }
 
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+/* model.json in `dir` with one group: `paths` and `weights` are the JSON arrays' contents. */
+static const char *write_manifest(const char *dir, const char *paths, const char *weights) {
+    static char json[600];
+    snprintf(json, sizeof json, "%s/model.json", dir);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"format\": \"layers-model\", \"modelTopology\": {}, \"weightsManifest\": "
+             "[{\"paths\": [%s], \"weights\": [%s]}]}",
+             paths, weights);
+    write_text(json, text);
+    return json;
+}
+
+/* Shards are found only inside the model's folder; errors name the manifest's path and tell
+ * nothing about a file outside (its size, here 1000 bytes). */
+static void test_tfjs_paths(void) {
+    char dir[512], sub[600], secret[512], text[1200];
+    snprintf(secret, sizeof secret, "%s", tmp_path("secret.bin"));
+    static unsigned char secret_bytes[1000];
+    write_bytes(secret, secret_bytes, sizeof secret_bytes);
+    snprintf(dir, sizeof dir, "%s", tmp_path("model"));
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    mkdir(sub, 0755);
+    float four[4] = {1, 2, 3, 4};
+    snprintf(text, sizeof text, "%s/shard.bin", dir);
+    write_bytes(text, four, sizeof four);
+    snprintf(text, sizeof text, "%s/sub/shard.bin", dir);
+    write_bytes(text, four, sizeof four);
+    snprintf(text, sizeof text, "%s/out.bin", dir);
+    CHECK(symlink("../secret.bin", text) == 0, "symlink out.bin");
+    snprintf(text, sizeof text, "%s/in.bin", dir);
+    CHECK(symlink("sub/shard.bin", text) == 0, "symlink in.bin");
+    const char *w4 = "{\"name\": \"d/bias\", \"shape\": [4], \"dtype\": \"float32\"}";
+
+    struct {
+        const char *what, *paths, *needle;
+    } refused[] = {
+        {"'..' in a shard path", "\"../secret.bin\"", "'../secret.bin'"},
+        {"'..' further down", "\"sub/../../secret.bin\"", "'sub/../../secret.bin'"},
+        {"a symbolic link out of the folder", "\"out.bin\"", "'out.bin' is a link that leads out"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const char *json = write_manifest(dir, refused[i].paths, w4);
+        kvk_weight_file *file = NULL;
+        kvk_status st = kvk_weight_file_read(json, &file);
+        const char *msg = kvk_last_error();
+        tu_check(st != KVK_OK && strstr(msg, json) && strstr(msg, refused[i].needle) &&
+                     !strstr(msg, "1000") && !strstr(msg, secret),
+                 "%s: refused, naming the path only (%s)", refused[i].what, msg);
+        kvk_weight_file_free(file);
+        kvk_clear_error();
+        st = kvk_weight_file_inspect(json, stdout);
+        tu_check(st != KVK_OK && strstr(kvk_last_error(), refused[i].needle),
+                 "%s: inspect refuses it too (%s)", refused[i].what, kvk_last_error());
+    }
+    /* an absolute path */
+    char abs_paths[600];
+    snprintf(abs_paths, sizeof abs_paths, "\"%s\"", secret);
+    const char *json = write_manifest(dir, abs_paths, w4);
+    kvk_weight_file *file = NULL;
+    kvk_status st = kvk_weight_file_read(json, &file);
+    tu_check(st != KVK_OK && strstr(kvk_last_error(), "absolute") &&
+                 !strstr(kvk_last_error(), "1000"),
+             "an absolute shard path: refused (%s)", kvk_last_error());
+    kvk_weight_file_free(file);
+
+    /* inside the folder: a subfolder and a link that stays inside are fine */
+    const char *fine[] = {"\"sub/shard.bin\"", "\"in.bin\"", "\"./shard.bin\""};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        json = write_manifest(dir, fine[i], w4);
+        file = NULL;
+        st = kvk_weight_file_read(json, &file);
+        tu_check(st == KVK_OK && file && file->layers[0].weights[0].data[3] == 4.0f,
+                 "shard %s inside the folder loads (%s)", fine[i], st ? kvk_last_error() : "ok");
+        kvk_weight_file_free(file);
+    }
+}
+
+/* A weight named twice is refused (which one would TF.js load?); weights are put where their
+ * names say, whatever the manifest's order. */
+static void test_tfjs_names(void) {
+    char dir[512], shard[600];
+    snprintf(dir, sizeof dir, "%s", tmp_path("names"));
+    mkdir(dir, 0755);
+    snprintf(shard, sizeof shard, "%s/shard.bin", dir);
+    float v[4] = {4, 2, 3, 1};
+    write_bytes(shard, v, sizeof v);
+    const char *json =
+        write_manifest(dir, "\"shard.bin\"",
+                       "{\"name\": \"d/bias\", \"shape\": [2], \"dtype\": \"float32\"},"
+                       "{\"name\": \"d/bias\", \"shape\": [2], \"dtype\": \"float32\"}");
+    kvk_weight_file *file = NULL;
+    kvk_status st = kvk_weight_file_read(json, &file);
+    tu_check(st == KVK_ERROR_FORMAT && strstr(kvk_last_error(), "'d/bias' is listed twice"),
+             "a duplicate weight name is refused (%s)", st ? kvk_last_error() : "loaded");
+    kvk_weight_file_free(file);
+
+    json = write_manifest(dir, "\"shard.bin\"",
+                          "{\"name\": \"bn/moving_variance\", \"shape\": [1], \"dtype\": "
+                          "\"float32\"},"
+                          "{\"name\": \"bn/beta\", \"shape\": [1], \"dtype\": \"float32\"},"
+                          "{\"name\": \"bn/moving_mean\", \"shape\": [1], \"dtype\": "
+                          "\"float32\"},"
+                          "{\"name\": \"bn/gamma\", \"shape\": [1], \"dtype\": \"float32\"}");
+    file = NULL;
+    st = kvk_weight_file_read(json, &file);
+    const kvk_weight_layer *bn = st == KVK_OK ? kvk_weight_file_layer(file, "bn") : NULL;
+    int ordered = bn && bn->count == 4;
+    const char *names[] = {"bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"};
+    for (int i = 0; ordered && i < 4; i++)
+        ordered =
+            !strcmp(bn->weights[i].name, names[i]) && bn->weights[i].data[0] == (float)(i + 1);
+    tu_check(ordered, "BN weights listed in reverse are put in Keras order by name (%s)",
+             bn ? bn->weights[0].name : kvk_last_error());
+    kvk_weight_file_free(file);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kvk-hostile-weights-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
@@ -256,6 +380,8 @@ int main(void) {
     test_h5_declared_sizes();
     test_inspect_overflow();
     test_tfjs_declared_sizes();
+    test_tfjs_paths();
+    test_tfjs_names();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
