@@ -1,8 +1,10 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "index.glsl"
+#include "float_bits.glsl"
 // GlobalAveragePooling2D / GlobalMaxPooling2D: one (image, channel) per invocation; lanes take
-// neighbouring channels, so their reads are contiguous.
+// neighbouring channels, so their reads are contiguous. Max is tf.reduce_max: any NaN gives
+// NaN, and all -Inf gives -Inf.
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int IS_MAX = 0;
 
@@ -18,10 +20,12 @@ void main() {
     if (i >= p.total) return;
     int c = i % p.C, n = i / p.C;
     int base = n * p.HW * p.C + c;
-    float acc = IS_MAX != 0 ? -3.402823466e38 : 0.0;
+    float acc = IS_MAX != 0 ? kvk_neg_inf() : 0.0;
+    bool nan = false;
     for (int k = 0; k < p.HW; k++) {
         float v = x[base + k * p.C];
-        acc = IS_MAX != 0 ? max(acc, v) : acc + v;
+        nan = nan || kvk_isnan(v);
+        acc = IS_MAX != 0 ? (kvk_isnan(v) ? acc : max(acc, v)) : acc + v;
     }
-    y[i] = IS_MAX != 0 ? acc : acc / float(p.HW);
+    y[i] = IS_MAX != 0 ? (nan ? kvk_nan() : acc) : acc / float(p.HW);
 }

@@ -1,8 +1,11 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "index.glsl"
+#include "float_bits.glsl"
 // Max and average pooling, NHWC, one output value per invocation. Windows are clipped to the
 // input: max ignores padding and average divides by the valid pixels (TensorFlow's 'same').
+// Max is TensorFlow's MaxPool: it starts from the lowest float and skips NaN (a window of NaN
+// or -Inf gives -3.4e38); average propagates NaN.
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int IS_MAX = 1;
 
@@ -33,7 +36,7 @@ void main() {
             int ix = ox * p.SW + kx - p.pad_left;
             if (ix < 0 || ix >= p.W) continue;
             float v = x[((n * p.H + iy) * p.W + ix) * p.C + c];
-            acc = IS_MAX != 0 ? max(acc, v) : acc + v;
+            acc = IS_MAX != 0 ? (kvk_isnan(v) ? acc : max(acc, v)) : acc + v;
             count++;
         }
     }

@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Non-finite values follow TensorFlow's CPU kernels: ReLU keeps NaN (tf.nn.relu); MaxPool2D
+ * starts from the lowest float and skips NaN (a window of NaN or -Inf gives -FLT_MAX);
+ * GlobalMaxPooling2D is tf.reduce_max (NaN if any, -Inf stays); softmax is Eigen's (a row with
+ * NaN or +Inf, or only -Inf, is NaN throughout). With TF_ENABLE_ONEDNN_OPTS=1, TensorFlow's
+ * oneDNN softmax differs in one respect: the finite entries of such a row come out 0. */
 static float activate(double x, kvk_activation act) {
-    if (act == KVK_ACT_RELU && x < 0) return 0.0f;
+    if (act == KVK_ACT_RELU && x < 0) return 0.0f; /* false for NaN: kept */
     return (float)x;
 }
 
@@ -78,8 +83,12 @@ void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activati
             for (int c = 0; c < channels; c++) y[c] = activate(x[c], act);
             continue;
         }
-        double max = -DBL_MAX, sum = 0;
-        for (int c = 0; c < channels; c++) max = x[c] > max ? x[c] : max;
+        double max = -INFINITY, sum = 0;
+        for (int c = 0; c < channels; c++) max = isnan(x[c]) ? INFINITY : x[c] > max ? x[c] : max;
+        if (!isfinite(max)) { /* NaN or +Inf in the row, or only -Inf */
+            for (int c = 0; c < channels; c++) y[c] = NAN;
+            continue;
+        }
         for (int c = 0; c < channels; c++) sum += exp((double)x[c] - max);
         for (int c = 0; c < channels; c++) y[c] = (float)(exp((double)x[c] - max) / sum);
     }
@@ -104,7 +113,7 @@ void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_wind
         for (int oy = 0; oy < os.h; oy++)
             for (int ox = 0; ox < os.w; ox++)
                 for (int c = 0; c < os.c; c++) {
-                    double acc = is_max ? -DBL_MAX : 0.0;
+                    double acc = is_max ? -FLT_MAX : 0.0;
                     int count = 0;
                     for (int ky = 0; ky < win.kh; ky++) {
                         int iy = oy * win.sh + ky - win.pad_top;
@@ -113,7 +122,7 @@ void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_wind
                             int ix = ox * win.sw + kx - win.pad_left;
                             if (ix < 0 || ix >= is.w) continue;
                             double v = in[(((long)n * is.h + iy) * is.w + ix) * is.c + c];
-                            acc = is_max ? (v > acc ? v : acc) : acc + v;
+                            acc = is_max ? (v > acc ? v : acc) : acc + v; /* max skips NaN */
                             count++;
                         }
                     }
@@ -126,10 +135,10 @@ void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, f
     long hw = (long)is.h * is.w;
     for (int n = 0; n < batch; n++)
         for (int c = 0; c < is.c; c++) {
-            double acc = is_max ? -DBL_MAX : 0.0;
+            double acc = is_max ? -INFINITY : 0.0;
             for (long p = 0; p < hw; p++) {
                 double v = in[((long)n * hw + p) * is.c + c];
-                acc = is_max ? (v > acc ? v : acc) : acc + v;
+                acc = !is_max ? acc + v : isnan(v) || isnan(acc) ? NAN : v > acc ? v : acc;
             }
             out[(long)n * is.c + c] = (float)(is_max ? acc : acc / hw);
         }

@@ -16,7 +16,14 @@
  *
  * Every model runs twice with fresh inputs (nothing may leak between runs), once more with the
  * first input (bit-identical to the first run), and, when built for several images, with one
- * image (the rows past it must stay untouched). */
+ * image (the rows past it must stay untouched).
+ *
+ * NaN and Inf: comparisons require the same non-finite values at the same positions (NaN where
+ * the reference has NaN, the same infinity) and measure the error over the finite ones. A group
+ * feeds NaN, +Inf and -Inf through every op, as inputs and as weights, and checks the reference
+ * kernels themselves against values TensorFlow gives. */
+#include <float.h>
+
 #include "testutil.h"
 
 #include "core/internal.h"
@@ -26,6 +33,33 @@
 #define EXACT 0.0
 
 static kvk_context *g_ctx; /* the device with its own binding limit */
+
+/* 0: inputs uniform in +-1; 1: with NaN, +Inf and -Inf sprinkled in (1 in 8), channel 0 all
+ * NaN and channel 1 all -Inf; 2: one row (pixel) in 3 with a single NaN, +Inf or -Inf, one in 6
+ * all -Inf (for softmax, whose rows are pixels) */
+static int g_nonfinite;
+
+static void sprinkle_nonfinite(float *x, long n, int c) {
+    static const float special[3] = {NAN, INFINITY, -INFINITY};
+    if (g_nonfinite == 1) {
+        for (long i = 0; i < n; i++) {
+            if (i % c == 0)
+                x[i] = NAN;
+            else if (i % c == 1)
+                x[i] = -INFINITY;
+            else if (rand() % 8 == 0)
+                x[i] = special[rand() % 3];
+        }
+    } else if (g_nonfinite == 2) {
+        for (long row = 0; row < n / c; row++) {
+            int r = rand() % 6;
+            if (r == 0)
+                for (int k = 0; k < c; k++) x[row * c + k] = -INFINITY;
+            else if (r <= 2)
+                x[row * c + rand() % c] = special[rand() % 3];
+        }
+    }
+}
 
 /* Worst error seen per op group, for the summary lines. */
 typedef struct group_stats {
@@ -200,23 +234,48 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
 
 /* ---- comparing ---------------------------------------------------------------------------- */
 
-/* The relative error, or for tol == EXACT the number of values that differ (inf if any). */
+/* Same non-finite value at the same place: NaN for NaN, equal infinities. */
+static int same_nonfinite(float y, float ref) {
+    return isnan(ref) ? isnan(y) : y == ref;
+}
+
+/* The relative error over the values the reference has finite, or for tol == EXACT the number
+ * of values that differ (inf if any); inf too where a non-finite value does not match. */
 static double compare(const float *y, const float *ref, long n, double tol) {
-    if (tol > 0) return tu_rel_error(y, ref, n);
-    for (long i = 0; i < n; i++)
-        if (!(y[i] == ref[i])) return INFINITY;
-    return 0;
+    if (tol <= 0) {
+        for (long i = 0; i < n; i++)
+            if (!(y[i] == ref[i] || (isnan(y[i]) && isnan(ref[i])))) return INFINITY;
+        return 0;
+    }
+    double num = 0, den = 0;
+    for (long i = 0; i < n; i++) {
+        if (!isfinite(ref[i]) || !isfinite(y[i])) {
+            if (!same_nonfinite(y[i], ref[i])) return INFINITY;
+            continue;
+        }
+        double d = (double)y[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
 static int check_close(const float *y, const float *ref, long n, double tol, const char *label,
                        const char *what) {
     double err = compare(y, ref, n, tol);
     if (g_group && isfinite(err) && err > g_group->max_err) g_group->max_err = err;
+    long bad = -1; /* a non-finite value where the reference has another */
+    for (long i = 0; i < n && bad < 0; i++)
+        if ((!isfinite(ref[i]) || !isfinite(y[i])) && !same_nonfinite(y[i], ref[i])) bad = i;
+    if (bad >= 0 && tol > 0)
+        return tu_check(0, "%s: %s: at %ld of %ld: %.9g where the reference has %.9g", label, what,
+                        bad, n, y[bad], ref[bad]);
     if (tol > 0) {
         if (err <= tol) return tu_check(1, "%s: %s: relative error %.3g", label, what, err);
         long worst = 0;
         double norm = 0;
         for (long i = 0; i < n; i++) {
+            if (!isfinite(ref[i])) continue;
             norm += (double)ref[i] * ref[i];
             if (!(fabs((double)y[i] - ref[i]) <= fabs((double)y[worst] - ref[worst]))) worst = i;
         }
@@ -227,7 +286,7 @@ static int check_close(const float *y, const float *ref, long n, double tol, con
     }
     long first = -1;
     for (long i = 0; i < n && first < 0; i++)
-        if (!(y[i] == ref[i])) first = i;
+        if (!(y[i] == ref[i] || (isnan(y[i]) && isnan(ref[i])))) first = i;
     if (first < 0) return tu_check(1, "%s: %s: exactly equal", label, what);
     return tu_check(0, "%s: %s: not exactly equal, first at %ld: %.9g vs %.9g", label, what, first,
                     y[first], ref[first]);
@@ -264,6 +323,7 @@ static int check_graph(kvk_context *ctx, kvk_graph *g, int batch, double tol, co
     float *x[2], *ref[2];
     for (int r = 0; r < 2; r++) {
         x[r] = tu_random_array(in_n, -1.f, 1.f);
+        if (g_nonfinite) sprinkle_nonfinite(x[r], in_n, is.c);
         ref[r] = reference(&ref_graph, x[r], batch);
     }
     float *y = malloc(sizeof(float) * (size_t)out_n), *y0 = malloc(sizeof(float) * (size_t)out_n);
@@ -280,8 +340,10 @@ static int check_graph(kvk_context *ctx, kvk_graph *g, int batch, double tol, co
     /* the first input again: bit-identical */
     tu_poison(y, out_n);
     st = kvk_model_run(m, x[0], batch, y);
-    tu_check(st == KVK_OK && !memcmp(y, y0, sizeof(float) * (size_t)out_n),
-             "%s: the same input twice gives bit-identical outputs", label);
+    int identical = st == KVK_OK;
+    for (long i = 0; identical && i < out_n; i++) /* NaN payloads may differ */
+        identical = isnan(y0[i]) ? isnan(y[i]) : !memcmp(&y[i], &y0[i], sizeof(float));
+    tu_check(identical, "%s: the same input twice gives bit-identical outputs", label);
     if (batch > 1) { /* fewer images than built for: only their rows are written */
         tu_poison(y, out_n);
         st = kvk_model_run(m, x[1], 1, y);
@@ -1261,6 +1323,177 @@ static void test_no_fold(void) {
     group_end(&s);
 }
 
+/* ---- NaN and Inf, as TensorFlow's CPU kernels give them ------------------------------------ */
+
+/* The reference kernels against values TensorFlow 2.21 gives on the CPU (tf.nn.relu,
+ * tf.nn.max_pool2d, tf.reduce_max / GlobalMaxPooling2D, tf.nn.avg_pool2d, tf.nn.softmax with
+ * TF_ENABLE_ONEDNN_OPTS=0). */
+static void test_reference_nonfinite(void) {
+    const float nan = NAN, inf = INFINITY;
+    float relu_in[4] = {nan, -2.f, inf, -inf}, relu_out[4];
+    kvk_ref_activation(relu_in, 1, 4, KVK_ACT_RELU, relu_out);
+    tu_check(isnan(relu_out[0]) && relu_out[1] == 0 && relu_out[2] == inf && relu_out[3] == 0,
+             "reference relu(NaN, -2, Inf, -Inf) = (NaN, 0, Inf, 0): %g %g %g %g", relu_out[0],
+             relu_out[1], relu_out[2], relu_out[3]);
+    struct {
+        float in[4];
+        float maxpool, globalmax;
+    } pools[] = {
+        {{nan, 1, 2, 3}, 3, nan},
+        {{5, nan, 2, 3}, 5, nan},
+        {{nan, nan, nan, nan}, -FLT_MAX, nan},
+        {{-inf, -inf, -inf, -inf}, -FLT_MAX, -inf},
+        {{1, inf, nan, 2}, inf, nan},
+    };
+    kvk_shape is = {2, 2, 1}, os = {1, 1, 1};
+    kvk_window win = {2, 2, 2, 2, 0, 0};
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) {
+        float mp, gm, ap;
+        kvk_ref_pool(pools[i].in, 1, is, 1, win, os, &mp);
+        kvk_ref_global_pool(pools[i].in, 1, is, 1, &gm);
+        kvk_ref_pool(pools[i].in, 1, is, 0, win, os, &ap);
+        int avg_ok = isnan(pools[i].in[0] + pools[i].in[1] + pools[i].in[2] + pools[i].in[3])
+                         ? isnan(ap)
+                         : ap == -inf;
+        tu_check(same_nonfinite(mp, pools[i].maxpool) && mp == mp &&
+                     same_nonfinite(gm, pools[i].globalmax) && avg_ok,
+                 "reference pools of (%g, %g, %g, %g): max_pool2d %g (TF %g), reduce_max %g "
+                 "(TF %g), avg_pool2d %g",
+                 pools[i].in[0], pools[i].in[1], pools[i].in[2], pools[i].in[3], mp,
+                 pools[i].maxpool, gm, pools[i].globalmax, ap);
+    }
+    struct {
+        float in[3];
+        int nan_row; /* TF: the whole row NaN */
+    } soft[] = {
+        {{1, inf, 3}, 1},    {{1, nan, 3}, 1},  {{-inf, -inf, -inf}, 1},
+        {{inf, -inf, 0}, 1}, {{-inf, 0, 1}, 0},
+    };
+    for (size_t i = 0; i < sizeof soft / sizeof soft[0]; i++) {
+        float y[3];
+        kvk_ref_activation(soft[i].in, 1, 3, KVK_ACT_SOFTMAX, y);
+        int ok = soft[i].nan_row ? isnan(y[0]) && isnan(y[1]) && isnan(y[2])
+                                 : y[0] == 0 && fabsf(y[1] - 0.268941432f) < 1e-6f &&
+                                       fabsf(y[2] - 0.731058538f) < 1e-6f;
+        tu_check(ok, "reference softmax(%g, %g, %g) = (%g, %g, %g) as TensorFlow's", soft[i].in[0],
+                 soft[i].in[1], soft[i].in[2], y[0], y[1], y[2]);
+    }
+}
+
+/* NaN or Inf at entry k of each weight array of node id (kernel, bias, BN statistics). */
+static void poison_weights(kvk_graph *g, int id, float value) {
+    kvk_node *n = &g->nodes[id];
+    int c = n->shape.c;
+    if (n->bias) n->bias[c > 1 ? 1 : 0] = value;
+    if (n->gamma) n->gamma[0] = value;
+    if (n->variance && c > 2) n->variance[2] = -1.f; /* sqrt of a negative: NaN */
+    if (n->beta && c > 3) n->beta[3] = -value;
+}
+
+static void test_nonfinite(void) {
+    test_reference_nonfinite();
+    group_stats s;
+    group_begin(&s, "NaN and Inf");
+    for (int i = 0; i < 2; i++) {
+        int batch = tu_randint(1, 2), h = tu_randint(3, 9), w = tu_randint(3, 9);
+        int c = tu_randint(4, 12);
+        char label[200];
+        kvk_graph g;
+
+        g_nonfinite = 1;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        kvk_graph_activation(&g, x, "relu", KVK_ACT_RELU);
+        snprintf(label, sizeof label, "NaN/Inf inputs: Activation relu %dx%dx%d", h, w, c);
+        check_graph(g_ctx, &g, batch, EXACT, label);
+
+        /* fused epilogues: conv + bias (NaN, Inf) + relu; depthwise likewise */
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        int cv = kvk_graph_conv2d(&g, x, "conv", c, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU);
+        set_kernel(&g, cv);
+        poison_weights(&g, cv, i ? INFINITY : NAN);
+        snprintf(label, sizeof label, "NaN/Inf inputs, %s bias: Conv2D 3x3 + relu %dx%dx%d",
+                 i ? "Inf" : "NaN", h, w, c);
+        check_graph(g_ctx, &g, batch, TOL, label);
+
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        int dw = kvk_graph_depthwise_conv2d(&g, x, "dw", 3, 3, 1, 1, KVK_PAD_VALID, 1 + i, 1,
+                                            KVK_ACT_RELU);
+        set_kernel(&g, dw);
+        poison_weights(&g, dw, NAN);
+        g.nodes[dw].kernel[0] = i ? -INFINITY : NAN; /* 'valid': every output reads it */
+        snprintf(label, sizeof label, "NaN/Inf inputs and weights: DepthwiseConv2D + relu %dx%dx%d",
+                 h, w, c);
+        check_graph(g_ctx, &g, batch, TOL, label);
+
+        /* pools: max skips NaN (a window of NaN or -Inf: -FLT_MAX), average propagates */
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        kvk_graph_maxpool(&g, x, "pool", 3, 3, 2, 2, i ? KVK_PAD_SAME : KVK_PAD_VALID);
+        snprintf(label, sizeof label, "NaN/Inf inputs: MaxPooling2D 3x3/2 %dx%dx%d", h, w, c);
+        check_graph(g_ctx, &g, batch, EXACT, label);
+
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        kvk_graph_avgpool(&g, x, "pool", 2, 2, 1, 1, KVK_PAD_SAME);
+        snprintf(label, sizeof label, "NaN/Inf inputs: AveragePooling2D 2x2 %dx%dx%d", h, w, c);
+        check_graph(g_ctx, &g, batch, TOL, label);
+
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        if (i)
+            kvk_graph_global_maxpool(&g, x, "pool");
+        else
+            kvk_graph_global_avgpool(&g, x, "pool");
+        snprintf(label, sizeof label, "NaN/Inf inputs: Global%sPooling2D %dx%dx%d",
+                 i ? "Max" : "Average", h, w, c);
+        check_graph(g_ctx, &g, batch, i ? EXACT : TOL, label);
+
+        /* Add (Inf + -Inf is NaN) and its fused relu; BatchNormalization on its own */
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        int a = kvk_graph_conv2d(&g, x, "conv", c, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR);
+        set_kernel(&g, a);
+        int sum = kvk_graph_add(&g, a, x, "add");
+        kvk_graph_activation(&g, sum, "relu", KVK_ACT_RELU);
+        snprintf(label, sizeof label, "NaN/Inf inputs: Add + relu %dx%dx%d", h, w, c);
+        check_graph(g_ctx, &g, batch, TOL, label);
+
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", h, w, c);
+        int bn = kvk_graph_batchnorm(&g, x, "bn", 1e-3f, 1, 1);
+        set_batchnorm(&g, bn);
+        poison_weights(&g, bn, i ? -INFINITY : NAN);
+        kvk_graph_activation(&g, bn, "relu", KVK_ACT_RELU);
+        snprintf(label, sizeof label,
+                 "NaN/Inf inputs and statistics: BatchNormalization + relu "
+                 "%dx%dx%d",
+                 h, w, c);
+        check_graph(g_ctx, &g, batch, TOL, label);
+
+        /* softmax: a row with NaN or +Inf, or only -Inf, is NaN; -Inf among finite values 0 */
+        g_nonfinite = 2;
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", 1 + i * 3, 2 + i, i ? 1000 : 9);
+        kvk_graph_activation(&g, x, "softmax", KVK_ACT_SOFTMAX);
+        snprintf(label, sizeof label, "NaN/Inf rows: Activation softmax over %d", i ? 1000 : 9);
+        check_graph(g_ctx, &g, batch, TOL, label);
+
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", 1, 1, 20);
+        int d = kvk_graph_dense(&g, x, "fc", 13, KVK_ACT_SOFTMAX);
+        set_kernel(&g, d);
+        if (i) g.nodes[d].bias[4] = INFINITY;
+        snprintf(label, sizeof label, "NaN/Inf inputs%s: Dense 20 -> 13 softmax",
+                 i ? ", an Inf bias" : "");
+        check_graph(g_ctx, &g, 3, TOL, label);
+        g_nonfinite = 0;
+    }
+    group_end(&s);
+}
+
 /* ---- random small networks: the passes and the memory plan together ---------------------- */
 
 /* A chain of random layers with residual Adds, depthwise and separable convs and 2- or 3-way
@@ -1568,6 +1801,7 @@ int main(void) {
     test_separable();
     test_concat();
     test_no_fold();
+    test_nonfinite();
     test_random_networks();
     test_small_bindings();
     test_large_dispatch();
