@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/json.h"
 #include "core/npy.h"
 #include "keras/apps/apps.h"
 #include "keras/weights.h"
@@ -282,16 +283,17 @@ static int check_validation(kvk_context *ctx) {
     return 1;
 }
 
-static void print_json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
+/* Prints a JSON document built in memory, whole; 0, or 1 with a message. */
+static int print_json(kvk_json_writer *w) {
+    if (w->failed) {
+        fprintf(stderr, "kvk: out of memory for the JSON output\n");
+        return 1;
     }
-    putchar('"');
+    if (w->length && fwrite(w->text, 1, w->length, stdout) != w->length) {
+        fprintf(stderr, "kvk: cannot write the JSON output\n");
+        return 1;
+    }
+    return 0;
 }
 
 static int cmd_predict(const args *a) {
@@ -326,7 +328,10 @@ static int cmd_predict(const args *a) {
     float *output = malloc(sizeof(float) * (size_t)batch * classes);
     kvk_prediction *top = calloc((size_t)a->top, sizeof *top);
     if (!rc && !(input && output && top)) rc = fail("out of memory");
-    if (a->json && !rc) printf("[");
+    /* --json: the document is built in memory and printed only when every image succeeded,
+     * so that an error leaves nothing half-written on stdout */
+    kvk_json_writer json = {0};
+    kvk_json_write_raw(&json, "[");
     for (int first = 0; !rc && first < a->file_count; first += batch) {
         int n = a->file_count - first < batch ? a->file_count - first : batch;
         rc = read_images(&reader, a->files + first, n, input);
@@ -334,17 +339,21 @@ static int cmd_predict(const args *a) {
         for (int i = 0; i < n && !rc; i++) {
             int k = kvk_decode_predictions(output + (long)i * classes, (int)classes, a->top, top);
             if (a->json) {
-                printf("%s{\"image\": ", first + i ? ", " : "");
-                print_json_string(a->files[first + i]);
-                printf(", \"predictions\": [");
+                kvk_json_write_raw(&json, first + i ? ", {\"image\": " : "{\"image\": ");
+                kvk_json_write_string(&json, a->files[first + i]);
+                kvk_json_write_raw(&json, ", \"predictions\": [");
                 for (int j = 0; j < k; j++) {
-                    printf("%s{\"index\": %d, \"wnid\": ", j ? ", " : "", top[j].index);
-                    print_json_string(top[j].wnid ? top[j].wnid : "");
-                    printf(", \"label\": ");
-                    print_json_string(top[j].label ? top[j].label : "");
-                    printf(", \"probability\": %.9g}", top[j].probability);
+                    kvk_json_write_raw(&json, j ? ", {\"index\": " : "{\"index\": ");
+                    kvk_json_write_int(&json, top[j].index);
+                    kvk_json_write_raw(&json, ", \"wnid\": ");
+                    kvk_json_write_string(&json, top[j].wnid ? top[j].wnid : "");
+                    kvk_json_write_raw(&json, ", \"label\": ");
+                    kvk_json_write_string(&json, top[j].label ? top[j].label : "");
+                    kvk_json_write_raw(&json, ", \"probability\": ");
+                    kvk_json_write_number(&json, top[j].probability); /* NaN: null */
+                    kvk_json_write_raw(&json, "}");
                 }
-                printf("]}");
+                kvk_json_write_raw(&json, "]}");
             } else {
                 printf("%s:\n", a->files[first + i]);
                 for (int j = 0; j < k; j++)
@@ -353,8 +362,10 @@ static int cmd_predict(const args *a) {
             }
         }
     }
-    if (a->json && !rc) printf("]\n");
+    kvk_json_write_raw(&json, "]\n");
     if (!rc) rc = check_validation(ctx);
+    if (a->json && !rc) rc = print_json(&json);
+    kvk_json_writer_free(&json);
     free(input);
     free(output);
     free(top);
@@ -424,61 +435,67 @@ static void free_features(feature *f, int count) {
     free(f);
 }
 
-static void print_shape(const feature *f, int json) {
-    printf(json ? "[" : "(");
+static void print_shape(const feature *f) {
+    printf("(");
     for (int d = 0; d < f->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)f->dims[d]);
-    printf(json ? "]" : ")");
-}
-
-static void print_json_number(float v) {
-    if (isfinite(v))
-        printf("%.9g", (double)v);
-    else
-        printf("null"); /* JSON has no NaN or Infinity */
+    printf(")");
 }
 
 /* values as nested lists of shape dims[0..ndim) */
-static const float *print_json_array(const float *v, const int64_t *dims, int ndim) {
-    putchar('[');
-    for (int64_t i = 0; i < dims[0]; i++) {
-        if (i) printf(", ");
+static const float *json_array(kvk_json_writer *w, const float *v, const int64_t *dims, int ndim) {
+    kvk_json_write_raw(w, "[");
+    for (int64_t i = 0; i < dims[0] && !w->failed; i++) {
+        if (i) kvk_json_write_raw(w, ", ");
         if (ndim == 1)
-            print_json_number(*v++);
+            kvk_json_write_number(w, *v++); /* NaN and Inf: null */
         else
-            v = print_json_array(v, dims + 1, ndim - 1);
+            v = json_array(w, v, dims + 1, ndim - 1);
     }
-    putchar(']');
+    kvk_json_write_raw(w, "]");
     return v;
 }
 
-static void print_features(const args *a, const feature *f, int count) {
-    if (a->json) printf("[");
-    for (int k = 0; k < count; k++) {
-        if (a->json) {
-            printf("%s{\"layer\": ", k ? ", " : "");
-            print_json_string(f[k].name);
-            printf(", \"shape\": ");
-            print_shape(&f[k], 1);
-            if (a->out) {
-                printf(", \"file\": ");
-                print_json_string(f[k].path);
-            } else {
-                printf(", \"images\": [");
-                for (int i = 0; i < a->file_count; i++) {
-                    if (i) printf(", ");
-                    print_json_string(a->files[i]);
-                }
-                printf("], \"values\": ");
-                print_json_array(f[k].values, f[k].dims, f[k].ndim);
+/* 0, or 1 with a message */
+static int print_features(const args *a, const feature *f, int count) {
+    if (a->json) { /* built whole, then printed */
+        kvk_json_writer w = {0};
+        kvk_json_write_raw(&w, "[");
+        for (int k = 0; k < count; k++) {
+            kvk_json_write_raw(&w, k ? ", {\"layer\": " : "{\"layer\": ");
+            kvk_json_write_string(&w, f[k].name);
+            kvk_json_write_raw(&w, ", \"shape\": [");
+            for (int d = 0; d < f[k].ndim; d++) {
+                if (d) kvk_json_write_raw(&w, ", ");
+                kvk_json_write_int(&w, f[k].dims[d]);
             }
-            printf("}");
-        } else if (a->out) {
+            kvk_json_write_raw(&w, "]");
+            if (a->out) {
+                kvk_json_write_raw(&w, ", \"file\": ");
+                kvk_json_write_string(&w, f[k].path);
+            } else {
+                kvk_json_write_raw(&w, ", \"images\": [");
+                for (int i = 0; i < a->file_count; i++) {
+                    if (i) kvk_json_write_raw(&w, ", ");
+                    kvk_json_write_string(&w, a->files[i]);
+                }
+                kvk_json_write_raw(&w, "], \"values\": ");
+                json_array(&w, f[k].values, f[k].dims, f[k].ndim);
+            }
+            kvk_json_write_raw(&w, "}");
+        }
+        kvk_json_write_raw(&w, "]\n");
+        int rc = print_json(&w);
+        kvk_json_writer_free(&w);
+        return rc;
+    }
+    for (int k = 0; k < count; k++) {
+        if (a->out) {
             printf("%s ", f[k].name);
-            print_shape(&f[k], 0);
+            print_shape(&f[k]);
             printf(" -> %s\n", f[k].path);
         } else {
             printf("%s ", f[k].name);
-            print_shape(&f[k], 0);
+            print_shape(&f[k]);
             printf(":\n");
             for (int i = 0; i < a->file_count; i++) {
                 const float *v = f[k].values + (long)i * f[k].per_image;
@@ -495,7 +512,7 @@ static void print_features(const args *a, const feature *f, int count) {
             }
         }
     }
-    if (a->json) printf("]\n");
+    return 0;
 }
 
 /* The library's message; for a layer the model without its classifier lacks, a hint. */
@@ -626,7 +643,7 @@ static int cmd_features(const args *a) {
             f[k].tmp = NULL;
         }
     }
-    if (!rc) print_features(a, f, count);
+    if (!rc) rc = print_features(a, f, count);
     free(input);
     free(outputs);
     free_features(f, count);

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,4 +393,97 @@ const char *kvk_json_type_name(kvk_json_type type) {
         return "object";
     }
     return "?";
+}
+
+/* --- writing ------------------------------------------------------------------------------ */
+
+static void write_bytes(kvk_json_writer *w, const char *s, size_t n) {
+    if (w->failed) return;
+    if (w->length + n + 1 > w->capacity) {
+        size_t cap = w->capacity ? w->capacity : 256;
+        while (cap < w->length + n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                w->failed = 1;
+                return;
+            }
+            cap *= 2;
+        }
+        char *t = realloc(w->text, cap);
+        if (!t) {
+            w->failed = 1;
+            return;
+        }
+        w->text = t;
+        w->capacity = cap;
+    }
+    memcpy(w->text + w->length, s, n);
+    w->length += n;
+    w->text[w->length] = '\0';
+}
+
+void kvk_json_write_raw(kvk_json_writer *w, const char *s) {
+    write_bytes(w, s, strlen(s));
+}
+
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 if it is not one. */
+static size_t utf8_length(const unsigned char *s) {
+    if (s[0] < 0x80) return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+               : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                              : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) return 0;
+    if (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))) return 0;
+    return n;
+}
+
+void kvk_json_write_string(kvk_json_writer *w, const char *str) {
+    const unsigned char *s = (const unsigned char *)(str ? str : "");
+    write_bytes(w, "\"", 1);
+    while (*s) {
+        char esc[8];
+        if (*s == '"' || *s == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*s;
+            write_bytes(w, esc, 2);
+            s++;
+        } else if (*s < 0x20 || *s == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", *s);
+            write_bytes(w, esc, 6);
+            s++;
+        } else {
+            size_t n = utf8_length(s);
+            if (n == 0) {
+                write_bytes(w, "\\ufffd", 6);
+                s++;
+            } else {
+                write_bytes(w, (const char *)s, n);
+                s += n;
+            }
+        }
+    }
+    write_bytes(w, "\"", 1);
+}
+
+void kvk_json_write_number(kvk_json_writer *w, double v) {
+    if (!isfinite(v)) {
+        write_bytes(w, "null", 4);
+        return;
+    }
+    char buf[40];
+    int n = snprintf(buf, sizeof buf, "%.9g", v);
+    write_bytes(w, buf, (size_t)n);
+}
+
+void kvk_json_write_int(kvk_json_writer *w, long long v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%lld", v);
+    write_bytes(w, buf, (size_t)n);
+}
+
+void kvk_json_writer_free(kvk_json_writer *w) {
+    free(w->text);
+    memset(w, 0, sizeof *w);
 }

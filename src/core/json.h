@@ -44,4 +44,20 @@ const char *kvk_json_get_string(const kvk_json *object, const char *key); /* NUL
 int kvk_json_is(const kvk_json *v, kvk_json_type type);
 const char *kvk_json_type_name(kvk_json_type type);
 
+/* A JSON writer into memory, so that a document is printed whole or not at all. Numbers that
+ * are not finite are written as null (JSON has no NaN or Infinity); strings are escaped, with
+ * bytes that are not UTF-8 written as U+FFFD. A failed allocation sets `failed` and makes
+ * every later call a no-op. */
+typedef struct kvk_json_writer {
+    char *text; /* NUL-terminated; NULL until something is written */
+    size_t length, capacity;
+    int failed;
+} kvk_json_writer;
+
+void kvk_json_write_raw(kvk_json_writer *w, const char *s);
+void kvk_json_write_string(kvk_json_writer *w, const char *s);
+void kvk_json_write_number(kvk_json_writer *w, double v); /* %.9g, or null */
+void kvk_json_write_int(kvk_json_writer *w, long long v);
+void kvk_json_writer_free(kvk_json_writer *w);
+
 #endif

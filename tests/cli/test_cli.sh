@@ -172,5 +172,50 @@ check "features: an existing file is kept after an error" test "$(cat "$tmp/keep
 check "features: no temporary file after errors" test "$(ls "$tmp" | grep -c 'npy\.tmp')" -eq 0
 HOME="$tmp" expect_fail "features: default weights without the top" "\.keras/models/vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5" features x.png --model vgg19 --layer block1_conv1
 
+# --json is written whole or not at all: a bad image after a good one is an error with nothing
+# on stdout (not half a document)
+"$kvk" predict "$images/opencv_orange.jpg" "$tmp/bad.jpg" --model resnet50 --weights "$weights" \
+  --json --batch 1 >"$tmp/half.json" 2>"$tmp/err"
+check "json: a bad image in the middle fails" test $? -ne 0
+check "json: and names it" grep -q "bad\.jpg" "$tmp/err"
+check "json: nothing half-written on stdout" test ! -s "$tmp/half.json"
+
+# NaN is not JSON: a copy of the weights with a NaN in fc1000's bias makes every probability
+# NaN (softmax of a row holding NaN, as TensorFlow), written as null
+mkdir "$tmp/nan_model"
+cp "$(dirname "$weights")"/* "$tmp/nan_model/"
+python3 - "$tmp/nan_model" <<'PY'
+import json, os, struct, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "model.json")))
+for g in m["weightsManifest"]:
+    offset = 0
+    for w in g["weights"]:
+        n = 1
+        for s in w["shape"]:
+            n *= s
+        if w["name"] == "fc1000/bias":
+            for p in g["paths"]:  # find the shard holding byte `offset`
+                size = os.path.getsize(os.path.join(d, p))
+                if offset < size:
+                    with open(os.path.join(d, p), "r+b") as f:
+                        f.seek(offset)
+                        f.write(struct.pack("<f", float("nan")))
+                    sys.exit(0)
+                offset -= size
+        offset += 4 * n
+sys.exit("fc1000/bias not found")
+PY
+check "json: the NaN copy is written" test $? -eq 0
+"$kvk" predict "$images/opencv_orange.jpg" --model resnet50 --weights "$tmp/nan_model/model.json" \
+  --json --top 2 >"$tmp/nan.json" 2>"$tmp/err"
+check "json: NaN output exits 0" test $? -eq 0
+check "json: NaN probabilities are null" python3 -c "
+import json
+r = json.load(open('$tmp/nan.json'))
+p = r[0]['predictions']
+assert len(p) == 2 and all(x['probability'] is None for x in p), p
+"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

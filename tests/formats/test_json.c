@@ -92,5 +92,42 @@ int main(void) {
     deep[sizeof deep - 1] = '\0';
     bad(deep, "nesting too deep");
 
+    /* The writer: non-finite numbers as null, strings escaped, invalid UTF-8 replaced; what it
+     * writes parses back (with this parser, which is strict RFC 8259 apart from NaN/Infinity,
+     * which the writer never emits). */
+    kvk_json_writer w = {0};
+    kvk_json_write_raw(&w, "[");
+    const double numbers[] = {1.5, NAN, INFINITY, -INFINITY, -0.25, 3.4028234663852886e38};
+    for (int i = 0; i < 6; i++) {
+        if (i) kvk_json_write_raw(&w, ", ");
+        kvk_json_write_number(&w, numbers[i]);
+    }
+    kvk_json_write_raw(&w, ", ");
+    kvk_json_write_string(&w, "a\"b\\c\n\x01\x7f\xc3\xa9 \xff\xc3 \xed\xa0\x80 \xf0\x9f\x98\x80");
+    kvk_json_write_raw(&w, ", ");
+    kvk_json_write_int(&w, -42);
+    kvk_json_write_raw(&w, "]");
+    CHECK(!w.failed && w.text, "writer wrote");
+    if (w.text) {
+        CHECK(strstr(w.text, "[1.5, null, null, null, -0.25, 3.40282347e+38, ") == w.text,
+              "NaN and Inf written as null: %s", w.text);
+        CHECK(!strstr(w.text, "nan") && !strstr(w.text, "inf"), "no nan or inf: %s", w.text);
+        kvk_json *back = NULL;
+        kvk_status st = kvk_json_parse(w.text, w.length, "written", &back);
+        CHECK(st == KVK_OK, "the written document parses: %s (%s)", kvk_last_error(), w.text);
+        if (st == KVK_OK) {
+            CHECK(back->length == 8 && kvk_json_is(kvk_json_at(back, 1), KVK_JSON_NULL) &&
+                      kvk_json_is(kvk_json_at(back, 3), KVK_JSON_NULL) &&
+                      kvk_json_at(back, 7)->number == -42,
+                  "values back");
+            const char *str = kvk_json_string(kvk_json_at(back, 6));
+            CHECK(str && !strcmp(str, "a\"b\\c\n\x01\x7f\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd "
+                                      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80"),
+                  "string back, invalid bytes as U+FFFD: %s", str ? str : "(none)");
+        }
+        kvk_json_free(back);
+    }
+    kvk_json_writer_free(&w);
+
     return tu_finish();
 }
