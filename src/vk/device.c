@@ -1,4 +1,4 @@
-/* Instance, device choice, queue, and the pipeline cache kept across runs. */
+/* Instance, device choice and queue (the pipeline cache is in pipeline_cache.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -187,53 +187,6 @@ static kvk_status pick_device(kvk_vk_device *dev, const char *selector) {
                     "no Vulkan device name contains '%s' (see `kvk devices`)", selector);
 }
 
-static void cache_file_path(kvk_vk_device *dev) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[900];
-    if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/kvk", xdg);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.cache/kvk", home);
-    else
-        return;
-    /* create the directory and its parent; failures only cost the cache */
-    char parent[900];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash) *slash = '\0', mkdir(parent, 0755);
-    mkdir(dir, 0755);
-    snprintf(dev->cache_path, sizeof dev->cache_path, "%s/pipelines-%04x-%04x-%08x.bin", dir,
-             dev->props.vendorID, dev->props.deviceID, dev->props.driverVersion);
-}
-
-static kvk_status create_pipeline_cache(kvk_vk_device *dev) {
-    cache_file_path(dev);
-    void *data = NULL;
-    size_t size = 0;
-    FILE *f = dev->cache_path[0] ? fopen(dev->cache_path, "rb") : NULL;
-    if (f) {
-        if (fseek(f, 0, SEEK_END) == 0) {
-            long len = ftell(f);
-            if (len > 0 && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)len)) &&
-                fread(data, 1, (size_t)len, f) == (size_t)len)
-                size = (size_t)len;
-        }
-        fclose(f);
-    }
-    /* the driver checks the header (vendor, device, UUID) and ignores data that is not its own */
-    VkPipelineCacheCreateInfo info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
-                                      .initialDataSize = size,
-                                      .pInitialData = size ? data : NULL};
-    VkResult r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
-    if (r != VK_SUCCESS && size) { /* a damaged file: start empty */
-        info.initialDataSize = 0;
-        info.pInitialData = NULL;
-        r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
-    }
-    free(data);
-    return kvk_vk_check(r, "vkCreatePipelineCache");
-}
-
 static kvk_status create_layouts(kvk_vk_device *dev) {
     for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
         VkDescriptorSetLayoutBinding b[KVK_VK_MAX_BINDINGS];
@@ -298,7 +251,7 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
         st = kvk_vk_check(vkCreateCommandPool(dev->device, &pool, NULL, &dev->command_pool),
                           "vkCreateCommandPool");
     }
-    if (st == KVK_OK) st = create_pipeline_cache(dev);
+    if (st == KVK_OK) st = kvk_vk_pipeline_cache_create(dev);
     if (st == KVK_OK) st = create_layouts(dev);
     if (st != KVK_OK) {
         kvk_vk_device_destroy(dev);
@@ -306,31 +259,6 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
     }
     *out = dev;
     return KVK_OK;
-}
-
-void kvk_vk_pipeline_cache_save(kvk_vk_device *dev) {
-    if (!dev->pipeline_cache || !dev->cache_path[0]) return;
-    size_t size = 0;
-    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, NULL) != VK_SUCCESS ||
-        size == 0)
-        return;
-    void *data = malloc(size);
-    if (!data) return;
-    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) == VK_SUCCESS) {
-        /* write to a temporary name, then rename: concurrent processes never see half a file */
-        char tmp[1100];
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
-        FILE *f = fopen(tmp, "wb");
-        if (f) {
-            int ok = fwrite(data, 1, size, f) == size;
-            ok &= fclose(f) == 0;
-            if (ok)
-                rename(tmp, dev->cache_path);
-            else
-                remove(tmp);
-        }
-    }
-    free(data);
 }
 
 void kvk_vk_device_destroy(kvk_vk_device *dev) {

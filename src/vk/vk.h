@@ -77,6 +77,9 @@ kvk_status kvk_vk_check(VkResult r, const char *what);
  * first use, with `bindings` storage buffers and 128 bytes of push constants. */
 kvk_status kvk_vk_pipeline_get(kvk_vk_device *dev, const char *shader, const int *spec,
                                int spec_count, int bindings, const kvk_vk_pipeline **out);
+/* The pipeline cache file (pipeline_cache.c): created from the file when it is valid, saved
+ * atomically. */
+kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev);
 void kvk_vk_pipeline_cache_save(kvk_vk_device *dev);
 
 /* Recording (recorder.c): a command buffer of dispatches with a barrier after each. */
