@@ -17,21 +17,64 @@
 #include "keras/weights.h"
 #include "kvk.h"
 
+#ifndef KVK_VERSION_STRING
+#define KVK_VERSION_STRING "unknown"
+#endif
+
+/* The commands, their synopses and the options each takes (below). */
+enum { C_PREDICT = 1, C_FEATURES = 2, C_INSPECT = 4, C_DEVICES = 8, C_BENCH = 16, C_ALL = 31 };
+
+static const struct command {
+    const char *name;
+    int bit;
+    const char *synopsis;
+} COMMANDS[] = {
+    {"predict", C_PREDICT,
+     "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
+     "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
+     "              [--batch N] [--max-pixels N] [--verbose]\n"},
+    {"features", C_FEATURES,
+     "  kvk features IMAGE... --model NAME --layer LAYER [--layer LAYER2...] [--weights FILE]\n"
+     "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
+     "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
+     "              [--preprocess MODE] [--max-pixels N] [--verbose]\n"},
+    {"inspect", C_INSPECT, "  kvk inspect FILE\n"},
+    {"devices", C_DEVICES, "  kvk devices [--verbose]\n"},
+    {"bench", C_BENCH,
+     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
+     "            [--no-reference] [--verbose]\n"},
+};
+#define COMMAND_COUNT ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
+
+static const struct option {
+    const char *name;
+    int commands; /* C_* bits */
+    int value;    /* takes a value */
+} OPTIONS[] = {
+    {"--model", C_PREDICT | C_FEATURES | C_BENCH, 1},
+    {"--weights", C_PREDICT | C_FEATURES, 1},
+    {"--device", C_PREDICT | C_FEATURES | C_BENCH, 1},
+    {"--resize", C_PREDICT | C_FEATURES, 1},
+    {"--jpeg", C_PREDICT | C_FEATURES, 1},
+    {"--preprocess", C_PREDICT | C_FEATURES, 1},
+    {"--max-pixels", C_PREDICT | C_FEATURES, 1},
+    {"--batch", C_PREDICT | C_FEATURES | C_BENCH, 1},
+    {"--json", C_PREDICT | C_FEATURES, 0},
+    {"--top", C_PREDICT, 1},
+    {"--layer", C_FEATURES, 1},
+    {"--pooling", C_FEATURES, 1},
+    {"--out", C_FEATURES, 1},
+    {"--include-top", C_FEATURES, 0},
+    {"--size", C_FEATURES | C_BENCH, 1},
+    {"--runs", C_BENCH, 1},
+    {"--no-top", C_BENCH, 0},
+    {"--no-reference", C_BENCH, 0},
+    {"--verbose", C_ALL, 0},
+    {"-v", C_ALL, 0},
+};
+
 /* A format: %s is the list of models. */
-static const char *const USAGE =
-    "usage:\n"
-    "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
-    "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
-    "              [--batch N] [--max-pixels N] [--verbose]\n"
-    "  kvk features IMAGE... --model NAME --layer LAYER [--layer LAYER2...] [--weights FILE]\n"
-    "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
-    "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
-    "              [--preprocess MODE] [--max-pixels N] [--verbose]\n"
-    "  kvk inspect FILE\n"
-    "  kvk devices\n"
-    "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
-    "            [--no-reference]\n"
-    "\n"
+static const char *const NOTES =
     "models: %s.\n"
     "Without --weights, predict and features look for Keras' own file in ~/.keras/models/\n"
     "(e.g. resnet50_weights_tf_dim_ordering_tf_kernels.h5, or the _notop.h5 file for features\n"
@@ -55,10 +98,33 @@ static const char *const USAGE =
     "image, min, max, mean and the first values. --json prints a JSON array with one object per\n"
     "layer: {\"layer\", \"shape\", \"file\"} with --out, else {\"layer\", \"shape\", \"images\",\n"
     "\"values\"}, values being every number as nested lists of that shape (large for early\n"
-    "layers: prefer --out).\n";
+    "layers: prefer --out).\n"
+    "\n"
+    "kvk help COMMAND or kvk COMMAND --help: one command's usage; kvk --version: the version.\n";
+
+/* All commands' usage, or one's (`only`), then the notes. */
+static void print_usage_of(FILE *f, const struct command *only) {
+    fprintf(f, "usage:\n");
+    for (int i = 0; i < COMMAND_COUNT; i++)
+        if (!only || only == &COMMANDS[i]) fputs(COMMANDS[i].synopsis, f);
+    fputc('\n', f);
+    fprintf(f, NOTES, kvk_application_names());
+}
 
 static void print_usage(FILE *f) {
-    fprintf(f, USAGE, kvk_application_names());
+    print_usage_of(f, NULL);
+}
+
+static const struct command *find_command(const char *name) {
+    for (int i = 0; i < COMMAND_COUNT; i++)
+        if (!strcmp(COMMANDS[i].name, name)) return &COMMANDS[i];
+    return NULL;
+}
+
+static const struct option *find_option(const char *name) {
+    for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
+        if (!strcmp(OPTIONS[i].name, name)) return &OPTIONS[i];
+    return NULL;
 }
 
 static int fail(const char *what) {
@@ -98,7 +164,21 @@ static int parse_size(const char *s, int *h, int *w) {
     return parse_int(buf, 1, h) && parse_int(x ? x + 1 : buf, 1, w);
 }
 
-static int parse_args(int argc, char **argv, args *a) {
+/* "--out is an option of features" */
+static int wrong_command(const char *option, const struct command *cmd) {
+    const struct option *opt = find_option(option);
+    char owners[128] = "";
+    size_t n = 0;
+    for (int i = 0; i < COMMAND_COUNT && n < sizeof owners; i++)
+        if (opt->commands & COMMANDS[i].bit)
+            n += (size_t)snprintf(owners + n, sizeof owners - n, "%s%s", n ? ", " : "",
+                                  COMMANDS[i].name);
+    fprintf(stderr, "kvk: %s does not take %s (an option of %s)\n\n", cmd->name, option, owners);
+    print_usage_of(stderr, cmd);
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, const struct command *cmd, args *a) {
     memset(a, 0, sizeof *a);
     a->top = 5;
     a->runs = 5;
@@ -108,6 +188,11 @@ static int parse_args(int argc, char **argv, args *a) {
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (o[0] == '-' && o[1]) {
+            const struct option *opt = find_option(o);
+            if (!opt) return usage_error("unknown option ", o);
+            if (!(opt->commands & cmd->bit)) return wrong_command(o, cmd);
+        }
 #define VALUE()                                                                                    \
     do {                                                                                           \
         if (!next) return usage_error("missing value after ", o);                                  \
@@ -532,7 +617,6 @@ static int cmd_features(const args *a) {
         return usage_error("features needs --layer LAYER (a Keras layer name, e.g. block4_pool)",
                            NULL);
     if (a->file_count == 0) return usage_error("features needs at least one image", NULL);
-    if (a->with_top && a->no_top) return usage_error("--include-top and --no-top contradict", NULL);
     kvk_pooling pooling = KVK_POOLING_NONE;
     if (a->pooling && !strcmp(a->pooling, "avg"))
         pooling = KVK_POOLING_AVG;
@@ -745,15 +829,38 @@ static int cmd_bench(const args *a) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        print_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *first = argv[1];
+    if (!strcmp(first, "--version") || !strcmp(first, "-V") || !strcmp(first, "version")) {
+        printf("kvk %s\n", KVK_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {
+        const struct command *c = argc > 2 ? find_command(argv[2]) : NULL;
+        if (argc > 2 && !c) return usage_error("help: unknown command ", argv[2]);
+        print_usage_of(stdout, c);
+        return 0;
+    }
+    const struct command *command = find_command(first);
+    if (!command) return usage_error("unknown command ", first);
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_usage_of(stdout, command);
+            return 0;
+        }
+        const struct option *opt = find_option(argv[i]);
+        if (opt && opt->value) i++; /* "--layer -h" names a layer */
     }
     args a;
-    int rc = parse_args(argc, argv, &a);
+    int rc = parse_args(argc, argv, command, &a);
     if (rc) return rc;
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "predict"))
+    const char *cmd = command->name;
+    if ((command->bit & (C_DEVICES | C_BENCH)) && a.file_count)
+        rc = usage_error("unexpected argument ", a.files[0]);
+    else if (!strcmp(cmd, "predict"))
         rc = cmd_predict(&a);
     else if (!strcmp(cmd, "features"))
         rc = cmd_features(&a);
@@ -761,13 +868,12 @@ int main(int argc, char **argv) {
         rc = cmd_bench(&a);
     else if (!strcmp(cmd, "devices"))
         rc = kvk_list_devices(stdout) == KVK_OK ? 0 : fail("cannot list devices");
-    else if (!strcmp(cmd, "inspect")) {
+    else {
         if (a.file_count != 1)
             rc = usage_error("inspect takes one FILE", NULL);
         else
             rc = kvk_weight_file_inspect(a.files[0], stdout) == KVK_OK ? 0 : fail("cannot inspect");
-    } else
-        rc = usage_error("unknown command ", cmd);
+    }
     free(a.files);
     free(a.layers);
     return rc;

@@ -172,6 +172,45 @@ check "features: an existing file is kept after an error" test "$(cat "$tmp/keep
 check "features: no temporary file after errors" test "$(ls "$tmp" | grep -c 'npy\.tmp')" -eq 0
 HOME="$tmp" expect_fail "features: default weights without the top" "\.keras/models/vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5" features x.png --model vgg19 --layer block1_conv1
 
+# help and version: exit 0, usage on stdout; each command takes only its own options
+# expect_ok NAME PATTERN ARGS... : kvk must exit 0 and stdout must match PATTERN
+expect_ok() {
+  local name=$1 pattern=$2
+  shift 2
+  "$kvk" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "FAIL: $name: exit status $rc"
+    cat "$tmp/err"
+    failed=$((failed + 1))
+  elif ! grep -qE -- "$pattern" "$tmp/out"; then
+    echo "FAIL: $name: stdout does not match /$pattern/"
+    failed=$((failed + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}
+expect_ok "kvk --help" "kvk predict IMAGE" --help
+expect_ok "kvk -h" "kvk bench --model" -h
+expect_ok "kvk help" "kvk features IMAGE" help
+expect_ok "kvk help predict" "kvk predict IMAGE" help predict
+check "kvk help predict: predict only" test "$(grep -c '^  kvk ' "$tmp/out")" -eq 1
+expect_ok "kvk features --help" "kvk features IMAGE" features --help
+check "kvk features --help: features only" test "$(grep -c '^  kvk ' "$tmp/out")" -eq 1
+expect_ok "kvk inspect -h" "kvk inspect FILE" inspect -h
+expect_ok "kvk --version" "^kvk [0-9]+\.[0-9]+\.[0-9]+" --version
+expect_fail "kvk help of no command" "help: unknown command nope" help nope
+expect_fail "predict --out" "predict does not take --out \(an option of features\)" predict "$images/opencv_orange.jpg" --model resnet50 --weights "$weights" --out "$tmp/predict_out.npy"
+check "predict --out wrote nothing" test ! -e "$tmp/predict_out.npy"
+expect_fail "predict --size 0x0 --out /nonexistent" "predict does not take --size" predict "$images/opencv_orange.jpg" --model resnet50 --weights "$weights" --size 0x0 --out /nonexistent
+expect_fail "predict --layer" "predict does not take --layer \(an option of features\)" predict x.png --model resnet50 --layer fc1000
+expect_fail "features --top" "features does not take --top \(an option of predict\)" features x.png --model resnet50 --layer fc1000 --top 3
+expect_fail "bench --weights" "bench does not take --weights" bench --model vgg16 --weights "$weights"
+expect_fail "bench with a file" "unexpected argument x\.png" bench x.png --model vgg16
+expect_fail "inspect --json" "inspect does not take --json" inspect "$weights" --json
+expect_fail "devices --model" "devices does not take --model" devices --model vgg16
+expect_fail "unknown option" "unknown option --frobnicate" predict x.png --frobnicate
+
 # --json is written whole or not at all: a bad image after a good one is an error with nothing
 # on stdout (not half a document)
 "$kvk" predict "$images/opencv_orange.jpg" "$tmp/bad.jpg" --model resnet50 --weights "$weights" \
