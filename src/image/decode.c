@@ -166,11 +166,62 @@ static int is_jpeg(const unsigned char *d, size_t n) {
     return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
 }
 
+/* stb_image 2.27 (Debian 12's) trusts a JPEG's markers: a Huffman table declaring more than
+ * 256 codes overflows its tables (fixed in 2.28). Before a JPEG reaches stb, its marker
+ * segments are walked (through the entropy-coded data of every scan, where progressive files
+ * define more tables): each must fit in the file, and each Huffman table must hold at most 256
+ * codes, all within its segment. Where libjpeg is built in, the file must also decode there
+ * without a single warning (below), so stb only ever sees JPEGs libjpeg finds clean. */
+static kvk_status check_jpeg_markers(const char *path, const unsigned char *d, size_t n) {
+    size_t i = 2; /* after SOI */
+    while (i < n) {
+        if (d[i] != 0xFF) { /* entropy-coded data: skip to the next marker */
+            i++;
+            continue;
+        }
+        while (i < n && d[i] == 0xFF) i++; /* fill bytes */
+        if (i >= n) break;
+        unsigned m = d[i++];
+        if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) continue; /* stuffing, RSTn */
+        if (m == 0xD9) return KVK_OK;                                     /* EOI */
+        if (m == 0xD8)
+            return kvk_fail(KVK_ERROR_FORMAT, "%s: a second start-of-image marker at byte %zu",
+                            path, i - 2);
+        if (i + 2 > n)
+            return kvk_fail(KVK_ERROR_FORMAT, "%s: truncated JPEG marker 0xFF%02X", path, m);
+        size_t len = (size_t)d[i] << 8 | d[i + 1];
+        if (len < 2 || i + len > n)
+            return kvk_fail(KVK_ERROR_FORMAT,
+                            "%s: JPEG marker 0xFF%02X at byte %zu declares %zu bytes, past the end "
+                            "of the file",
+                            path, m, i - 2, len);
+        if (m == 0xC4) { /* DHT: tables of 1 + 16 + (their code count) bytes */
+            size_t at = i + 2, end = i + len;
+            while (at < end) {
+                if (at + 17 > end)
+                    return kvk_fail(KVK_ERROR_FORMAT, "%s: truncated Huffman table at byte %zu",
+                                    path, at);
+                unsigned codes = 0;
+                for (int k = 1; k <= 16; k++) codes += d[at + k];
+                if (codes > 256 || at + 17 + codes > end)
+                    return kvk_fail(KVK_ERROR_FORMAT,
+                                    "%s: Huffman table at byte %zu declares %u codes (at most 256, "
+                                    "within its %zu-byte segment): corrupt JPEG",
+                                    path, at, codes, len);
+                at += 17 + codes;
+            }
+        }
+        i += len;
+    }
+    return KVK_OK; /* no EOI: the decoders report truncation themselves */
+}
+
 #ifdef KVK_HAVE_LIBJPEG
 struct jpeg_fail {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
+    int strict; /* every warning about corrupt data is an error */
 };
 
 static void jpeg_error_exit(j_common_ptr cinfo) {
@@ -180,9 +231,12 @@ static void jpeg_error_exit(j_common_ptr cinfo) {
 }
 
 /* Warnings about corrupt data that libjpeg recovers from are ignored, as Pillow ignores them;
- * but data ending early is an error, as Pillow raises "image file is truncated". */
+ * but data ending early is an error, as Pillow raises "image file is truncated". In strict
+ * mode (checking a file for stb_image) every warning is an error. */
 static void jpeg_emit_message(j_common_ptr cinfo, int level) {
-    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
+    const struct jpeg_fail *fail = (const struct jpeg_fail *)cinfo->err;
+    if (level == -1 && (fail->strict || cinfo->err->msg_code == JWRN_JPEG_EOF))
+        jpeg_error_exit(cinfo);
 }
 
 /* Pillow's cmyk2rgb (its convert("CMYK" -> "RGB")). */
@@ -193,6 +247,8 @@ static unsigned char cmyk_channel(int c, int k) {
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+/* Decodes into *out; with out NULL only checks that libjpeg decodes the whole file without
+ * any warning (strict), keeping no pixels. */
 static kvk_status decode_libjpeg(const char *path, const unsigned char *data, size_t size,
                                  kvk_image *out) {
     struct jpeg_decompress_struct cinfo;
@@ -205,11 +261,13 @@ static kvk_status decode_libjpeg(const char *path, const unsigned char *data, si
     fail.mgr.error_exit = jpeg_error_exit;
     fail.mgr.emit_message = jpeg_emit_message;
     fail.message[0] = '\0';
+    fail.strict = out == NULL;
     if (setjmp(fail.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(rgb);
         free(row);
-        return kvk_fail(KVK_ERROR_FORMAT, "%s: %s", path, fail.message);
+        return kvk_fail(KVK_ERROR_FORMAT, "%s: %s%s", path, fail.message,
+                        fail.strict ? " (corrupt JPEGs are not given to stb_image)" : "");
     }
     jpeg_create_decompress(&cinfo);
     if (size > ULONG_MAX) {
@@ -249,9 +307,9 @@ static kvk_status decode_libjpeg(const char *path, const unsigned char *data, si
         jpeg_destroy_decompress(&cinfo);
         return kvk_fail(KVK_ERROR_FORMAT, "%s: unsupported image size %dx%d", path, w, h);
     }
-    rgb = malloc((size_t)w * h * 3);
+    rgb = out ? malloc((size_t)w * h * 3) : NULL;
     row = malloc((size_t)w * channels);
-    if (!rgb || !row) {
+    if ((out && !rgb) || !row) {
         jpeg_destroy_decompress(&cinfo);
         free(rgb);
         free(row);
@@ -261,6 +319,7 @@ static kvk_status decode_libjpeg(const char *path, const unsigned char *data, si
         int y = (int)cinfo.output_scanline;
         JSAMPROW rows[1] = {row};
         jpeg_read_scanlines(&cinfo, rows, 1);
+        if (!out) continue;
         unsigned char *dst = rgb + (size_t)y * w * 3;
         for (int x = 0; x < w; x++) {
             if (channels == 1) {
@@ -278,6 +337,7 @@ static kvk_status decode_libjpeg(const char *path, const unsigned char *data, si
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
+    if (!out) return KVK_OK;
     out->width = w;
     out->height = h;
     out->rgb = rgb;
@@ -358,14 +418,18 @@ kvk_status kvk_image_load(const char *path, kvk_jpeg_decoder decoder, kvk_image 
         free(data);
         return kvk_fail(KVK_ERROR_FORMAT, "%s: empty file", path);
     }
+    int jpeg = is_jpeg(data, size);
 #ifdef KVK_HAVE_LIBJPEG
-    if (is_jpeg(data, size) && decoder != KVK_JPEG_STB)
+    if (jpeg && decoder != KVK_JPEG_STB) {
         st = decode_libjpeg(path, data, size, out);
-    else
-        st = decode_stb(path, data, size, out);
+    } else {
+        if (jpeg) st = check_jpeg_markers(path, data, size);
+        if (jpeg && st == KVK_OK) st = decode_libjpeg(path, data, size, NULL); /* clean? */
+        if (st == KVK_OK) st = decode_stb(path, data, size, out);
+    }
 #else
-    (void)is_jpeg;
-    st = decode_stb(path, data, size, out);
+    if (jpeg) st = check_jpeg_markers(path, data, size);
+    if (st == KVK_OK) st = decode_stb(path, data, size, out);
 #endif
     free(data);
     return st;

@@ -128,6 +128,43 @@ static void progressive_jpeg(bytes *b, unsigned w, unsigned h) {
     put16be(b, 0xFFD9);
 }
 
+/* A baseline 16x16 grey JPEG whose DC Huffman table declares `codes` codes (all of length 8,
+ * the 256 possible ones at most), then a scan of a few bytes. stb_image 2.27 writes past its
+ * tables for more than 256. */
+static void jpeg_with_huffman_codes(bytes *b, unsigned codes) {
+    b->n = 0;
+    put16be(b, 0xFFD8);
+    put16be(b, 0xFFDB);
+    put16be(b, 67);
+    put8(b, 0);
+    for (int i = 0; i < 64; i++) put8(b, 1);
+    put16be(b, 0xFFC0); /* SOF0, 16x16, one component */
+    put16be(b, 11);
+    put8(b, 8);
+    put16be(b, 16);
+    put16be(b, 16);
+    put8(b, 1);
+    put8(b, 1);
+    put8(b, 0x11);
+    put8(b, 0);
+    put16be(b, 0xFFC4);
+    put16be(b, 2 + 17 + codes);
+    put8(b, 0x00);
+    for (int i = 1; i <= 16; i++) put8(b, i == 8 ? (codes > 255 ? 255 : codes) : 0);
+    if (codes > 255) b->d[b->n - 1] = (unsigned char)(codes - 255); /* length 16: the rest */
+    for (unsigned i = 0; i < codes; i++) put8(b, i & 0xff);
+    put16be(b, 0xFFDA);
+    put16be(b, 8);
+    put8(b, 1);
+    put8(b, 1);
+    put8(b, 0x00);
+    put8(b, 0);
+    put8(b, 63);
+    put8(b, 0);
+    for (int i = 0; i < 32; i++) put8(b, 0x55);
+    put16be(b, 0xFFD9);
+}
+
 static uint32_t crc32_of(const unsigned char *p, size_t n) {
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++) {
@@ -269,6 +306,27 @@ static void test_declared_sizes(void) {
                    (const char *const[]){p, "20000x20000", NULL});
 }
 
+/* Corrupt JPEGs that make stb_image 2.27 write out of bounds never reach it (checked under
+ * the sanitizer build, where the overflow aborts): with --jpeg stb they are refused by the
+ * marker check and by libjpeg's strict decode; by default libjpeg refuses them itself. */
+static void test_corrupt_jpeg_for_stb(void) {
+    static bytes b;
+    const char *p = tmp_path("dht300.jpg");
+    jpeg_with_huffman_codes(&b, 300);
+    save(p, &b);
+    expect_refused("a Huffman table of 300 codes (stb)", p, KVK_JPEG_STB,
+                   (const char *const[]){p, "Huffman table", "300 codes", NULL});
+    expect_refused("a Huffman table of 300 codes (libjpeg)", p, KVK_JPEG_DEFAULT,
+                   (const char *const[]){p, NULL});
+    p = tmp_path("dht_short.jpg");
+    jpeg_with_huffman_codes(&b, 40);
+    b.d[2 + 69 + 13 + 2] = 0x00; /* the DHT segment's length (after SOI, DQT, SOF0, marker)... */
+    b.d[2 + 69 + 13 + 3] = 10;   /* ...now 10: shorter than one table */
+    save(p, &b);
+    expect_refused("a Huffman table longer than its segment (stb)", p, KVK_JPEG_STB,
+                   (const char *const[]){p, "truncated Huffman table", NULL});
+}
+
 static void test_not_files(void) {
     expect_refused("/dev/zero", "/dev/zero", KVK_JPEG_DEFAULT,
                    (const char *const[]){"/dev/zero", "not a regular file", NULL});
@@ -327,6 +385,7 @@ int main(void) {
     limit_memory();
     test_declared_sizes();
     test_not_files();
+    test_corrupt_jpeg_for_stb();
     test_limit_settings();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
