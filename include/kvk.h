@@ -7,5 +7,6 @@
 #include "kvk/model.h"
 #include "kvk/image.h"
 #include "kvk/labels.h"
+#include "kvk/weights.h"
 
 #endif

@@ -319,8 +319,8 @@ static kvk_status read_layers(hid_t group, kvk_weight_file *file, int with_data,
     return st;
 }
 
-kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file **out,
-                               int *listed_layers) {
+kvk_status kvk_weights_read_h5_direct(const char *path, int with_data, kvk_weight_file **out,
+                                      int *listed_layers) {
     *out = NULL;
     *listed_layers = 0;
     /* HDF5 prints its error stack on stderr by default; kvk reports errors itself. */

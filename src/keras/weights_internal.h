@@ -22,6 +22,10 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
  * `listed_layers` receives the number of layers the file lists, with or without weights. */
 kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file **out,
                                int *listed_layers);
+/* The HDF5 reader itself, in this process (weights_h5.c); kvk_weights_read_h5 (h5_isolate.c)
+ * runs it in a child process unless told otherwise (kvk/weights.h). */
+kvk_status kvk_weights_read_h5_direct(const char *path, int with_data, kvk_weight_file **out,
+                                      int *listed_layers);
 kvk_status kvk_weights_read_tfjs(const char *path, int with_data, kvk_weight_file **out,
                                  int *listed_layers);
 

@@ -1,0 +1,33 @@
+/* How weight files are read. */
+#ifndef KVK_WEIGHTS_PUBLIC_H
+#define KVK_WEIGHTS_PUBLIC_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* HDF5 (.h5) weight files are read by libhdf5, which can crash (SIGSEGV) or loop forever on a
+ * damaged or hostile file. By default kvk therefore reads them in a short-lived child process
+ * (fork): with an address-space limit and a time limit, the weights come back through a pipe
+ * and are checked again on arrival, and a crash, a hang or a memory blow-up in libhdf5 ends
+ * in an error naming the file instead of taking the calling process down. The cost is one
+ * fork and one copy of the weights per file. See docs/hostile-inputs.md.
+ *
+ * KVK_HDF5_ISOLATED: the default. The environment variable KVK_HDF5_ISOLATION=0 switches to
+ * KVK_HDF5_IN_PROCESS when nothing was set through this call.
+ * KVK_HDF5_IN_PROCESS: libhdf5 runs in the calling process (only for trusted files, or where
+ * fork is not wanted).
+ * timeout_seconds: the reader's time limit; 0 for the default (KVK_HDF5_TIMEOUT seconds from
+ * the environment, else 120). Process-wide; thread-safe. */
+typedef enum kvk_hdf5_mode {
+    KVK_HDF5_DEFAULT = 0,
+    KVK_HDF5_ISOLATED = 1,
+    KVK_HDF5_IN_PROCESS = 2
+} kvk_hdf5_mode;
+
+void kvk_set_hdf5_mode(kvk_hdf5_mode mode, int timeout_seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
