@@ -152,9 +152,12 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
     kvk_status st = kvk_application_check_args(app, options, &args);
     if (st != KVK_OK) return st;
 
+    /* The file's shapes first (metadata only): every layer is checked against the model
+     * before any weight is read, so a file declaring gigabytes for a layer that takes
+     * kilobytes is refused without reading them. */
     kvk_weight_file *file = NULL;
     if (options->weights) {
-        st = kvk_weight_file_read(options->weights, &file);
+        st = kvk_weight_file_read_shapes(options->weights, &file);
         if (st != KVK_OK) return st;
         args.weights = file;
     }
@@ -164,6 +167,12 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
     if (st == KVK_OK && options->output_layers) st = select_outputs(&g, app, &args, options);
     /* only what the outputs need is bound (a no-top model reads a file with the top) */
     if (st == KVK_OK) kvk_graph_prune(&g);
+    if (st == KVK_OK && file) {
+        st = kvk_bind_check_shapes(&g, file);
+        kvk_weight_file_free(file);
+        file = NULL;
+        if (st == KVK_OK) st = kvk_weight_file_read(options->weights, &file);
+    }
     if (st == KVK_OK)
         st = file ? kvk_bind_weights(&g, file) : kvk_random_weights(&g, options->random_seed);
     kvk_weight_file_free(file);

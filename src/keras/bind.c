@@ -96,8 +96,9 @@ static void reorder_dense_rows(float *kernel, kvk_shape s, int units, const floa
             }
 }
 
+/* Checks the shapes; with `copy` also copies the data into the node. */
 static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *file,
-                            const kvk_weight_layer *layer, const expected *e) {
+                            const kvk_weight_layer *layer, const expected *e, int copy) {
     char want[96], got[96];
     if (layer->count != e->count)
         return kvk_fail(KVK_ERROR_SHAPE,
@@ -116,24 +117,28 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
                             "%s: layer '%s' (%s): weight '%s' (%s) has shape %s, expected %s",
                             file->path, n->name, layer_class(n), w->name, e->what[i], got, want);
         }
+        if (!copy) continue;
+        if (!w->data)
+            return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: layer '%s': weight '%s' was not read",
+                            file->path, n->name, w->name);
         long count = element_count(e, i);
-        float *copy = malloc(sizeof(float) * (size_t)count);
-        if (!copy) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
+        float *data = malloc(sizeof(float) * (size_t)count);
+        if (!data) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
         const kvk_node *src = n->input_count ? &g->nodes[n->inputs[0]] : NULL;
         if (n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
             src->op == KVK_OP_FLATTEN) {
             kvk_shape s = g->nodes[src->inputs[0]].shape;
-            reorder_dense_rows(copy, s, n->shape.c, w->data);
+            reorder_dense_rows(data, s, n->shape.c, w->data);
         } else {
-            memcpy(copy, w->data, sizeof(float) * (size_t)count);
+            memcpy(data, w->data, sizeof(float) * (size_t)count);
         }
         free(*e->slot[i]);
-        *e->slot[i] = copy;
+        *e->slot[i] = data;
     }
     return KVK_OK;
 }
 
-kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
+static kvk_status bind_all(kvk_graph *g, const kvk_weight_file *file, int copy) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *n = &g->nodes[i];
         expected e;
@@ -152,10 +157,18 @@ kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
                             file->layer_count ? some : "(none)",
                             file->layer_count > 4 ? ", ..." : "");
         }
-        kvk_status st = bind_node(g, n, file, layer, &e);
+        kvk_status st = bind_node(g, n, file, layer, &e, copy);
         if (st != KVK_OK) return st;
     }
     return KVK_OK;
+}
+
+kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
+    return bind_all(g, file, 1);
+}
+
+kvk_status kvk_bind_check_shapes(kvk_graph *g, const kvk_weight_file *file) {
+    return bind_all(g, file, 0);
 }
 
 /* xorshift32 and Box-Muller: fast, deterministic across platforms */

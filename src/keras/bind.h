@@ -9,6 +9,9 @@
  * the layer, and the expected and found shape when anything does not fit. Layers in the file
  * that the graph lacks are ignored (a full file can feed a model without its top). */
 kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file);
+/* The same checks, copying nothing: for a file read with kvk_weight_file_read_shapes, so that
+ * every layer's shapes are checked before any data is read. */
+kvk_status kvk_bind_check_shapes(kvk_graph *g, const kvk_weight_file *file);
 
 /* Deterministic random weights of a sensible scale (He-like kernels, BatchNormalization
  * statistics near identity), for benchmarks and tests without a file. */

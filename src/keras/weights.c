@@ -73,7 +73,7 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
     return KVK_OK;
 }
 
-kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out) {
+static kvk_status read_file(const char *path, int with_data, kvk_weight_file **out) {
     *out = NULL;
     if (!path) return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "weight file path is NULL");
     kvk_weight_source source;
@@ -83,9 +83,9 @@ kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out) {
     kvk_weight_file *file = NULL;
     int listed;
     if (source == KVK_SOURCE_HDF5)
-        st = kvk_weights_read_h5(resolved, 1, &file, &listed);
+        st = kvk_weights_read_h5(resolved, with_data, &file, &listed);
     else
-        st = kvk_weights_read_tfjs(resolved, 1, &file, &listed);
+        st = kvk_weights_read_tfjs(resolved, with_data, &file, &listed);
     free(resolved);
     if (st != KVK_OK) return st;
     kvk_json *config = NULL;
@@ -102,6 +102,14 @@ kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out) {
     }
     *out = file;
     return KVK_OK;
+}
+
+kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out) {
+    return read_file(path, 1, out);
+}
+
+kvk_status kvk_weight_file_read_shapes(const char *path, kvk_weight_file **out) {
+    return read_file(path, 0, out);
 }
 
 void kvk_weight_file_free(kvk_weight_file *file) {

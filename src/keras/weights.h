@@ -60,6 +60,10 @@ typedef struct kvk_weight_file {
  * a JSON model.json whose shards sit beside it). Errors name the file and, where it applies,
  * the layer and dataset at fault. */
 kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out);
+/* The same without the data (every `data` NULL): names, normalised shapes and dtypes, read
+ * from metadata only, so that shapes can be checked against the model before any weight is
+ * read (a file can declare gigabytes for a layer that needs kilobytes). */
+kvk_status kvk_weight_file_read_shapes(const char *path, kvk_weight_file **out);
 void kvk_weight_file_free(kvk_weight_file *file);
 
 /* The layer of that name, or NULL. */

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "keras/weights.h"
+#include "kvk.h"
 
 #include "testutil.h"
 
@@ -372,6 +373,57 @@ static void test_tfjs_names(void) {
     kvk_weight_file_free(file);
 }
 
+/* A VGG16 file whose block1_conv1 kernel declares 5000x5000x3x4 values (1.2 GB as float32,
+ * compressed, one chunk written: a few KB on disk): the model is refused for the shape, from
+ * the metadata, before any data is read (reading it would hit the 1 GiB maximum first). */
+static void test_shape_before_data(void) {
+    const char *p = tmp_path("vgg16_big_kernel.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    string_attr(f, "layer_names", (const char *const[]){"block1_conv1"}, 1);
+    string_attr(f, "keras_version", (const char *const[]){"2.2.4"}, 1);
+    string_attr(f, "backend", (const char *const[]){"tensorflow"}, 1);
+    hid_t g = H5Gcreate2(f, "block1_conv1", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    string_attr(g, "weight_names", (const char *const[]){"kernel", "bias"}, 2);
+    hsize_t kd[4] = {5000, 5000, 3, 4}, chunk[4] = {8, 8, 3, 4}, bd[1] = {64};
+    hid_t space = H5Screate_simple(4, kd, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, chunk);
+    H5Pset_deflate(dcpl, 9);
+    hid_t ds = H5Dcreate2(g, "kernel", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    static float block[8 * 8 * 3 * 4];
+    hsize_t start[4] = {0, 0, 0, 0};
+    hid_t mem = H5Screate_simple(4, chunk, NULL);
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, chunk, NULL);
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, block);
+    H5Sclose(mem);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    space = H5Screate_simple(1, bd, NULL);
+    ds = H5Dcreate2(g, "bias", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    static float bias[64];
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, bias);
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Gclose(g);
+    H5Fclose(f);
+    tu_check(file_size(p) < 65536, "the file is small (%ld bytes)", file_size(p));
+
+    kvk_context_options co = {.device = "cpu-reference"};
+    kvk_context *ctx = NULL;
+    if (!tu_check(kvk_context_create(&co, &ctx) == KVK_OK, "cpu-reference context: %s",
+                  kvk_last_error()))
+        return;
+    kvk_model_options mo = {.architecture = "vgg16", .weights = p, .height = 32, .width = 32};
+    kvk_model *m = NULL;
+    kvk_status st = kvk_model_create(ctx, &mo, &m);
+    const char *msg = kvk_last_error();
+    tu_check(st == KVK_ERROR_SHAPE && strstr(msg, p) && strstr(msg, "block1_conv1") &&
+                 strstr(msg, "(5000, 5000, 3, 4)") && strstr(msg, "expected (3, 3, 3, 64)"),
+             "a 5000x5000x3x4 kernel is refused for its shape before it is read (%s)", msg);
+    kvk_model_destroy(m);
+    kvk_context_destroy(ctx);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kvk-hostile-weights-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
@@ -382,6 +434,7 @@ int main(void) {
     test_tfjs_declared_sizes();
     test_tfjs_paths();
     test_tfjs_names();
+    test_shape_before_data();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
