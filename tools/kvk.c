@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "core/npy.h"
 #include "keras/apps/apps.h"
 #include "keras/weights.h"
@@ -27,7 +27,7 @@ static const char *const USAGE =
     "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
     "              [--preprocess MODE] [--verbose]\n"
     "  kvk inspect FILE\n"
-    "  kvk devices\n"
+    "  kvk devices [--verbose]\n"
     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
     "            [--no-reference]\n"
     "\n"
@@ -727,7 +727,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "bench"))
         rc = cmd_bench(&a);
     else if (!strcmp(cmd, "devices"))
-        rc = kvk_list_devices(stdout) == KVK_OK ? 0 : fail("cannot list devices");
+        rc = kvk_describe_devices(stdout, a.verbose) == KVK_OK ? 0 : fail("cannot list devices");
     else if (!strcmp(cmd, "inspect")) {
         if (a.file_count != 1)
             rc = usage_error("inspect takes one FILE", NULL);
