@@ -32,6 +32,7 @@ layout(constant_id = 1) const int RP = 64;    // pixels per workgroup, 1..64 (RB
 layout(constant_id = 2) const int FLAGS = 0;  // 1: C % 4 == 0 (vec4 input), 2: every output
                                               // vec4 is aligned (OC, ostride, obase % 4 == 0),
                                               // 4: two channel groups per invocation
+layout(constant_id = 3) const int ACT = 0;        // the fused activation (kvk_activations.h)
 const int VEC_IN = FLAGS & 1;
 const int VEC_OUT = FLAGS & 2;
 const int NG = (FLAGS & 4) != 0 ? 2 : 1;     // vec4 channel groups per invocation: g, g + LX
@@ -166,12 +167,12 @@ void main() {
             vec4 val = h == 0 ? acc[a] : acc2[a];
             if (VEC_OUT != 0 && nc == 4) {
                 if (p.has_residual != 0) val += r4[o >> 2];
-                y4[o >> 2] = kvk_activate4(val, p.act);
+                y4[o >> 2] = kvk_activate4(val, ACT, p.act_slope, p.act_max, p.act_threshold);
             } else {
                 for (int j = 0; j < nc; j++) {
                     float sv = val[j];
                     if (p.has_residual != 0) sv += r[o + j];
-                    y[o + j] = kvk_activate(sv, p.act);
+                    y[o + j] = kvk_activate(sv, ACT, p.act_slope, p.act_max, p.act_threshold);
                 }
             }
         }

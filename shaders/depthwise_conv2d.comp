@@ -14,6 +14,7 @@ layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Weights { float w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
+layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
@@ -35,5 +36,5 @@ void main() {
             acc += x[((n * p.H + iy) * p.W + ix) * p.C + ci] * w[(ky * p.KW + kx) * p.OC + co];
         }
     }
-    y[pix * p.ostride + p.obase + co] = kvk_activate(acc, p.act);
+    y[pix * p.ostride + p.obase + co] = kvk_activate(acc, ACT, p.act_slope, p.act_max, p.act_threshold);
 }

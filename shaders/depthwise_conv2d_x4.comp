@@ -18,6 +18,7 @@ layout(std430, set = 0, binding = 0) readonly buffer Input { vec4 x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { vec4 y[]; };
 
+layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
@@ -55,6 +56,6 @@ void main() {
     int pixrow = (n * p.OH + oy) * p.OW;
     [[unroll]] for (int j = 0; j < PX; j++) {
         if (ox0 + j >= p.OW) break;
-        y[(pixrow + ox0 + j) * ostride4 + obase4 + c4] = kvk_activate4(acc[j], p.act);
+        y[(pixrow + ox0 + j) * ostride4 + obase4 + c4] = kvk_activate4(acc[j], ACT, p.act_slope, p.act_max, p.act_threshold);
     }
 }

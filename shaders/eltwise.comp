@@ -11,6 +11,7 @@
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int MODE = 0;
+layout(constant_id = 1) const int ACT = 0; // the activation (kvk_activations.h)
 
 layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
 layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
@@ -27,5 +28,5 @@ void main() {
         int c = i % p.C;
         v = v * b[c] + b[p.C + c];
     }
-    y[i] = kvk_activate(v, p.act);
+    y[i] = kvk_activate(v, ACT, p.act_slope, p.act_max, p.act_threshold);
 }

@@ -1,5 +1,6 @@
 #include "core/graph.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,13 @@ const char *kvk_op_name(kvk_op op) {
     return op < KVK_OP_COUNT ? names[op] : "?";
 }
 
+static void set_act(kvk_node *n, kvk_act act) {
+    n->act = act.kind;
+    n->act_slope = act.negative_slope;
+    n->act_max = act.max_value;
+    n->act_threshold = act.threshold;
+}
+
 /* Appends a node consuming `x` (or nothing for x < 0 with input_count 0). */
 static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int input_count) {
     if (g->status != KVK_OK) return -1;
@@ -78,6 +86,7 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
     n->inputs[0] = x;
     n->inputs[1] = y;
     n->input_count = input_count;
+    n->act_max = INFINITY; /* relu without a maximum, until an activation says otherwise */
     n->alias_of = -1;
     n->residual = -1;
     n->separable_of = -1;
@@ -147,7 +156,7 @@ int kvk_graph_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh,
     if (filters < 1) return fail_shape(g, name, "filters must be positive", g->nodes[x].shape);
     g->nodes[id].shape.c = filters;
     g->nodes[id].use_bias = use_bias;
-    g->nodes[id].act = act;
+    set_act(&g->nodes[id], kvk_act_default(act));
     return id;
 }
 
@@ -161,7 +170,7 @@ int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activa
     if (units < 1) return fail_shape(g, name, "units must be positive", n->shape);
     n->shape.c = units;
     n->use_bias = 1;
-    n->act = act;
+    set_act(n, kvk_act_default(act));
     return id;
 }
 
@@ -176,10 +185,72 @@ int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, in
 }
 
 int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation act) {
+    return kvk_graph_activation_ex(g, x, name, kvk_act_default(act));
+}
+
+int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act) {
+    if (g->status == KVK_OK && ((unsigned)act.kind >= KVK_ACT_COUNT ||
+                                (act.kind == KVK_ACT_RELU && !(act.max_value >= 0)))) {
+        g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                             "layer '%s': activation %d with max_value %g is not valid", name,
+                             (int)act.kind, act.max_value);
+        return -1;
+    }
     int id = add_node(g, KVK_OP_ACTIVATION, name, x, -1, 1);
     if (id < 0) return -1;
-    g->nodes[id].act = act;
+    set_act(&g->nodes[id], act);
     return id;
+}
+
+kvk_act kvk_act_default(kvk_activation kind) {
+    return (kvk_act){kind, kind == KVK_ACT_ELU ? 1.0f : 0.0f, INFINITY, 0.0f};
+}
+
+kvk_act kvk_node_act(const kvk_node *n) {
+    return (kvk_act){n->act, n->act_slope, n->act_max, n->act_threshold};
+}
+
+const char *kvk_activation_name(kvk_activation kind) {
+    static const char *const names[KVK_ACT_COUNT] = {[KVK_ACT_LINEAR] = "linear",
+                                                     [KVK_ACT_RELU] = "relu",
+                                                     [KVK_ACT_SOFTMAX] = "softmax",
+                                                     [KVK_ACT_SIGMOID] = "sigmoid",
+                                                     [KVK_ACT_TANH] = "tanh",
+                                                     [KVK_ACT_SWISH] = "swish",
+                                                     [KVK_ACT_HARD_SIGMOID] = "hard_sigmoid",
+                                                     [KVK_ACT_HARD_SIGMOID3] = "hard_sigmoid",
+                                                     [KVK_ACT_HARD_SWISH] = "hard_swish",
+                                                     [KVK_ACT_ELU] = "elu",
+                                                     [KVK_ACT_SOFTPLUS] = "softplus"};
+    return (unsigned)kind < KVK_ACT_COUNT && names[kind] ? names[kind] : "?";
+}
+
+int kvk_activation_from_keras(const char *name, int keras_major, kvk_activation *out) {
+    static const struct {
+        const char *name;
+        kvk_activation kind;
+    } table[] = {{"linear", KVK_ACT_LINEAR},
+                 {"relu", KVK_ACT_RELU},
+                 {"softmax", KVK_ACT_SOFTMAX},
+                 {"sigmoid", KVK_ACT_SIGMOID},
+                 {"tanh", KVK_ACT_TANH},
+                 {"swish", KVK_ACT_SWISH},
+                 {"silu", KVK_ACT_SWISH},
+                 {"hard_swish", KVK_ACT_HARD_SWISH},
+                 {"hard_silu", KVK_ACT_HARD_SWISH},
+                 {"elu", KVK_ACT_ELU},
+                 {"softplus", KVK_ACT_SOFTPLUS}};
+    if (!name) return 0;
+    if (!strcmp(name, "hard_sigmoid")) {
+        *out = keras_major >= 3 ? KVK_ACT_HARD_SIGMOID3 : KVK_ACT_HARD_SIGMOID;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(name, table[i].name)) {
+            *out = table[i].kind;
+            return 1;
+        }
+    return 0;
 }
 
 int kvk_graph_add(kvk_graph *g, int a, int b, const char *name) {
@@ -256,7 +327,7 @@ int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, in
     n->depth_multiplier = depth_multiplier;
     n->shape.c = g->nodes[x].shape.c * depth_multiplier;
     n->use_bias = use_bias;
-    n->act = act;
+    set_act(n, kvk_act_default(act));
     return id;
 }
 

@@ -6,6 +6,7 @@
 #define KVK_CORE_GRAPH_H
 
 #include "kvk/status.h"
+#include "kvk_activations.h" /* shaders/common: the codes the shaders use too */
 
 typedef enum kvk_op {
     KVK_OP_INPUT,
@@ -27,7 +28,23 @@ typedef enum kvk_op {
     KVK_OP_COUNT
 } kvk_op;
 
-typedef enum kvk_activation { KVK_ACT_LINEAR, KVK_ACT_RELU, KVK_ACT_SOFTMAX } kvk_activation;
+#define KVK_ACT_ENUM(name, value) KVK_ACT_##name = value,
+typedef enum kvk_activation { KVK_ACTIVATIONS(KVK_ACT_ENUM) KVK_ACT_COUNT } kvk_activation;
+#undef KVK_ACT_ENUM
+
+/* An activation with its parameters (kvk_activations.h says which use them). */
+typedef struct kvk_act {
+    kvk_activation kind;
+    float negative_slope, max_value, threshold; /* relu; ELU's alpha is negative_slope */
+} kvk_act;
+
+/* The activation with Keras' default parameters (relu: 0, no maximum, 0; ELU: alpha 1). */
+kvk_act kvk_act_default(kvk_activation kind);
+/* Keras' name of an activation ("relu", "hard_sigmoid", ...). */
+const char *kvk_activation_name(kvk_activation kind);
+/* The activation Keras calls `name` in a model config (activation=...), for Keras 2 or 3
+ * (hard_sigmoid differs). Returns 0 if kvk has none by that name. */
+int kvk_activation_from_keras(const char *name, int keras_major, kvk_activation *out);
 typedef enum kvk_padding { KVK_PAD_VALID, KVK_PAD_SAME } kvk_padding;
 
 /* Per-image tensor shape, channels_last. Dense outputs are (1, 1, units). */
@@ -49,8 +66,9 @@ typedef struct kvk_node {
     char name[96];              /* Keras layer name */
     int inputs[KVK_MAX_INPUTS]; /* node indices */
     int input_count;
-    kvk_shape shape;    /* output shape per image */
-    kvk_activation act; /* fused activation applied after the op */
+    kvk_shape shape;                         /* output shape per image */
+    kvk_activation act;                      /* fused activation applied after the op */
+    float act_slope, act_max, act_threshold; /* its parameters (see kvk_act) */
 
     /* convolution and pooling windows */
     int kh, kw, sh, sw;
@@ -106,6 +124,11 @@ int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activa
 int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, int center,
                         int scale);
 int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation act);
+/* An Activation layer with parameters: ReLU(max_value, negative_slope, threshold),
+ * LeakyReLU(alpha) (negative_slope), ELU(alpha) (negative_slope). */
+int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act);
+/* The node's fused activation with its parameters. */
+kvk_act kvk_node_act(const kvk_node *n);
 int kvk_graph_add(kvk_graph *g, int a, int b, const char *name);
 int kvk_graph_zeropad(kvk_graph *g, int x, const char *name, int top, int bottom, int left,
                       int right);

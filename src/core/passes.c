@@ -75,7 +75,8 @@ static void fold_batchnorm(kvk_graph *g) {
     }
 }
 
-/* Activation('relu') after a conv, dense, add or standalone BN is applied by that op. */
+/* An element-wise Activation after a conv, dense, add or standalone BN is applied by that op
+ * (softmax needs whole rows: it stays a step of its own). */
 static void fuse_activations(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *a = &g->nodes[i];
@@ -86,6 +87,9 @@ static void fuse_activations(kvk_graph *g) {
             p->op != KVK_OP_BATCHNORM && p->op != KVK_OP_DEPTHWISE_CONV2D)
             continue;
         p->act = a->act;
+        p->act_slope = a->act_slope;
+        p->act_max = a->act_max;
+        p->act_threshold = a->act_threshold;
         alias(g, a, p);
         count_consumers(g);
     }

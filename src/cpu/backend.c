@@ -23,8 +23,8 @@ typedef struct cpu_step {
     const float *in2; /* the second input (Add, a fused residual), else NULL */
     float *out;
     int batch;
-    long pixels;        /* batch * output pixels */
-    kvk_activation act; /* the fused activation (softmax runs as its own step) */
+    long pixels; /* batch * output pixels */
+    kvk_act act; /* the fused activation (softmax runs as its own step) */
 } cpu_step;
 
 static kvk_window window_of(const kvk_node *n) {
@@ -34,7 +34,7 @@ static kvk_window window_of(const kvk_node *n) {
 static void run_conv2d(const cpu_step *s) {
     if (s->in2) { /* fused Add: conv, then add the residual and activate */
         kvk_ref_conv2d(s->in, s->batch, s->is, s->n->kernel, s->n->bias, window_of(s->n), s->os,
-                       KVK_ACT_LINEAR, s->out);
+                       kvk_act_default(KVK_ACT_LINEAR), s->out);
         kvk_ref_add(s->out, s->in2, s->pixels * s->os.c, s->act, s->out);
     } else {
         kvk_ref_conv2d(s->in, s->batch, s->is, s->n->kernel, s->n->bias, window_of(s->n), s->os,
@@ -54,11 +54,11 @@ static void run_batchnorm(const cpu_step *s) {
 }
 
 static void run_activation(const cpu_step *s) {
-    kvk_ref_activation(s->in, s->pixels, s->os.c, s->n->act, s->out);
+    kvk_ref_activation(s->in, s->pixels, s->os.c, kvk_node_act(s->n), s->out);
 }
 
 static void run_softmax(const cpu_step *s) {
-    kvk_ref_activation(s->in, s->pixels, s->os.c, KVK_ACT_SOFTMAX, s->out);
+    kvk_ref_activation(s->in, s->pixels, s->os.c, kvk_act_default(KVK_ACT_SOFTMAX), s->out);
 }
 
 static void run_add(const cpu_step *s) {
@@ -170,7 +170,8 @@ kvk_status kvk_cpu_model_run(kvk_cpu_model *m, const float *input, int batch,
                           .in2 = st->input_count > 1 ? tensor(m, st->inputs[1]) : NULL,
                           .out = tensor(m, st->output),
                           .batch = n,
-                          .act = node->act == KVK_ACT_SOFTMAX ? KVK_ACT_LINEAR : node->act};
+                          .act = node->act == KVK_ACT_SOFTMAX ? kvk_act_default(KVK_ACT_LINEAR)
+                                                              : kvk_node_act(node)};
             s.pixels = (long)n * s.os.h * s.os.w;
             OPS[st->op](&s);
         }

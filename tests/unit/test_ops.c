@@ -147,22 +147,22 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
         kvk_window win = {n->kh, n->kw, n->sh, n->sw, n->pad_top, n->pad_left};
         switch (n->op) {
         case KVK_OP_CONV2D:
-            kvk_ref_conv2d(in, batch, is, n->kernel, n->use_bias ? n->bias : NULL, win, os, n->act,
-                           t[i]);
+            kvk_ref_conv2d(in, batch, is, n->kernel, n->use_bias ? n->bias : NULL, win, os,
+                           kvk_node_act(n), t[i]);
             break;
         case KVK_OP_DENSE:
             kvk_ref_dense(in, batch, (int)kvk_shape_size(is), n->kernel,
-                          n->use_bias ? n->bias : NULL, os.c, n->act, t[i]);
+                          n->use_bias ? n->bias : NULL, os.c, kvk_node_act(n), t[i]);
             break;
         case KVK_OP_BATCHNORM:
             kvk_ref_batchnorm(in, pixels, os.c, n->gamma, n->beta, n->mean, n->variance, n->epsilon,
-                              n->act, t[i]);
+                              kvk_node_act(n), t[i]);
             break;
         case KVK_OP_ACTIVATION:
-            kvk_ref_activation(in, pixels, os.c, n->act, t[i]);
+            kvk_ref_activation(in, pixels, os.c, kvk_node_act(n), t[i]);
             break;
         case KVK_OP_ADD:
-            kvk_ref_add(in, t[n->inputs[1]], count, n->act, t[i]);
+            kvk_ref_add(in, t[n->inputs[1]], count, kvk_node_act(n), t[i]);
             break;
         case KVK_OP_ZEROPAD:
             kvk_ref_zeropad(in, batch, is, n->pad_top, n->pad_left, os, t[i]);
@@ -177,7 +177,7 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
             break;
         case KVK_OP_DEPTHWISE_CONV2D:
             kvk_ref_depthwise_conv2d(in, batch, is, n->kernel, n->use_bias ? n->bias : NULL,
-                                     n->depth_multiplier, win, os, n->act, t[i]);
+                                     n->depth_multiplier, win, os, kvk_node_act(n), t[i]);
             break;
         case KVK_OP_CONCAT: { /* each input at the channels after the ones before it */
             int offset = 0;
@@ -317,7 +317,7 @@ static const char *pad_name(kvk_padding p) {
 }
 
 static const char *act_name(kvk_activation a) {
-    return a == KVK_ACT_RELU ? "relu" : a == KVK_ACT_SOFTMAX ? "softmax" : "linear";
+    return kvk_activation_name(a);
 }
 
 static kvk_padding random_padding(void) {
@@ -1562,6 +1562,84 @@ static void test_small_bindings(void) {
     group_end(&s);
 }
 
+/* ---- activations -------------------------------------------------------------------------- */
+
+/* Every activation, and ReLU with Keras' parameters, applied by each op that fuses one (BN's
+ * affine pass, conv, depthwise conv, Dense) and standalone (after the input, which no pass can
+ * fuse into). A BatchNormalization with gamma up to 4 spreads the values to about +-6, past
+ * every clipping point (hard sigmoid at +-2.5 and +-3, relu6 at 6). */
+static void activation_one(kvk_act act, const char *what, int dense) {
+    char label[200];
+    int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
+    int c = 4 * tu_randint(1, 6) + (rand() % 2); /* vec4 and scalar paths */
+    kvk_graph g;
+    kvk_graph_init(&g);
+    int x = kvk_graph_input(&g, "input", h, w, c);
+    if (dense) {
+        snprintf(label, sizeof label, "%s after Dense, %d features, batch %d", what, h * w * c,
+                 batch);
+        int f = kvk_graph_flatten(&g, x, "flatten");
+        int d = kvk_graph_dense(&g, f, "fc", tu_randint(1, 40), KVK_ACT_LINEAR);
+        set_kernel(&g, d);
+        g.nodes[d].bias = tu_random_array(g.nodes[d].shape.c, -2.f, 2.f);
+        kvk_graph_activation_ex(&g, d, "fc_act", act);
+        check_graph(g_ctx, &g, batch, TOL, label);
+        return;
+    }
+    snprintf(label, sizeof label, "%s standalone, after BN, conv and depthwise, %dx%dx%d, batch %d",
+             what, h, w, c, batch);
+    int a0 = kvk_graph_activation_ex(&g, x, "act0", act);
+    int bn = kvk_graph_batchnorm(&g, a0, "bn", 1e-3f, 1, 1);
+    set_batchnorm(&g, bn);
+    for (int k = 0; bn >= 0 && k < c; k++) g.nodes[bn].gamma[k] *= 3.f;
+    int a1 = kvk_graph_activation_ex(&g, bn, "act1", act);
+    int cv = kvk_graph_conv2d(&g, a1, "conv", c, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_LINEAR);
+    set_kernel(&g, cv);
+    for (int k = 0; cv >= 0 && k < kernel_floats(&g, &g.nodes[cv]); k++)
+        g.nodes[cv].kernel[k] *= 4.f;
+    int a2 = kvk_graph_activation_ex(&g, cv, "act2", act);
+    int dw =
+        kvk_graph_depthwise_conv2d(&g, a2, "dw", 3, 3, 1, 1, KVK_PAD_SAME, 1, 1, KVK_ACT_LINEAR);
+    set_kernel(&g, dw);
+    for (int k = 0; dw >= 0 && k < kernel_floats(&g, &g.nodes[dw]); k++)
+        g.nodes[dw].kernel[k] *= 4.f;
+    kvk_graph_activation_ex(&g, dw, "act3", act);
+    check_graph(g_ctx, &g, batch, TOL, label);
+}
+
+static void test_activations(void) {
+    group_stats s;
+    group_begin(&s, "Activations");
+    for (int kind = 0; kind < KVK_ACT_COUNT; kind++) {
+        if (kind == KVK_ACT_SOFTMAX) continue; /* whole rows: test_add_activation */
+        for (int dense = 0; dense < 2; dense++)
+            activation_one(kvk_act_default((kvk_activation)kind),
+                           kvk_activation_name((kvk_activation)kind), dense);
+    }
+    /* hard_sigmoid is two kinds (Keras 2's 0.2 x + 0.5, Keras 3's x / 6 + 0.5): by version */
+    kvk_activation k2, k3;
+    tu_check(kvk_activation_from_keras("hard_sigmoid", 2, &k2) && k2 == KVK_ACT_HARD_SIGMOID &&
+                 kvk_activation_from_keras("hard_sigmoid", 3, &k3) && k3 == KVK_ACT_HARD_SIGMOID3,
+             "hard_sigmoid maps to Keras 2's and Keras 3's formulas by version");
+    kvk_activation none;
+    tu_check(!kvk_activation_from_keras("gelu_custom", 2, &none), "an unknown name is refused");
+    static const struct {
+        const char *what;
+        float slope, max, threshold;
+    } relus[] = {{"ReLU(max_value=6) (relu6)", 0.f, 6.f, 0.f},
+                 {"LeakyReLU(alpha=0.3)", 0.3f, INFINITY, 0.f},
+                 {"ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5)", 0.1f, 2.5f, 0.5f},
+                 {"ReLU(threshold=-1)", 0.f, INFINITY, -1.f}};
+    for (size_t i = 0; i < sizeof relus / sizeof relus[0]; i++)
+        for (int dense = 0; dense < 2; dense++)
+            activation_one(
+                (kvk_act){KVK_ACT_RELU, relus[i].slope, relus[i].max, relus[i].threshold},
+                relus[i].what, dense);
+    for (int dense = 0; dense < 2; dense++)
+        activation_one((kvk_act){KVK_ACT_ELU, 0.7f, INFINITY, 0.f}, "ELU(alpha=0.7)", dense);
+    group_end(&s);
+}
+
 /* ---- kernel variants and backend tables ---------------------------------------------------- */
 
 /* Every kernel variant the device can run, forced, through the op groups of its family: each
@@ -1671,6 +1749,7 @@ int main(void) {
     test_batchnorm();
     test_dense();
     test_add_activation();
+    test_activations();
     test_pooling();
     test_depthwise();
     test_separable();

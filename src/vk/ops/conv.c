@@ -93,10 +93,10 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
                            .SW = n->sw,
                            .pad_top = n->pad_top,
                            .pad_left = n->pad_left,
-                           .act = n->act == KVK_ACT_RELU,
                            .npix = c->plan->batch * os.h * os.w,
                            .ostride = c->plan->tensors[c->step->output].shape.c,
                            .obase = c->step->out_channel_offset};
+    KVK_VK_ACT_PARAMS(p, n);
     if (dense) p.H = p.W = p.OH = p.OW = 1;
     p.has_residual = !dense && c->step->input_count > 1;
     if (dense) p.C = (int)kvk_shape_size(is); /* after Flatten (an alias) the tensor is HxWxC */
@@ -130,7 +130,7 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
         int lx = per_lane < KVK_CONV_LX ? per_lane : KVK_CONV_LX;
         if (rb > 1) lx = (lx + (int)sg - 1) / (int)sg * (int)sg;
         if (lx > max_lx) lx = max_lx;
-        int spec[3] = {lx, rp, flags};
+        int spec[4] = {lx, rp, flags, kvk_vk_fused_act(n)};
         /* binding 3: a fused Add's other operand (the step's second input), if any */
         kvk_vk_binding b[4] = {c->inputs[0], c->weights[k], c->output,
                                p.has_residual ? c->inputs[1] : c->inputs[0]};
@@ -140,7 +140,7 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
             uint32_t gy = groups_y - y0 < max_gy ? groups_y - y0 : max_gy;
             p.pix0 = (int)y0 * rp;
             kvk_status st =
-                kvk_vk_dispatch(c->rec, kernel->name, spec, 3, b, 4, &p, sizeof p, gx, gy, 1);
+                kvk_vk_dispatch(c->rec, kernel->name, spec, 4, b, 4, &p, sizeof p, gx, gy, 1);
             if (st != KVK_OK) return kvk_fail_context(st, "layer '%s': ", n->name);
         }
     }

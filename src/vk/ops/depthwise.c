@@ -42,10 +42,11 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
                               .pad_top = n->pad_top,
                               .pad_left = n->pad_left,
                               .M = n->depth_multiplier,
-                              .act = n->act == KVK_ACT_RELU,
                               .total = c->plan->batch * (int)kvk_shape_size(os),
                               .ostride = c->plan->tensors[c->step->output].shape.c,
                               .obase = c->step->out_channel_offset};
+    KVK_VK_ACT_PARAMS(p, n);
+    int spec[1] = {kvk_vk_fused_act(n)};
     /* the vec4 variant (4 channels and 8 pixels of a row per invocation) needs multiplier 1 and
      * every channel count and offset a multiple of 4 */
     const char *candidates[2];
@@ -60,7 +61,7 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
         enum { PX = 8 };
         p.total = c->plan->batch * os.h * ((os.w + PX - 1) / PX) * (os.c / 4);
     }
-    return kvk_vk_dispatch1d(c, kernel->name, NULL, 0, b, 3, &p, sizeof p, p.total);
+    return kvk_vk_dispatch1d(c, kernel->name, spec, 1, b, 3, &p, sizeof p, p.total);
 }
 
 const kvk_vk_op kvk_vk_depthwise_op = {depthwise_pieces, depthwise_pack, depthwise_record,

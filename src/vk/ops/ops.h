@@ -53,6 +53,13 @@ extern const kvk_vk_op kvk_vk_softmax_op;
 extern const kvk_vk_op kvk_vk_zeropad_op;
 extern const kvk_vk_op kvk_vk_channel_slice_op; /* one input of a Concatenate */
 
+/* The activation a step's kernel applies (a specialisation constant; softmax, which needs
+ * whole rows, is its own step) and its parameters into the push constants. */
+int kvk_vk_fused_act(const kvk_node *n);
+#define KVK_VK_ACT_PARAMS(p, n)                                                                    \
+    ((p).act_slope = (n)->act_slope, (p).act_max = (n)->act_max,                                   \
+     (p).act_threshold = (n)->act_threshold)
+
 /* 64-invocation groups for `items`, spread over x and y (shaders/common/index.glsl), one
  * dispatch; errors name the step's layer. */
 kvk_status kvk_vk_dispatch1d(const kvk_vk_step_ctx *c, const char *shader, const int *spec,

@@ -7,7 +7,10 @@
 
 #include "kvk_params.h"
 
-#define KVK_C_FIELD(name) int32_t name;
+typedef int32_t kvk_param_int;
+typedef float kvk_param_float;
+_Static_assert(sizeof(float) == 4, "push constants are 32-bit fields");
+#define KVK_C_FIELD(type, name) kvk_param_##type name;
 /* every pipeline layout has 128 bytes of push constants, the least Vulkan guarantees */
 #define KVK_PARAMS_STRUCT(type, LIST)                                                              \
     typedef struct type {                                                                          \

@@ -66,13 +66,18 @@ const kvk_vk_op kvk_vk_global_pool_op = {NULL, NULL, global_pool_record, F32_ONL
 /* eltwise.comp's modes */
 enum { ELTWISE_ADD = 0, ELTWISE_ACTIVATION = 1, ELTWISE_AFFINE = 2 };
 
+int kvk_vk_fused_act(const kvk_node *n) {
+    return n->act == KVK_ACT_SOFTMAX ? KVK_ACT_LINEAR : (int)n->act;
+}
+
 static kvk_status eltwise(const kvk_vk_step_ctx *c, int mode, kvk_vk_binding second) {
     const kvk_node *n = c->node;
     kvk_eltwise_params p = {.total = c->plan->batch * (int)kvk_shape_size(n->shape),
-                            .C = n->shape.c,
-                            .act = n->act == KVK_ACT_RELU};
+                            .C = n->shape.c};
+    KVK_VK_ACT_PARAMS(p, n);
+    int spec[2] = {mode, kvk_vk_fused_act(n)};
     kvk_vk_binding b[3] = {c->inputs[0], second, c->output};
-    return kvk_vk_dispatch1d(c, "eltwise", &mode, 1, b, 3, &p, sizeof p, p.total);
+    return kvk_vk_dispatch1d(c, "eltwise", spec, 2, b, 3, &p, sizeof p, p.total);
 }
 
 static kvk_status add_record(const kvk_vk_step_ctx *c) {
