@@ -2,8 +2,11 @@
 // Element-wise ops over NHWC tensors, picked by MODE:
 //   0: y = act(a + b)                       Add
 //   1: y = act(a)                           Activation
-//   2: y = act(a * s[c] + t[c])             BatchNormalization in inference form; the binding
-//                                           b holds scale then shift, computed on the host
+//   2: y = act(a * s[c] + t[c])             BatchNormalization in inference form, Rescaling,
+//                                           Normalization; the binding b holds scale then
+//                                           shift, computed on the host
+//   3: y = act(a * b)                       Multiply
+//   4: y = act(a * b[n, c])                 Multiply by one value per image and channel
 #extension GL_GOOGLE_include_directive : require
 #include "push.glsl"
 #include "activation.glsl"
@@ -28,5 +31,7 @@ void main() {
         int c = i % p.C;
         v = v * b[c] + b[p.C + c];
     }
+    if (MODE == 3) v *= b[i];
+    if (MODE == 4) v *= b[(i / (p.HW * p.C)) * p.C + i % p.C];
     y[i] = kvk_activate(v, ACT, p.act_slope, p.act_max, p.act_threshold);
 }

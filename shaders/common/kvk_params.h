@@ -31,9 +31,11 @@
 // global_pool.comp: HW pixels per image, total = batch * C.
 #define KVK_GLOBAL_POOL_PARAMS(X) X(int, HW) X(int, C) X(int, total)
 
-// eltwise.comp: total values, C channels (the affine mode's period).
+// eltwise.comp: total values, C channels (the affine mode's period), HW pixels per image (the
+// per-channel multiply's).
 #define KVK_ELTWISE_PARAMS(X)                                                                \
-    X(int, total) X(int, C) X(float, act_slope) X(float, act_max) X(float, act_threshold)
+    X(int, total) X(int, C) X(int, HW) X(float, act_slope) X(float, act_max)                 \
+    X(float, act_threshold)
 
 // zeropad.comp: total = batch * OH * OW * C.
 #define KVK_ZEROPAD_PARAMS(X)                                                                \

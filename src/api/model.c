@@ -97,12 +97,9 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     return KVK_OK;
 }
 
-/* Keras gives a 1-D output per image for these layers (kvk holds them as 1x1xC). */
+/* Keras gives a 1-D output per image for this layer (kvk holds it as 1x1xC). */
 static int node_is_flat(const kvk_graph *g, int node) {
-    while (g->nodes[node].op == KVK_OP_DROPOUT) node = g->nodes[node].inputs[0];
-    kvk_op op = g->nodes[node].op;
-    return op == KVK_OP_DENSE || op == KVK_OP_FLATTEN || op == KVK_OP_GLOBAL_AVGPOOL ||
-           op == KVK_OP_GLOBAL_MAXPOOL;
+    return g->nodes[node].rank == 1;
 }
 
 /* Features: the requested layers become the outputs, pooled if asked. */

@@ -22,6 +22,8 @@ void kvk_graph_free(kvk_graph *g) {
         free(n->beta);
         free(n->mean);
         free(n->variance);
+        free(n->scale);
+        free(n->shift);
     }
     free(g->nodes);
     kvk_graph_init(g);
@@ -43,7 +45,10 @@ const char *kvk_op_name(kvk_op op) {
                                                     "Dropout",
                                                     "DepthwiseConv2D",
                                                     "Concatenate",
-                                                    "Softmax"};
+                                                    "Softmax",
+                                                    "Multiply",
+                                                    "Rescaling/Normalization",
+                                                    "Reshape"};
     return op < KVK_OP_COUNT ? names[op] : "?";
 }
 
@@ -87,6 +92,7 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
     n->inputs[1] = y;
     n->input_count = input_count;
     n->act_max = INFINITY; /* relu without a maximum, until an activation says otherwise */
+    n->rank = input_count > 0 ? g->nodes[x].rank : 3;
     n->alias_of = -1;
     n->residual = -1;
     n->separable_of = -1;
@@ -293,6 +299,7 @@ static int global_pool(kvk_graph *g, kvk_op op, int x, const char *name) {
     int id = add_node(g, op, name, x, -1, 1);
     if (id < 0) return -1;
     g->nodes[id].shape.h = g->nodes[id].shape.w = 1;
+    g->nodes[id].rank = 1; /* keepdims=False, Keras' default */
     return id;
 }
 
@@ -309,7 +316,61 @@ int kvk_graph_flatten(kvk_graph *g, int x, const char *name) {
     if (id < 0) return -1;
     kvk_shape s = g->nodes[id].shape;
     g->nodes[id].shape = (kvk_shape){1, 1, s.h * s.w * s.c};
+    g->nodes[id].rank = 1;
     return id;
+}
+
+int kvk_graph_reshape(kvk_graph *g, int x, const char *name, int rank, kvk_shape target) {
+    int id = add_node(g, KVK_OP_RESHAPE, name, x, -1, 1);
+    if (id < 0) return -1;
+    kvk_node *n = &g->nodes[id];
+    if (rank == 1) target = (kvk_shape){1, 1, target.c};
+    if ((rank != 1 && rank != 3) || target.h < 1 || target.w < 1 || target.c < 1 ||
+        kvk_shape_size(target) != kvk_shape_size(n->shape)) {
+        g->status =
+            kvk_fail(KVK_ERROR_SHAPE,
+                     "layer '%s': cannot reshape (%d, %d, %d) to rank %d (%d, %d, %d): "
+                     "kvk reshapes to (c) or (h, w, c) of the same size",
+                     name, n->shape.h, n->shape.w, n->shape.c, rank, target.h, target.w, target.c);
+        return -1;
+    }
+    n->shape = target;
+    n->rank = rank;
+    return id;
+}
+
+int kvk_graph_multiply(kvk_graph *g, int a, int b, const char *name) {
+    int id = add_node(g, KVK_OP_MULTIPLY, name, a, b, 2);
+    if (id < 0) return -1;
+    kvk_shape sa = g->nodes[a].shape, sb = g->nodes[b].shape;
+    int same = sa.h == sb.h && sa.w == sb.w && sa.c == sb.c;
+    int per_channel = sb.h == 1 && sb.w == 1 && sb.c == sa.c;
+    if (!same && !per_channel) {
+        g->status = kvk_fail(KVK_ERROR_SHAPE,
+                             "layer '%s': Multiply of (%d, %d, %d) by (%d, %d, %d): kvk multiplies "
+                             "equal shapes, or by one value per channel (1, 1, %d)",
+                             name, sa.h, sa.w, sa.c, sb.h, sb.w, sb.c, sa.c);
+        return -1;
+    }
+    return id;
+}
+
+int kvk_graph_affine(kvk_graph *g, int x, const char *name, float *scale, float *shift) {
+    int id = add_node(g, KVK_OP_AFFINE, name, x, -1, 1);
+    if (id < 0 || !scale || !shift) {
+        free(scale);
+        free(shift);
+        if (id >= 0)
+            g->status = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "layer '%s': out of memory", name);
+        return -1;
+    }
+    g->nodes[id].scale = scale;
+    g->nodes[id].shift = shift;
+    return id;
+}
+
+void kvk_graph_keepdims(kvk_graph *g, int pool) {
+    if (pool >= 0 && pool < g->count) g->nodes[pool].rank = 3;
 }
 
 int kvk_graph_dropout(kvk_graph *g, int x, const char *name) {

@@ -25,6 +25,9 @@ typedef enum kvk_op {
     KVK_OP_DEPTHWISE_CONV2D, /* also the first half of a SeparableConv2D */
     KVK_OP_CONCAT,           /* Concatenate on the channel axis */
     KVK_OP_SOFTMAX,          /* internal: split off a Dense(activation='softmax') */
+    KVK_OP_MULTIPLY,         /* Multiply of two tensors, or of one by a (1, 1, C) one */
+    KVK_OP_AFFINE,           /* y = x * scale[c] + shift[c]: Rescaling, Normalization */
+    KVK_OP_RESHAPE,          /* Reshape: the identity on NHWC memory */
     KVK_OP_COUNT
 } kvk_op;
 
@@ -66,8 +69,9 @@ typedef struct kvk_node {
     char name[96];              /* Keras layer name */
     int inputs[KVK_MAX_INPUTS]; /* node indices */
     int input_count;
-    kvk_shape shape;                         /* output shape per image */
-    kvk_activation act;                      /* fused activation applied after the op */
+    kvk_shape shape;    /* output shape per image */
+    int rank;           /* Keras' rank of that shape per image: 3 (h, w, c) or 1 (c) */
+    kvk_activation act; /* fused activation applied after the op */
     float act_slope, act_max, act_threshold; /* its parameters (see kvk_act) */
 
     /* convolution and pooling windows */
@@ -90,6 +94,7 @@ typedef struct kvk_node {
      * BatchNorm: gamma, beta, mean, variance (absent gamma/beta stay NULL). */
     float *kernel, *bias;
     float *gamma, *beta, *mean, *variance;
+    float *scale, *shift; /* Affine: per output channel */
 
     /* set by passes */
     int removed;  /* folded into another node */
@@ -138,7 +143,16 @@ int kvk_graph_avgpool(kvk_graph *g, int x, const char *name, int kh, int kw, int
                       kvk_padding padding);
 int kvk_graph_global_avgpool(kvk_graph *g, int x, const char *name);
 int kvk_graph_global_maxpool(kvk_graph *g, int x, const char *name);
+/* GlobalAveragePooling2D / GlobalMaxPooling2D(keepdims=True): the same values, rank 3. */
+void kvk_graph_keepdims(kvk_graph *g, int pool);
 int kvk_graph_flatten(kvk_graph *g, int x, const char *name);
+/* Reshape to (c) (rank 1) or (h, w, c) (rank 3); the element count must not change. */
+int kvk_graph_reshape(kvk_graph *g, int x, const char *name, int rank, kvk_shape target);
+/* Multiply(a, b): b has a's shape, or is (1, 1, C) and scales each channel of a. */
+int kvk_graph_multiply(kvk_graph *g, int a, int b, const char *name);
+/* y = x * scale[c] + shift[c]. The node takes ownership of the two arrays of x's channel count
+ * (Rescaling: the scale and offset repeated; Normalization: 1 / sqrt(variance), -mean / ...). */
+int kvk_graph_affine(kvk_graph *g, int x, const char *name, float *scale, float *shift);
 int kvk_graph_dropout(kvk_graph *g, int x, const char *name);
 int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, int kw, int sh,
                                int sw, kvk_padding padding, int depth_multiplier, int use_bias,

@@ -18,7 +18,7 @@ struct kvk_cpu_model {
 typedef struct cpu_step {
     const kvk_node *n;
     const kvk_step *st;
-    kvk_shape is, os;
+    kvk_shape is, is2, os; /* the inputs' shapes (is2: the second, if any) and the output's */
     const float *in;
     const float *in2; /* the second input (Add, a fused residual), else NULL */
     float *out;
@@ -65,6 +65,16 @@ static void run_add(const cpu_step *s) {
     kvk_ref_add(s->in, s->in2, s->pixels * s->os.c, s->act, s->out);
 }
 
+static void run_multiply(const cpu_step *s) {
+    long pixels = (long)s->os.h * s->os.w;
+    kvk_ref_multiply(s->in, s->in2, s->batch, pixels, s->os.c,
+                     s->is2.h * s->is2.w == 1 && pixels > 1, s->act, s->out);
+}
+
+static void run_affine(const cpu_step *s) {
+    kvk_ref_affine(s->in, s->pixels, s->os.c, s->n->scale, s->n->shift, s->act, s->out);
+}
+
 static void run_zeropad(const cpu_step *s) {
     kvk_ref_zeropad(s->in, s->batch, s->is, s->n->pad_top, s->n->pad_left, s->os, s->out);
 }
@@ -91,7 +101,8 @@ static void run_concat(const cpu_step *s) { /* one input into its channel slice 
 
 typedef void (*cpu_op)(const cpu_step *s);
 
-/* One entry per op kind; Input, Flatten and Dropout are never steps (the plan aliases them). */
+/* One entry per op kind; Input, Flatten, Dropout and Reshape are never steps (the plan aliases
+ * them). */
 static const cpu_op OPS[KVK_OP_COUNT] = {
     [KVK_OP_CONV2D] = run_conv2d,
     [KVK_OP_DENSE] = run_dense,
@@ -106,6 +117,8 @@ static const cpu_op OPS[KVK_OP_COUNT] = {
     [KVK_OP_GLOBAL_AVGPOOL] = run_global_pool,
     [KVK_OP_GLOBAL_MAXPOOL] = run_global_pool,
     [KVK_OP_CONCAT] = run_concat,
+    [KVK_OP_MULTIPLY] = run_multiply,
+    [KVK_OP_AFFINE] = run_affine,
 };
 
 int kvk_cpu_op_supported(kvk_op op) {
@@ -165,6 +178,7 @@ kvk_status kvk_cpu_model_run(kvk_cpu_model *m, const float *input, int batch,
             cpu_step s = {.n = node,
                           .st = st,
                           .is = p->tensors[st->inputs[0]].shape,
+                          .is2 = p->tensors[st->inputs[st->input_count > 1]].shape,
                           .os = p->tensors[st->output].shape,
                           .in = tensor(m, st->inputs[0]),
                           .in2 = st->input_count > 1 ? tensor(m, st->inputs[1]) : NULL,

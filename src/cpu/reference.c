@@ -118,6 +118,25 @@ void kvk_ref_add(const float *a, const float *b, long count, kvk_act act, float 
     for (long i = 0; i < count; i++) out[i] = activate((double)a[i] + b[i], act);
 }
 
+void kvk_ref_multiply(const float *a, const float *b, int batch, long pixels, int channels,
+                      int b_per_channel, kvk_act act, float *out) {
+    for (int n = 0; n < batch; n++)
+        for (long p = 0; p < pixels; p++)
+            for (int c = 0; c < channels; c++) {
+                long i = ((long)n * pixels + p) * channels + c;
+                double bv = b_per_channel ? b[(long)n * channels + c] : b[i];
+                out[i] = activate((double)a[i] * bv, act);
+            }
+}
+
+void kvk_ref_affine(const float *in, long pixels, int channels, const float *scale,
+                    const float *shift, kvk_act act, float *out) {
+    for (long p = 0; p < pixels; p++)
+        for (int c = 0; c < channels; c++)
+            out[p * channels + c] =
+                activate((double)in[p * channels + c] * scale[c] + shift[c], act);
+}
+
 void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
                      float *out) {
     memset(out, 0, sizeof(float) * batch * kvk_shape_size(os));

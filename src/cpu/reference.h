@@ -12,8 +12,7 @@ typedef struct kvk_window {
 } kvk_window;
 
 void kvk_ref_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
-                    const float *bias, kvk_window win, kvk_shape os, kvk_act act,
-                    float *out);
+                    const float *bias, kvk_window win, kvk_shape os, kvk_act act, float *out);
 void kvk_ref_dense(const float *in, int batch, int in_features, const float *kernel,
                    const float *bias, int units, kvk_act act, float *out);
 /* out = (x - mean) / sqrt(var + eps) * gamma + beta, per channel, as Keras computes it */
@@ -23,6 +22,13 @@ void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *
 /* element-wise activation; softmax over the last axis of `channels` */
 void kvk_ref_activation(const float *in, long pixels, int channels, kvk_act act, float *out);
 void kvk_ref_add(const float *a, const float *b, long count, kvk_act act, float *out);
+/* a * b; with b_per_image = channels, b holds one value per image and channel, broadcast over
+ * the `pixels` of each image */
+void kvk_ref_multiply(const float *a, const float *b, int batch, long pixels, int channels,
+                      int b_per_channel, kvk_act act, float *out);
+/* x * scale[c] + shift[c] */
+void kvk_ref_affine(const float *in, long pixels, int channels, const float *scale,
+                    const float *shift, kvk_act act, float *out);
 void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
                      float *out);
 /* 'same' borders: max ignores padding, average divides by the valid pixels (TensorFlow) */

@@ -124,6 +124,8 @@ static void copy_graph(const kvk_graph *g, kvk_graph *out) {
         d->beta = dup_floats(s->beta, c);
         d->mean = dup_floats(s->mean, c);
         d->variance = dup_floats(s->variance, c);
+        d->scale = dup_floats(s->scale, c);
+        d->shift = dup_floats(s->shift, c);
     }
 }
 
@@ -189,8 +191,18 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
             if (offset != os.c) abort();
             break;
         }
+        case KVK_OP_MULTIPLY: {
+            kvk_shape bs = g->nodes[n->inputs[1]].shape;
+            kvk_ref_multiply(in, t[n->inputs[1]], batch, (long)os.h * os.w, os.c,
+                             bs.h * bs.w == 1 && os.h * os.w > 1, kvk_node_act(n), t[i]);
+            break;
+        }
+        case KVK_OP_AFFINE:
+            kvk_ref_affine(in, pixels, os.c, n->scale, n->shift, kvk_node_act(n), t[i]);
+            break;
         case KVK_OP_FLATTEN:
         case KVK_OP_DROPOUT:
+        case KVK_OP_RESHAPE:
             memcpy(t[i], in, sizeof(float) * (size_t)count);
             break;
         default:
@@ -1640,6 +1652,83 @@ static void test_activations(void) {
     group_end(&s);
 }
 
+/* ---- Multiply, Rescaling/Normalization, Reshape -------------------------------------------- */
+
+static void test_multiply_affine_reshape(void) {
+    group_stats s;
+    group_begin(&s, "Multiply / Affine / Reshape");
+    for (int i = 0; i < 8; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
+        int c = tu_randint(1, 20);
+        int per_channel = i % 2;
+        char label[200];
+        snprintf(label, sizeof label, "Multiply %dx%dx%d by %s, then sigmoid, batch %d", h, w, c,
+                 per_channel ? "a squeeze-excite gate (1x1xC)" : "a tensor", batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int b = x;
+        if (per_channel) { /* squeeze and excite: GAP -> Reshape(1, 1, C) -> Dense -> gate */
+            int gap = kvk_graph_global_avgpool(&g, x, "gap");
+            int r = kvk_graph_reshape(&g, gap, "reshape", 3, (kvk_shape){1, 1, c});
+            b = kvk_graph_conv2d(&g, r, "se", c, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_SIGMOID);
+            set_kernel(&g, b);
+        } else {
+            b = kvk_graph_conv2d(&g, x, "other", c, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_LINEAR);
+            set_kernel(&g, b);
+        }
+        int m = kvk_graph_multiply(&g, x, b, "multiply");
+        kvk_graph_activation(&g, m, "act", i % 4 < 2 ? KVK_ACT_SIGMOID : KVK_ACT_LINEAR);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    for (int i = 0; i < 4; i++) {
+        int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
+        int c = tu_randint(1, 20);
+        char label[200];
+        snprintf(label, sizeof label, "Rescaling/Normalization %dx%dx%d%s, batch %d", h, w, c,
+                 i % 2 ? " -> relu" : "", batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int a = kvk_graph_affine(&g, x, "rescale", tu_random_array(c, -2.f, 2.f),
+                                 tu_random_array(c, -1.f, 1.f));
+        if (i % 2) kvk_graph_activation(&g, a, "relu", KVK_ACT_RELU);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    { /* MobileNet's top: GAP -> Reshape(1, 1, C) -> Conv2D 1x1 -> Reshape(classes) -> softmax */
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", 5, 4, 24);
+        int gap = kvk_graph_global_avgpool(&g, x, "gap");
+        int r = kvk_graph_reshape(&g, gap, "reshape_1", 3, (kvk_shape){1, 1, 24});
+        int cv =
+            kvk_graph_conv2d(&g, r, "conv_preds", 10, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR);
+        set_kernel(&g, cv);
+        int r2 = kvk_graph_reshape(&g, cv, "reshape_2", 1, (kvk_shape){1, 1, 10});
+        kvk_graph_activation(&g, r2, "predictions", KVK_ACT_SOFTMAX);
+        tu_check(g.nodes[r].rank == 3 && g.nodes[r2].rank == 1 && g.nodes[gap].rank == 1,
+                 "ranks: GAP 1, Reshape(1, 1, C) 3, Reshape(classes) 1");
+        check_graph(g_ctx, &g, 2, TOL, "MobileNet top: GAP, Reshape, 1x1 conv, Reshape, softmax");
+    }
+    { /* refused shapes name the layer */
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", 4, 4, 3);
+        int y = kvk_graph_input(&g, "input_2", 4, 4, 2);
+        tu_check(kvk_graph_multiply(&g, x, y, "bad_multiply") < 0 &&
+                     strstr(kvk_last_error(), "bad_multiply"),
+                 "Multiply of mismatched shapes refused: %s", kvk_last_error());
+        kvk_graph_free(&g);
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", 4, 4, 3);
+        tu_check(kvk_graph_reshape(&g, x, "bad_reshape", 3, (kvk_shape){5, 1, 9}) < 0 &&
+                     strstr(kvk_last_error(), "bad_reshape"),
+                 "Reshape to another size refused: %s", kvk_last_error());
+        kvk_graph_free(&g);
+    }
+    group_end(&s);
+}
+
 /* ---- kernel variants and backend tables ---------------------------------------------------- */
 
 /* Every kernel variant the device can run, forced, through the op groups of its family: each
@@ -1695,7 +1784,9 @@ static void test_kernel_variants(void) {
  * no-op on the reference, returning stale memory). */
 static void test_backend_tables(void) {
     for (int op = 0; op < KVK_OP_COUNT; op++) {
-        if (op == KVK_OP_INPUT || op == KVK_OP_FLATTEN || op == KVK_OP_DROPOUT) continue;
+        if (op == KVK_OP_INPUT || op == KVK_OP_FLATTEN || op == KVK_OP_DROPOUT ||
+            op == KVK_OP_RESHAPE)
+            continue;
         tu_check(kvk_vk_op_for((kvk_op)op) != NULL, "%s has a Vulkan entry",
                  kvk_op_name((kvk_op)op));
         tu_check(kvk_cpu_op_supported((kvk_op)op), "%s has a reference entry",
@@ -1750,6 +1841,7 @@ int main(void) {
     test_dense();
     test_add_activation();
     test_activations();
+    test_multiply_affine_reshape();
     test_pooling();
     test_depthwise();
     test_separable();

@@ -15,7 +15,9 @@ static const kvk_vk_op *const OPS[KVK_OP_COUNT] = {
     [KVK_OP_GLOBAL_AVGPOOL] = &kvk_vk_global_pool_op,
     [KVK_OP_GLOBAL_MAXPOOL] = &kvk_vk_global_pool_op,
     [KVK_OP_CONCAT] = &kvk_vk_channel_slice_op,
-    /* Input, Flatten and Dropout are never steps: the plan aliases them */
+    [KVK_OP_MULTIPLY] = &kvk_vk_multiply_op,
+    [KVK_OP_AFFINE] = &kvk_vk_affine_op,
+    /* Input, Flatten, Dropout and Reshape are never steps: the plan aliases them */
 };
 
 const kvk_vk_op *kvk_vk_op_for(kvk_op op) {

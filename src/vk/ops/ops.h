@@ -47,6 +47,8 @@ extern const kvk_vk_op kvk_vk_depthwise_op; /* depthwise.c */
 extern const kvk_vk_op kvk_vk_pool_op;      /* simple.c: the memory-bound ops */
 extern const kvk_vk_op kvk_vk_global_pool_op;
 extern const kvk_vk_op kvk_vk_add_op;
+extern const kvk_vk_op kvk_vk_multiply_op;
+extern const kvk_vk_op kvk_vk_affine_op;
 extern const kvk_vk_op kvk_vk_batchnorm_op;
 extern const kvk_vk_op kvk_vk_activation_op; /* Activation, softmax included */
 extern const kvk_vk_op kvk_vk_softmax_op;

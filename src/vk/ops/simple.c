@@ -64,7 +64,13 @@ static kvk_status global_pool_record(const kvk_vk_step_ctx *c) {
 const kvk_vk_op kvk_vk_global_pool_op = {NULL, NULL, global_pool_record, F32_ONLY};
 
 /* eltwise.comp's modes */
-enum { ELTWISE_ADD = 0, ELTWISE_ACTIVATION = 1, ELTWISE_AFFINE = 2 };
+enum {
+    ELTWISE_ADD = 0,
+    ELTWISE_ACTIVATION = 1,
+    ELTWISE_AFFINE = 2,
+    ELTWISE_MULTIPLY = 3,
+    ELTWISE_MULTIPLY_CHANNELS = 4
+};
 
 int kvk_vk_fused_act(const kvk_node *n) {
     return n->act == KVK_ACT_SOFTMAX ? KVK_ACT_LINEAR : (int)n->act;
@@ -73,7 +79,8 @@ int kvk_vk_fused_act(const kvk_node *n) {
 static kvk_status eltwise(const kvk_vk_step_ctx *c, int mode, kvk_vk_binding second) {
     const kvk_node *n = c->node;
     kvk_eltwise_params p = {.total = c->plan->batch * (int)kvk_shape_size(n->shape),
-                            .C = n->shape.c};
+                            .C = n->shape.c,
+                            .HW = n->shape.h * n->shape.w};
     KVK_VK_ACT_PARAMS(p, n);
     int spec[2] = {mode, kvk_vk_fused_act(n)};
     kvk_vk_binding b[3] = {c->inputs[0], second, c->output};
@@ -84,6 +91,37 @@ static kvk_status add_record(const kvk_vk_step_ctx *c) {
     return eltwise(c, ELTWISE_ADD, c->inputs[1]);
 }
 const kvk_vk_op kvk_vk_add_op = {NULL, NULL, add_record, F32_ONLY};
+
+static kvk_status multiply_record(const kvk_vk_step_ctx *c) {
+    kvk_shape a = c->plan->tensors[c->step->inputs[0]].shape;
+    kvk_shape b = c->plan->tensors[c->step->inputs[1]].shape;
+    int per_channel = b.h * b.w == 1 && a.h * a.w > 1;
+    return eltwise(c, per_channel ? ELTWISE_MULTIPLY_CHANNELS : ELTWISE_MULTIPLY, c->inputs[1]);
+}
+const kvk_vk_op kvk_vk_multiply_op = {NULL, NULL, multiply_record, F32_ONLY};
+
+/* Rescaling and Normalization: the node's scale and shift, as BN's inference form. */
+static int affine_pieces(const kvk_graph *g, const kvk_node *n, uint64_t max_binding,
+                         size_t *floats, int max_pieces) {
+    (void)g;
+    (void)max_pieces;
+    floats[0] = 2 * (size_t)n->shape.c;
+    return floats[0] * sizeof(float) <= max_binding ? 1 : -1;
+}
+
+static void affine_pack(const kvk_graph *g, const kvk_node *n, uint64_t max_binding, int index,
+                        float *dst) {
+    (void)g;
+    (void)max_binding;
+    (void)index;
+    memcpy(dst, n->scale, sizeof(float) * (size_t)n->shape.c);
+    memcpy(dst + n->shape.c, n->shift, sizeof(float) * (size_t)n->shape.c);
+}
+
+static kvk_status affine_record(const kvk_vk_step_ctx *c) {
+    return eltwise(c, ELTWISE_AFFINE, c->weights[0]);
+}
+const kvk_vk_op kvk_vk_affine_op = {affine_pieces, affine_pack, affine_record, F32_ONLY};
 
 /* BatchNormalization kept as its own op becomes y = x * scale + shift per channel. */
 static int batchnorm_pieces(const kvk_graph *g, const kvk_node *n, uint64_t max_binding,
