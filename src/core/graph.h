@@ -119,6 +119,8 @@ typedef struct kvk_graph {
 
 void kvk_graph_init(kvk_graph *g);
 void kvk_graph_free(kvk_graph *g);
+/* Frees a node's weights (a backend that holds its own copy no longer needs them). */
+void kvk_graph_free_weights(kvk_node *n);
 
 /* Builders. Each returns the new node's index, or -1 after recording an error in g->status
  * (later calls then return -1 too, so an architecture can check once at the end). */

@@ -120,7 +120,8 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
 
 /* Packs each piece into a host-visible staging buffer and copies it to its block, in
  * batches of up to STAGING_BYTES. */
-static kvk_status upload_weights(vk_state *s) {
+/* With `release` (the model's graph), each node's host weights are freed once packed. */
+static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_device *dev = s->dev;
     VkDeviceSize largest = 0;
     for (int i = 0; i < s->piece_count; i++)
@@ -164,6 +165,7 @@ static kvk_status upload_weights(vk_state *s) {
             vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
         }
+        if (release && s->steps[i].count) kvk_graph_free_weights(&release->nodes[step->node]);
     }
     if (st == KVK_OK && begun) {
         st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
@@ -250,7 +252,7 @@ static kvk_status check_support(const kvk_graph *g, const kvk_plan *p) {
     return KVK_OK;
 }
 
-kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const kvk_plan *p,
+kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_plan *p,
                                const kvk_vk_model_options *o, kvk_vk_model **out) {
     *out = NULL;
     kvk_status st = check_support(graph, p);
@@ -265,7 +267,7 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const
     s->variants = calloc((size_t)(p->step_count ? p->step_count : 1), sizeof *s->variants);
     if (!s->variants) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     if (st == KVK_OK) st = place_weights(s, o->alignment);
-    if (st == KVK_OK) st = upload_weights(s);
+    if (st == KVK_OK) st = upload_weights(s, o->release_host_weights ? graph : NULL);
     if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, &s->arena);
     if (st == KVK_OK)
         st = kvk_vk_buffer_create(dev,
