@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "activation.glsl"
 #include "index.glsl"
 // DepthwiseConv2D (and the first half of SeparableConv2D), NHWC, one output value per
@@ -13,14 +14,8 @@ layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Weights { float w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
-layout(push_constant) uniform Params {
-    int H, W, C, OH, OW, OC;
-    int KH, KW, SH, SW, pad_top, pad_left;
-    int M;      // depth multiplier
-    int act;
-    int total;  // batch * OH * OW * OC
-    int ostride, obase; // output row stride and first channel (a slice of a Concatenate)
-} p;
+layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
+KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
     int i = kvk_flat_index();
@@ -41,5 +36,5 @@ void main() {
             acc += x[((n * p.H + iy) * p.W + ix) * p.C + ci] * w[(ky * p.KW + kx) * p.OC + co];
         }
     }
-    y[pix * p.ostride + p.obase + co] = kvk_activate(acc, p.act);
+    y[pix * p.ostride + p.obase + co] = kvk_activate(acc, ACT, p.act_slope, p.act_max, p.act_threshold);
 }

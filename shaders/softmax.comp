@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "float_bits.glsl"
+#include "push.glsl"
 // Softmax over the channel axis, one row per workgroup: the lanes share the max and the sum
 // through shared memory, then each writes its share of the row. In place is allowed (the
 // output may alias the input), so it reads through one binding and writes through it too.
@@ -10,9 +11,7 @@ layout(local_size_x = 64) in;
 
 layout(std430, set = 0, binding = 0) buffer Data { float v[]; };
 
-layout(push_constant) uniform Params {
-    int rows, C;
-} p;
+KVK_PUSH_CONSTANTS(KVK_SOFTMAX_PARAMS)
 
 shared float partial[64];
 

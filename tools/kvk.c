@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "keras/apps/apps.h"
@@ -867,7 +867,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "bench"))
         rc = cmd_bench(&a);
     else if (!strcmp(cmd, "devices"))
-        rc = kvk_list_devices(stdout) == KVK_OK ? 0 : fail("cannot list devices");
+        rc = kvk_describe_devices(stdout, a.verbose) == KVK_OK ? 0 : fail("cannot list devices");
     else {
         if (a.file_count != 1)
             rc = usage_error("inspect takes one FILE", NULL);

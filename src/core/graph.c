@@ -1,5 +1,6 @@
 #include "core/graph.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,17 @@ void kvk_graph_init(kvk_graph *g) {
     g->output_count = 0;
 }
 
-void kvk_graph_free(kvk_graph *g) {
-    for (int i = 0; i < g->count; i++) {
-        kvk_node *n = &g->nodes[i];
-        free(n->kernel);
-        free(n->bias);
-        free(n->gamma);
-        free(n->beta);
-        free(n->mean);
-        free(n->variance);
+void kvk_graph_free_weights(kvk_node *n) {
+    float **arrays[] = {&n->kernel, &n->bias,     &n->gamma, &n->beta,
+                        &n->mean,   &n->variance, &n->scale, &n->shift};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        free(*arrays[i]);
+        *arrays[i] = NULL;
     }
+}
+
+void kvk_graph_free(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) kvk_graph_free_weights(&g->nodes[i]);
     free(g->nodes);
     kvk_graph_init(g);
 }
@@ -42,8 +44,18 @@ const char *kvk_op_name(kvk_op op) {
                                                     "Dropout",
                                                     "DepthwiseConv2D",
                                                     "Concatenate",
-                                                    "Softmax"};
+                                                    "Softmax",
+                                                    "Multiply",
+                                                    "Rescaling/Normalization",
+                                                    "Reshape"};
     return op < KVK_OP_COUNT ? names[op] : "?";
+}
+
+static void set_act(kvk_node *n, kvk_act act) {
+    n->act = act.kind;
+    n->act_slope = act.negative_slope;
+    n->act_max = act.max_value;
+    n->act_threshold = act.threshold;
 }
 
 /* Appends a node consuming `x` (or nothing for x < 0 with input_count 0). */
@@ -78,6 +90,8 @@ static int add_node(kvk_graph *g, kvk_op op, const char *name, int x, int y, int
     n->inputs[0] = x;
     n->inputs[1] = y;
     n->input_count = input_count;
+    n->act_max = INFINITY; /* relu without a maximum, until an activation says otherwise */
+    n->rank = input_count > 0 ? g->nodes[x].rank : 3;
     n->alias_of = -1;
     n->residual = -1;
     n->separable_of = -1;
@@ -147,7 +161,7 @@ int kvk_graph_conv2d(kvk_graph *g, int x, const char *name, int filters, int kh,
     if (filters < 1) return fail_shape(g, name, "filters must be positive", g->nodes[x].shape);
     g->nodes[id].shape.c = filters;
     g->nodes[id].use_bias = use_bias;
-    g->nodes[id].act = act;
+    set_act(&g->nodes[id], kvk_act_default(act));
     return id;
 }
 
@@ -161,7 +175,7 @@ int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activa
     if (units < 1) return fail_shape(g, name, "units must be positive", n->shape);
     n->shape.c = units;
     n->use_bias = 1;
-    n->act = act;
+    set_act(n, kvk_act_default(act));
     return id;
 }
 
@@ -176,10 +190,72 @@ int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, in
 }
 
 int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation act) {
+    return kvk_graph_activation_ex(g, x, name, kvk_act_default(act));
+}
+
+int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act) {
+    if (g->status == KVK_OK && ((unsigned)act.kind >= KVK_ACT_COUNT ||
+                                (act.kind == KVK_ACT_RELU && !(act.max_value >= 0)))) {
+        g->status = kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                             "layer '%s': activation %d with max_value %g is not valid", name,
+                             (int)act.kind, act.max_value);
+        return -1;
+    }
     int id = add_node(g, KVK_OP_ACTIVATION, name, x, -1, 1);
     if (id < 0) return -1;
-    g->nodes[id].act = act;
+    set_act(&g->nodes[id], act);
     return id;
+}
+
+kvk_act kvk_act_default(kvk_activation kind) {
+    return (kvk_act){kind, kind == KVK_ACT_ELU ? 1.0f : 0.0f, INFINITY, 0.0f};
+}
+
+kvk_act kvk_node_act(const kvk_node *n) {
+    return (kvk_act){n->act, n->act_slope, n->act_max, n->act_threshold};
+}
+
+const char *kvk_activation_name(kvk_activation kind) {
+    static const char *const names[KVK_ACT_COUNT] = {[KVK_ACT_LINEAR] = "linear",
+                                                     [KVK_ACT_RELU] = "relu",
+                                                     [KVK_ACT_SOFTMAX] = "softmax",
+                                                     [KVK_ACT_SIGMOID] = "sigmoid",
+                                                     [KVK_ACT_TANH] = "tanh",
+                                                     [KVK_ACT_SWISH] = "swish",
+                                                     [KVK_ACT_HARD_SIGMOID] = "hard_sigmoid",
+                                                     [KVK_ACT_HARD_SIGMOID3] = "hard_sigmoid",
+                                                     [KVK_ACT_HARD_SWISH] = "hard_swish",
+                                                     [KVK_ACT_ELU] = "elu",
+                                                     [KVK_ACT_SOFTPLUS] = "softplus"};
+    return (unsigned)kind < KVK_ACT_COUNT && names[kind] ? names[kind] : "?";
+}
+
+int kvk_activation_from_keras(const char *name, int keras_major, kvk_activation *out) {
+    static const struct {
+        const char *name;
+        kvk_activation kind;
+    } table[] = {{"linear", KVK_ACT_LINEAR},
+                 {"relu", KVK_ACT_RELU},
+                 {"softmax", KVK_ACT_SOFTMAX},
+                 {"sigmoid", KVK_ACT_SIGMOID},
+                 {"tanh", KVK_ACT_TANH},
+                 {"swish", KVK_ACT_SWISH},
+                 {"silu", KVK_ACT_SWISH},
+                 {"hard_swish", KVK_ACT_HARD_SWISH},
+                 {"hard_silu", KVK_ACT_HARD_SWISH},
+                 {"elu", KVK_ACT_ELU},
+                 {"softplus", KVK_ACT_SOFTPLUS}};
+    if (!name) return 0;
+    if (!strcmp(name, "hard_sigmoid")) {
+        *out = keras_major >= 3 ? KVK_ACT_HARD_SIGMOID3 : KVK_ACT_HARD_SIGMOID;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(name, table[i].name)) {
+            *out = table[i].kind;
+            return 1;
+        }
+    return 0;
 }
 
 int kvk_graph_add(kvk_graph *g, int a, int b, const char *name) {
@@ -222,6 +298,7 @@ static int global_pool(kvk_graph *g, kvk_op op, int x, const char *name) {
     int id = add_node(g, op, name, x, -1, 1);
     if (id < 0) return -1;
     g->nodes[id].shape.h = g->nodes[id].shape.w = 1;
+    g->nodes[id].rank = 1; /* keepdims=False, Keras' default */
     return id;
 }
 
@@ -238,7 +315,61 @@ int kvk_graph_flatten(kvk_graph *g, int x, const char *name) {
     if (id < 0) return -1;
     kvk_shape s = g->nodes[id].shape;
     g->nodes[id].shape = (kvk_shape){1, 1, s.h * s.w * s.c};
+    g->nodes[id].rank = 1;
     return id;
+}
+
+int kvk_graph_reshape(kvk_graph *g, int x, const char *name, int rank, kvk_shape target) {
+    int id = add_node(g, KVK_OP_RESHAPE, name, x, -1, 1);
+    if (id < 0) return -1;
+    kvk_node *n = &g->nodes[id];
+    if (rank == 1) target = (kvk_shape){1, 1, target.c};
+    if ((rank != 1 && rank != 3) || target.h < 1 || target.w < 1 || target.c < 1 ||
+        kvk_shape_size(target) != kvk_shape_size(n->shape)) {
+        g->status =
+            kvk_fail(KVK_ERROR_SHAPE,
+                     "layer '%s': cannot reshape (%d, %d, %d) to rank %d (%d, %d, %d): "
+                     "kvk reshapes to (c) or (h, w, c) of the same size",
+                     name, n->shape.h, n->shape.w, n->shape.c, rank, target.h, target.w, target.c);
+        return -1;
+    }
+    n->shape = target;
+    n->rank = rank;
+    return id;
+}
+
+int kvk_graph_multiply(kvk_graph *g, int a, int b, const char *name) {
+    int id = add_node(g, KVK_OP_MULTIPLY, name, a, b, 2);
+    if (id < 0) return -1;
+    kvk_shape sa = g->nodes[a].shape, sb = g->nodes[b].shape;
+    int same = sa.h == sb.h && sa.w == sb.w && sa.c == sb.c;
+    int per_channel = sb.h == 1 && sb.w == 1 && sb.c == sa.c;
+    if (!same && !per_channel) {
+        g->status = kvk_fail(KVK_ERROR_SHAPE,
+                             "layer '%s': Multiply of (%d, %d, %d) by (%d, %d, %d): kvk multiplies "
+                             "equal shapes, or by one value per channel (1, 1, %d)",
+                             name, sa.h, sa.w, sa.c, sb.h, sb.w, sb.c, sa.c);
+        return -1;
+    }
+    return id;
+}
+
+int kvk_graph_affine(kvk_graph *g, int x, const char *name, float *scale, float *shift) {
+    int id = add_node(g, KVK_OP_AFFINE, name, x, -1, 1);
+    if (id < 0 || !scale || !shift) {
+        free(scale);
+        free(shift);
+        if (id >= 0)
+            g->status = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "layer '%s': out of memory", name);
+        return -1;
+    }
+    g->nodes[id].scale = scale;
+    g->nodes[id].shift = shift;
+    return id;
+}
+
+void kvk_graph_keepdims(kvk_graph *g, int pool) {
+    if (pool >= 0 && pool < g->count) g->nodes[pool].rank = 3;
 }
 
 int kvk_graph_dropout(kvk_graph *g, int x, const char *name) {
@@ -256,7 +387,7 @@ int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, in
     n->depth_multiplier = depth_multiplier;
     n->shape.c = g->nodes[x].shape.c * depth_multiplier;
     n->use_bias = use_bias;
-    n->act = act;
+    set_act(n, kvk_act_default(act));
     return id;
 }
 

@@ -6,6 +6,7 @@
 #define KVK_CORE_GRAPH_H
 
 #include "kvk/status.h"
+#include "kvk_activations.h" /* shaders/common: the codes the shaders use too */
 
 typedef enum kvk_op {
     KVK_OP_INPUT,
@@ -24,10 +25,29 @@ typedef enum kvk_op {
     KVK_OP_DEPTHWISE_CONV2D, /* also the first half of a SeparableConv2D */
     KVK_OP_CONCAT,           /* Concatenate on the channel axis */
     KVK_OP_SOFTMAX,          /* internal: split off a Dense(activation='softmax') */
+    KVK_OP_MULTIPLY,         /* Multiply of two tensors, or of one by a (1, 1, C) one */
+    KVK_OP_AFFINE,           /* y = x * scale[c] + shift[c]: Rescaling, Normalization */
+    KVK_OP_RESHAPE,          /* Reshape: the identity on NHWC memory */
     KVK_OP_COUNT
 } kvk_op;
 
-typedef enum kvk_activation { KVK_ACT_LINEAR, KVK_ACT_RELU, KVK_ACT_SOFTMAX } kvk_activation;
+#define KVK_ACT_ENUM(name, value) KVK_ACT_##name = value,
+typedef enum kvk_activation { KVK_ACTIVATIONS(KVK_ACT_ENUM) KVK_ACT_COUNT } kvk_activation;
+#undef KVK_ACT_ENUM
+
+/* An activation with its parameters (kvk_activations.h says which use them). */
+typedef struct kvk_act {
+    kvk_activation kind;
+    float negative_slope, max_value, threshold; /* relu; ELU's alpha is negative_slope */
+} kvk_act;
+
+/* The activation with Keras' default parameters (relu: 0, no maximum, 0; ELU: alpha 1). */
+kvk_act kvk_act_default(kvk_activation kind);
+/* Keras' name of an activation ("relu", "hard_sigmoid", ...). */
+const char *kvk_activation_name(kvk_activation kind);
+/* The activation Keras calls `name` in a model config (activation=...), for Keras 2 or 3
+ * (hard_sigmoid differs). Returns 0 if kvk has none by that name. */
+int kvk_activation_from_keras(const char *name, int keras_major, kvk_activation *out);
 typedef enum kvk_padding { KVK_PAD_VALID, KVK_PAD_SAME } kvk_padding;
 
 /* Per-image tensor shape, channels_last. Dense outputs are (1, 1, units). */
@@ -50,7 +70,9 @@ typedef struct kvk_node {
     int inputs[KVK_MAX_INPUTS]; /* node indices */
     int input_count;
     kvk_shape shape;    /* output shape per image */
+    int rank;           /* Keras' rank of that shape per image: 3 (h, w, c) or 1 (c) */
     kvk_activation act; /* fused activation applied after the op */
+    float act_slope, act_max, act_threshold; /* its parameters (see kvk_act) */
 
     /* convolution and pooling windows */
     int kh, kw, sh, sw;
@@ -72,6 +94,7 @@ typedef struct kvk_node {
      * BatchNorm: gamma, beta, mean, variance (absent gamma/beta stay NULL). */
     float *kernel, *bias;
     float *gamma, *beta, *mean, *variance;
+    float *scale, *shift; /* Affine: per output channel */
 
     /* set by passes */
     int removed;  /* folded into another node */
@@ -96,6 +119,8 @@ typedef struct kvk_graph {
 
 void kvk_graph_init(kvk_graph *g);
 void kvk_graph_free(kvk_graph *g);
+/* Frees a node's weights (a backend that holds its own copy no longer needs them). */
+void kvk_graph_free_weights(kvk_node *n);
 
 /* Builders. Each returns the new node's index, or -1 after recording an error in g->status
  * (later calls then return -1 too, so an architecture can check once at the end). */
@@ -106,6 +131,11 @@ int kvk_graph_dense(kvk_graph *g, int x, const char *name, int units, kvk_activa
 int kvk_graph_batchnorm(kvk_graph *g, int x, const char *name, float epsilon, int center,
                         int scale);
 int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation act);
+/* An Activation layer with parameters: ReLU(max_value, negative_slope, threshold),
+ * LeakyReLU(alpha) (negative_slope), ELU(alpha) (negative_slope). */
+int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act);
+/* The node's fused activation with its parameters. */
+kvk_act kvk_node_act(const kvk_node *n);
 int kvk_graph_add(kvk_graph *g, int a, int b, const char *name);
 int kvk_graph_zeropad(kvk_graph *g, int x, const char *name, int top, int bottom, int left,
                       int right);
@@ -115,7 +145,16 @@ int kvk_graph_avgpool(kvk_graph *g, int x, const char *name, int kh, int kw, int
                       kvk_padding padding);
 int kvk_graph_global_avgpool(kvk_graph *g, int x, const char *name);
 int kvk_graph_global_maxpool(kvk_graph *g, int x, const char *name);
+/* GlobalAveragePooling2D / GlobalMaxPooling2D(keepdims=True): the same values, rank 3. */
+void kvk_graph_keepdims(kvk_graph *g, int pool);
 int kvk_graph_flatten(kvk_graph *g, int x, const char *name);
+/* Reshape to (c) (rank 1) or (h, w, c) (rank 3); the element count must not change. */
+int kvk_graph_reshape(kvk_graph *g, int x, const char *name, int rank, kvk_shape target);
+/* Multiply(a, b): b has a's shape, or is (1, 1, C) and scales each channel of a. */
+int kvk_graph_multiply(kvk_graph *g, int a, int b, const char *name);
+/* y = x * scale[c] + shift[c]. The node takes ownership of the two arrays of x's channel count
+ * (Rescaling: the scale and offset repeated; Normalization: 1 / sqrt(variance), -mean / ...). */
+int kvk_graph_affine(kvk_graph *g, int x, const char *name, float *scale, float *shift);
 int kvk_graph_dropout(kvk_graph *g, int x, const char *name);
 int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, int kw, int sh,
                                int sw, kvk_padding padding, int depth_multiplier, int use_bias,

@@ -30,8 +30,9 @@ static void alias(kvk_graph *g, kvk_node *from, kvk_node *to) {
 void kvk_graph_resolve_identities(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *n = &g->nodes[i];
-        if ((n->op == KVK_OP_FLATTEN || n->op == KVK_OP_DROPOUT) && !n->removed) {
-            /* channels_last flattening is the identity on memory */
+        if ((n->op == KVK_OP_FLATTEN || n->op == KVK_OP_DROPOUT || n->op == KVK_OP_RESHAPE) &&
+            !n->removed) {
+            /* channels_last flattening and reshaping are the identity on memory */
             alias(g, n, &g->nodes[kvk_graph_resolve(g, n->inputs[0])]);
         }
     }
@@ -75,7 +76,8 @@ static void fold_batchnorm(kvk_graph *g) {
     }
 }
 
-/* Activation('relu') after a conv, dense, add or standalone BN is applied by that op. */
+/* An element-wise Activation after a conv, dense, add or standalone BN is applied by that op
+ * (softmax needs whole rows: it stays a step of its own). */
 static void fuse_activations(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *a = &g->nodes[i];
@@ -83,9 +85,13 @@ static void fuse_activations(kvk_graph *g) {
         kvk_node *p = sole_producer(g, a);
         if (!p || p->act != KVK_ACT_LINEAR) continue;
         if (p->op != KVK_OP_CONV2D && p->op != KVK_OP_DENSE && p->op != KVK_OP_ADD &&
-            p->op != KVK_OP_BATCHNORM && p->op != KVK_OP_DEPTHWISE_CONV2D)
+            p->op != KVK_OP_BATCHNORM && p->op != KVK_OP_DEPTHWISE_CONV2D &&
+            p->op != KVK_OP_MULTIPLY && p->op != KVK_OP_AFFINE)
             continue;
         p->act = a->act;
+        p->act_slope = a->act_slope;
+        p->act_max = a->act_max;
+        p->act_threshold = a->act_threshold;
         alias(g, a, p);
         count_consumers(g);
     }

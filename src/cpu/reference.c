@@ -5,19 +5,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Non-finite values follow TensorFlow's CPU kernels: ReLU keeps NaN (tf.nn.relu); MaxPool2D
- * starts from the lowest float and skips NaN (a window of NaN or -Inf gives -FLT_MAX);
- * GlobalMaxPooling2D is tf.reduce_max (NaN if any, -Inf stays); softmax is Eigen's (a row with
- * NaN or +Inf, or only -Inf, is NaN throughout). With TF_ENABLE_ONEDNN_OPTS=1, TensorFlow's
- * oneDNN softmax differs in one respect: the finite entries of such a row come out 0. */
-static float activate(double x, kvk_activation act) {
-    if (act == KVK_ACT_RELU && x < 0) return 0.0f; /* false for NaN: kept */
-    return (float)x;
+/* Keras' activations, in double; NaN propagates as in Keras (every comparison with NaN is
+ * false, and the false branches keep x).
+ * The other non-finite values follow TensorFlow's CPU kernels: MaxPool2D starts from the
+ * lowest float and skips NaN (a window of NaN or -Inf gives -FLT_MAX); GlobalMaxPooling2D is
+ * tf.reduce_max (NaN if any, -Inf stays); softmax is Eigen's (a row with NaN or +Inf, or only
+ * -Inf, is NaN throughout). With TF_ENABLE_ONEDNN_OPTS=1, TensorFlow's oneDNN softmax differs
+ * in one respect: the finite entries of such a row come out 0. */
+static double clip01(double y) {
+    return y < 0 ? 0 : y > 1 ? 1 : y;
+}
+
+static float activate(double x, kvk_act act) {
+    switch (act.kind) {
+    case KVK_ACT_RELU: /* relu(x, negative_slope, max_value, threshold) */
+        if (x >= act.max_value) return act.max_value;
+        if (x >= act.threshold) return (float)x;
+        return act.negative_slope == 0 && !isnan(x)
+                   ? 0.0f
+                   : (float)(act.negative_slope * (x - act.threshold));
+    case KVK_ACT_SIGMOID:
+        return (float)(1 / (1 + exp(-x)));
+    case KVK_ACT_TANH:
+        return (float)tanh(x);
+    case KVK_ACT_SWISH:
+        return (float)(x / (1 + exp(-x)));
+    case KVK_ACT_HARD_SIGMOID:
+        return (float)clip01(0.2 * x + 0.5);
+    case KVK_ACT_HARD_SIGMOID3:
+        return (float)clip01(x / 6 + 0.5);
+    case KVK_ACT_HARD_SWISH:
+        return (float)(x * clip01(x / 6 + 0.5));
+    case KVK_ACT_ELU:
+        return (float)(x > 0 ? x : act.negative_slope * expm1(x));
+    case KVK_ACT_SOFTPLUS:
+        return (float)(log1p(exp(-fabs(x))) + (x > 0 ? x : 0));
+    default: /* linear; softmax is applied over whole rows by the callers */
+        return (float)x;
+    }
 }
 
 void kvk_ref_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
-                    const float *bias, kvk_window win, kvk_shape os, kvk_activation act,
-                    float *out) {
+                    const float *bias, kvk_window win, kvk_shape os, kvk_act act, float *out) {
     /* one output pixel at a time, all output channels together: the kernel's last axis is
      * output channels, so the innermost loop reads it contiguously */
     double *acc = malloc(sizeof(double) * (size_t)os.c);
@@ -48,22 +77,23 @@ void kvk_ref_conv2d(const float *in, int batch, kvk_shape is, const float *kerne
 }
 
 void kvk_ref_dense(const float *in, int batch, int in_features, const float *kernel,
-                   const float *bias, int units, kvk_activation act, float *out) {
+                   const float *bias, int units, kvk_act act, float *out) {
     for (int n = 0; n < batch; n++) {
         for (int o = 0; o < units; o++) {
             double acc = bias ? bias[o] : 0.0;
             for (int i = 0; i < in_features; i++)
                 acc += (double)in[(long)n * in_features + i] * kernel[(long)i * units + o];
-            out[(long)n * units + o] = act == KVK_ACT_SOFTMAX ? (float)acc : activate(acc, act);
+            out[(long)n * units + o] =
+                act.kind == KVK_ACT_SOFTMAX ? (float)acc : activate(acc, act);
         }
-        if (act == KVK_ACT_SOFTMAX)
+        if (act.kind == KVK_ACT_SOFTMAX)
             kvk_ref_activation(out + (long)n * units, 1, units, act, out + (long)n * units);
     }
 }
 
 void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *gamma,
                        const float *beta, const float *mean, const float *variance, float epsilon,
-                       kvk_activation act, float *out) {
+                       kvk_act act, float *out) {
     for (long p = 0; p < pixels; p++)
         for (int c = 0; c < channels; c++) {
             double x = in[p * channels + c];
@@ -74,12 +104,11 @@ void kvk_ref_batchnorm(const float *in, long pixels, int channels, const float *
         }
 }
 
-void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activation act,
-                        float *out) {
+void kvk_ref_activation(const float *in, long pixels, int channels, kvk_act act, float *out) {
     for (long p = 0; p < pixels; p++) {
         const float *x = in + p * channels;
         float *y = out + p * channels;
-        if (act != KVK_ACT_SOFTMAX) {
+        if (act.kind != KVK_ACT_SOFTMAX) {
             for (int c = 0; c < channels; c++) y[c] = activate(x[c], act);
             continue;
         }
@@ -94,8 +123,27 @@ void kvk_ref_activation(const float *in, long pixels, int channels, kvk_activati
     }
 }
 
-void kvk_ref_add(const float *a, const float *b, long count, kvk_activation act, float *out) {
+void kvk_ref_add(const float *a, const float *b, long count, kvk_act act, float *out) {
     for (long i = 0; i < count; i++) out[i] = activate((double)a[i] + b[i], act);
+}
+
+void kvk_ref_multiply(const float *a, const float *b, int batch, long pixels, int channels,
+                      int b_per_channel, kvk_act act, float *out) {
+    for (int n = 0; n < batch; n++)
+        for (long p = 0; p < pixels; p++)
+            for (int c = 0; c < channels; c++) {
+                long i = ((long)n * pixels + p) * channels + c;
+                double bv = b_per_channel ? b[(long)n * channels + c] : b[i];
+                out[i] = activate((double)a[i] * bv, act);
+            }
+}
+
+void kvk_ref_affine(const float *in, long pixels, int channels, const float *scale,
+                    const float *shift, kvk_act act, float *out) {
+    for (long p = 0; p < pixels; p++)
+        for (int c = 0; c < channels; c++)
+            out[p * channels + c] =
+                activate((double)in[p * channels + c] * scale[c] + shift[c], act);
 }
 
 void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
@@ -146,7 +194,7 @@ void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, f
 
 void kvk_ref_depthwise_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
                               const float *bias, int depth_multiplier, kvk_window win, kvk_shape os,
-                              kvk_activation act, float *out) {
+                              kvk_act act, float *out) {
     /* output channel c * depth_multiplier + m reads input channel c; the kernel is
      * (kh, kw, cin, depth_multiplier), so its flat index per tap is the output channel */
     for (int n = 0; n < batch; n++)

@@ -96,9 +96,9 @@ static void reorder_dense_rows(float *kernel, kvk_shape s, int units, const floa
             }
 }
 
-/* Checks the shapes; with `copy` also copies the data into the node. */
+/* Checks the shapes; with `copy` also moves (or copies) the data into the node. */
 static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *file,
-                            const kvk_weight_layer *layer, const expected *e, int copy) {
+                            kvk_weight_layer *layer, const expected *e, int copy) {
     char want[96], got[96];
     if (layer->count != e->count)
         return kvk_fail(KVK_ERROR_SHAPE,
@@ -107,7 +107,7 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
                         e->count > 1 ? ", " : "", e->count > 1 ? e->what[1] : "",
                         e->count > 2 ? ", ..." : "");
     for (int i = 0; i < e->count; i++) {
-        const kvk_weight *w = &layer->weights[i];
+        kvk_weight *w = &layer->weights[i];
         int same = w->ndim == e->ndim[i];
         for (int d = 0; same && d < w->ndim; d++) same = w->dims[d] == e->dims[i][d];
         if (!same) {
@@ -118,19 +118,26 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
                             file->path, n->name, layer_class(n), w->name, e->what[i], got, want);
         }
         if (!copy) continue;
-        if (!w->data)
-            return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: layer '%s': weight '%s' was not read",
-                            file->path, n->name, w->name);
         long count = element_count(e, i);
-        float *data = malloc(sizeof(float) * (size_t)count);
-        if (!data) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
         const kvk_node *src = n->input_count ? &g->nodes[n->inputs[0]] : NULL;
-        if (n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
-            src->op == KVK_OP_FLATTEN) {
-            kvk_shape s = g->nodes[src->inputs[0]].shape;
-            reorder_dense_rows(data, s, n->shape.c, w->data);
+        int reorder = n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
+                      src->op == KVK_OP_FLATTEN;
+        float *data;
+        if (w->data && !reorder) { /* moved, not copied: the file's copy is freed soon anyway */
+            data = w->data;
+            w->data = NULL;
+            w->moved_to = data;
         } else {
-            memcpy(data, w->data, sizeof(float) * (size_t)count);
+            const float *from = w->data ? w->data : w->moved_to;
+            data = malloc(sizeof(float) * (size_t)count);
+            if (!data || !from) {
+                free(data);
+                return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
+            }
+            if (reorder)
+                reorder_dense_rows(data, g->nodes[src->inputs[0]].shape, n->shape.c, from);
+            else
+                memcpy(data, from, sizeof(float) * (size_t)count);
         }
         free(*e->slot[i]);
         *e->slot[i] = data;
@@ -138,7 +145,7 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
     return KVK_OK;
 }
 
-static kvk_status bind_all(kvk_graph *g, const kvk_weight_file *file, int copy) {
+static kvk_status bind_all(kvk_graph *g, kvk_weight_file *file, int copy) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *n = &g->nodes[i];
         expected e;
@@ -157,17 +164,17 @@ static kvk_status bind_all(kvk_graph *g, const kvk_weight_file *file, int copy) 
                             file->layer_count ? some : "(none)",
                             file->layer_count > 4 ? ", ..." : "");
         }
-        kvk_status st = bind_node(g, n, file, layer, &e, copy);
+        kvk_status st = bind_node(g, n, file, &file->layers[layer - file->layers], &e, copy);
         if (st != KVK_OK) return st;
     }
     return KVK_OK;
 }
 
-kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
+kvk_status kvk_bind_weights(kvk_graph *g, kvk_weight_file *file) {
     return bind_all(g, file, 1);
 }
 
-kvk_status kvk_bind_check_shapes(kvk_graph *g, const kvk_weight_file *file) {
+kvk_status kvk_bind_check_shapes(kvk_graph *g, kvk_weight_file *file) {
     return bind_all(g, file, 0);
 }
 

@@ -32,7 +32,8 @@ typedef struct kvk_weight {
     char *name; /* as stored, e.g. "block1_conv1/kernel:0", "convolution2d_1_W" */
     int ndim;
     int64_t dims[KVK_MAX_DIMS]; /* after normalisation (see above) */
-    float *data;                /* ndim-product floats, owned */
+    float *data;                /* ndim-product floats, owned; NULL once moved into a model */
+    const float *moved_to;      /* where kvk_bind_weights moved `data` (a layer bound twice) */
     const char *dtype;          /* stored type: "float32", "float64" or "float16" (static) */
 } kvk_weight;
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/internal.h"
+#include "api/internal.h"
 #include "keras/apps/apps.h"
 #include "keras/bind.h"
 #include "keras/weights.h"
@@ -78,7 +78,11 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     m->chunk = fit < (uint64_t)m->max_batch ? (int)fit : m->max_batch;
 
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
-    if (st == KVK_OK) st = ctx->cpu_reference ? kvk_cpu_model_prepare(m) : kvk_vk_model_prepare(m);
+    if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
+    if (st == KVK_OK && !ctx->cpu_reference) {
+        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1};
+        st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
+    }
     if (st != KVK_OK) {
         kvk_model_destroy(m);
         return st;
@@ -93,12 +97,9 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     return KVK_OK;
 }
 
-/* Keras gives a 1-D output per image for these layers (kvk holds them as 1x1xC). */
+/* Keras gives a 1-D output per image for this layer (kvk holds it as 1x1xC). */
 static int node_is_flat(const kvk_graph *g, int node) {
-    while (g->nodes[node].op == KVK_OP_DROPOUT) node = g->nodes[node].inputs[0];
-    kvk_op op = g->nodes[node].op;
-    return op == KVK_OP_DENSE || op == KVK_OP_FLATTEN || op == KVK_OP_GLOBAL_AVGPOOL ||
-           op == KVK_OP_GLOBAL_MAXPOOL;
+    return g->nodes[node].rank == 1;
 }
 
 /* Features: the requested layers become the outputs, pooled if asked. */
@@ -191,12 +192,8 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
 
 void kvk_model_destroy(kvk_model *model) {
     if (!model) return;
-    if (model->backend) {
-        if (model->ctx->cpu_reference)
-            kvk_cpu_model_release(model);
-        else
-            kvk_vk_model_release(model);
-    }
+    kvk_cpu_model_destroy(model->cpu);
+    kvk_vk_model_destroy(model->vk);
     kvk_plan_free(&model->plan);
     kvk_graph_free(&model->graph);
     free(model);
@@ -260,8 +257,8 @@ kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                         "batch %d is outside 1..%d (the batch size the model was built for)", batch,
                         model->max_batch);
-    return model->ctx->cpu_reference ? kvk_cpu_model_run(model, input, batch, outputs)
-                                     : kvk_vk_model_run(model, input, batch, outputs);
+    return model->cpu ? kvk_cpu_model_run(model->cpu, input, batch, outputs)
+                      : kvk_vk_model_run(model->vk, input, batch, outputs);
 }
 
 kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output) {

@@ -1,0 +1,49 @@
+// The push constants of every shader, defined once for C and GLSL: each list names the 32-bit
+// fields (int or float) of one shader family, in order. C builds its structs from them in
+// src/vk/ops/params.h (sizes checked at compile time); a shader declares its block with
+// KVK_PUSH_CONSTANTS(LIST) from push.glsl. Only #define lines and // comments here: both
+// languages read this file.
+// A fused activation's code is a specialisation constant of the shader (so the code of the
+// others is folded away); act_slope, act_max, act_threshold are its parameters: Keras' relu
+// negative_slope, max_value and threshold, and ELU's alpha in act_slope.
+
+// conv2d.comp (Conv2D, Dense). Input H x W x C, output OH x OW x OC; this output-channel piece
+// starts at oc0 and has ocb channels; npix = batch * OH * OW, pix0 the first pixel of this
+// dispatch; ostride, obase: output row stride and first channel (a slice of a Concatenate's
+// tensor, or OC and 0).
+#define KVK_CONV2D_PARAMS(X)                                                                 \
+    X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, OC) X(int, oc0) X(int, ocb)   \
+    X(int, KH) X(int, KW) X(int, SH) X(int, SW) X(int, pad_top) X(int, pad_left)             \
+    X(int, has_residual) X(int, npix) X(int, pix0) X(int, ostride) X(int, obase)             \
+    X(float, act_slope) X(float, act_max) X(float, act_threshold)
+
+// depthwise_conv2d*.comp: M is the depth multiplier; total the invocations of the dispatch.
+#define KVK_DEPTHWISE_PARAMS(X)                                                              \
+    X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, OC) X(int, KH) X(int, KW)     \
+    X(int, SH) X(int, SW) X(int, pad_top) X(int, pad_left) X(int, M) X(int, total)           \
+    X(int, ostride) X(int, obase) X(float, act_slope) X(float, act_max) X(float, act_threshold)
+
+// pool2d.comp: total = batch * OH * OW * C.
+#define KVK_POOL2D_PARAMS(X)                                                                 \
+    X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, KH) X(int, KW) X(int, SH)     \
+    X(int, SW) X(int, pad_top) X(int, pad_left) X(int, total) X(int, ostride) X(int, obase)
+
+// global_pool.comp: HW pixels per image, total = batch * C.
+#define KVK_GLOBAL_POOL_PARAMS(X) X(int, HW) X(int, C) X(int, total)
+
+// eltwise.comp: total values, C channels (the affine mode's period), HW pixels per image (the
+// per-channel multiply's).
+#define KVK_ELTWISE_PARAMS(X)                                                                \
+    X(int, total) X(int, C) X(int, HW) X(float, act_slope) X(float, act_max)                 \
+    X(float, act_threshold)
+
+// zeropad.comp: total = batch * OH * OW * C.
+#define KVK_ZEROPAD_PARAMS(X)                                                                \
+    X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, top) X(int, left) X(int, total)
+
+// softmax.comp: rows of C values, one workgroup per row.
+#define KVK_SOFTMAX_PARAMS(X) X(int, rows) X(int, C)
+
+// channel_slice.comp: copies rows of C channels into channels obase.. of rows of ostride;
+// total = batch * H * W * C.
+#define KVK_CHANNEL_SLICE_PARAMS(X) X(int, C) X(int, ostride) X(int, obase) X(int, total)
