@@ -347,7 +347,6 @@ kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file 
     if (pipe(fds) != 0)
         return kvk_fail(KVK_ERROR_IO, "%s: cannot start the HDF5 reader process: %s", path,
                         strerror(errno));
-    fflush(NULL); /* nothing buffered is written twice (the child leaves with _exit anyway) */
     pid_t child = fork();
     if (child < 0) {
         int saved = errno;
