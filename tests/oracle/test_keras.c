@@ -1,9 +1,11 @@
 /* kvk against real Keras: a case folder made by make_keras_cases.py holds weight files that
  * Keras wrote (save_weights, model.save, a theano-ordered copy, renumbered copies), an input,
- * and Keras' own output for it. Every weight file must reproduce that output within the
- * stated tolerance. A feature case (case.json "features") instead lists layer outputs
- * (optionally globally pooled) that kvk must return through options.output_layers.
- * usage: test_keras CASE_DIR... */
+ * and Keras' own output for it. A case of make_config_cases.py names a "model_file" instead
+ * of an application: kvk builds the model from the config saved in it (each of "files"
+ * gives the weights), or must refuse it with a message containing "expect_error". Every weight file
+ * must reproduce that output within the stated tolerance. A feature case (case.json "features")
+ * instead lists layer outputs (optionally globally pooled) that kvk must return through
+ * options.output_layers. usage: test_keras CASE_DIR... */
 #include "testutil.h"
 
 #include "core/internal.h"
@@ -181,6 +183,14 @@ static double run_case(kvk_context *ctx, const char *dir) {
     o.width = json_int(c, "width");
     o.batch = json_int(c, "batch");
     const char *naming = kvk_json_get_string(c, "naming");
+    const char *model_file = kvk_json_get_string(c, "model_file");
+    const char *expect_error = kvk_json_get_string(c, "expect_error");
+    char model_path[4096];
+    if (model_file) {
+        snprintf(model_path, sizeof model_path, "%s/%s", dir, model_file);
+        o.model_file = model_path;
+        o.height = o.width = 0; /* the config's */
+    }
 
     kvk_npy x = {0}, want = {0};
     snprintf(path, sizeof path, "%s/input.npy", dir);
@@ -219,10 +229,22 @@ static double run_case(kvk_context *ctx, const char *dir) {
         kvk_model_options mo = o;
         mo.weights = path;
         kvk_model *m;
+        if (expect_error) {
+            kvk_status st = kvk_model_create(ctx, &mo, &m);
+            if (st == KVK_OK) kvk_model_destroy(m);
+            printf("%s %s: refused: %s\n", dir, file, st == KVK_OK ? "(built!)" : kvk_last_error());
+            tu_check(st != KVK_OK && strstr(kvk_last_error(), expect_error),
+                     "%s: refused with a message containing \"%s\": %s", file, expect_error,
+                     st == KVK_OK ? "it was built" : kvk_last_error());
+            continue;
+        }
         if (!tu_check(kvk_model_create(ctx, &mo, &m) == KVK_OK, "%s: build: %s", file,
                       kvk_last_error()))
             continue;
-        if (naming && !strcmp(o.architecture, "resnet50")) {
+        if (model_file)
+            tu_check(!strcmp(kvk_model_source(m), "config"), "%s: built from the config (%s)", file,
+                     kvk_model_source(m));
+        if (naming && o.architecture && !strcmp(o.architecture, "resnet50")) {
             const char *probe =
                 !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";
             tu_check(kvk_graph_find(&m->graph, probe) >= 0, "%s: %s naming recognised", file,
