@@ -150,7 +150,7 @@ typedef struct ctx {
 } ctx;
 
 static kvk_status fail_layer(ctx *c, const char *name, const char *cls, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    KVK_PRINTF(4, 5);
 
 static kvk_status fail_layer(ctx *c, const char *name, const char *cls, const char *fmt, ...) {
     char msg[768];
@@ -193,7 +193,7 @@ static tensor built(ctx *c, int node, int rank) {
     if (node < 0) {
         if (c->status == KVK_OK) {
             c->status = c->g->status != KVK_OK ? c->g->status : KVK_ERROR_SHAPE;
-            kvk_fail(c->status, "%s: %s", c->what, kvk_last_error());
+            kvk_fail_context(c->status, "%s: ", c->what);
         }
         return (tensor){-1, 0};
     }
@@ -282,8 +282,7 @@ static int read_activation(ctx *c, const char *name, const char *cls, const kvk_
         }
     }
     if (kvk_config_activation(s, name, cls, act) != KVK_OK) {
-        c->status = KVK_ERROR_UNSUPPORTED;
-        kvk_fail(c->status, "%s: %s", c->what, kvk_last_error());
+        c->status = kvk_fail_context(KVK_ERROR_UNSUPPORTED, "%s: ", c->what);
         return 0;
     }
     return 1;
