@@ -433,6 +433,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
     tensor x = in[0];
     kvk_shape s = g->nodes[x.node].shape;
     int weighted = 0;
+    long long params_before = c->params;
     tensor out = fail_t();
     if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) {
         window w;
@@ -675,6 +676,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
         fail_layer(c, lname, cls, "%s; supported: %s", why, kvk_config_supported_layers());
         return fail_t();
     }
+    if (call > 0) c->params = params_before; /* a shared layer's weights count once */
     if (out.node >= 0 && call > 0 && weighted && !note_shared(c, name, lname))
         return oom(c), fail_t();
     return out;
