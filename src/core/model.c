@@ -162,7 +162,7 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
         st = kvk_weight_file_read(options->weights, &file);
         if (st != KVK_OK) return st;
         args.weights = file;
-        if (file->model_config && kvk_config_wins(options)) { /* the config wins */
+        if (kvk_config_wins(options, file)) { /* the config wins */
             st = kvk_config_model_create(ctx, options, file, out);
             kvk_weight_file_free(file);
             return st;

@@ -1044,8 +1044,7 @@ static kvk_status build_sequential(ctx *c, const kvk_json *model, const tensor *
         if (!strcmp(cls, "InputLayer")) {
             if (i != 0) return fail_layer(c, name, cls, "an InputLayer after the first layer");
             if (!inputs) {
-                x = make_input(c, name, cls, input_shape_of(cfg));
-                add_row(c, depth, name, cls, x, 0);
+                x = make_input(c, name, cls, input_shape_of(cfg)); /* no row: as summary() */
             }
             continue;
         }
@@ -1115,6 +1114,25 @@ static void scan_config(const kvk_json *v, scan_format *f, int depth) {
     for (size_t i = 0; i < v->length; i++)
         if (v->items[i].type == KVK_JSON_ARRAY || v->items[i].type == KVK_JSON_OBJECT)
             scan_config(&v->items[i], f, depth + 1);
+}
+
+static int find_model_name(const kvk_json *v, const char *name, int depth) {
+    if (!v || depth > 64 || (v->type != KVK_JSON_ARRAY && v->type != KVK_JSON_OBJECT)) return 0;
+    if (v->type == KVK_JSON_OBJECT && is_model_class(kvk_json_get_string(v, "class_name"))) {
+        const char *n = layer_name(v);
+        if (n && !strcmp(n, name)) return 1;
+    }
+    for (size_t i = 0; i < v->length; i++)
+        if (find_model_name(&v->items[i], name, depth + 1)) return 1;
+    return 0;
+}
+
+int kvk_config_has_model(const char *json, size_t length, const char *name) {
+    kvk_json *root = NULL;
+    if (!name || kvk_json_parse(json, length, "model config", &root) != KVK_OK) return 0;
+    int found = find_model_name(root, name, 0);
+    kvk_json_free(root);
+    return found;
 }
 
 static int has_keras3_marks(const kvk_json *v, int depth) {

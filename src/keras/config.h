@@ -78,6 +78,9 @@ void kvk_config_print_summary(const kvk_config_model *info, FILE *out);
  * returns KVK_OK otherwise). Needs no weights: only the file's metadata is read. */
 kvk_status kvk_config_inspect_file(const char *path, FILE *out);
 
+/* Whether the config (`length` bytes of JSON) is, or nests, a model named `name`. */
+int kvk_config_has_model(const char *json, size_t length, const char *name);
+
 /* The supported layer classes, for messages and docs. */
 const char *kvk_config_supported_layers(void);
 

@@ -132,6 +132,10 @@ kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *op
     return st;
 }
 
-int kvk_config_wins(const kvk_model_options *options) {
-    return options->include_top && options->pooling == KVK_POOLING_NONE;
+int kvk_config_wins(const kvk_model_options *options, const kvk_weight_file *file) {
+    if (!file->model_config || !options->include_top || options->pooling != KVK_POOLING_NONE ||
+        options->height || options->width || options->classes)
+        return 0;
+    return kvk_config_has_model(file->model_config, strlen(file->model_config),
+                                options->architecture);
 }

@@ -13,8 +13,10 @@ kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *op
                                    const kvk_weight_file *file, kvk_model **out);
 
 /* With a named architecture and a weight file carrying a config, whether the config is used
- * ("the config wins"): when the options ask for the whole model (include_top, no pooling).
- * Options for a part of an application (no top, pooling) keep the hand-written builder. */
-int kvk_config_wins(const kvk_model_options *options);
+ * ("the config wins"): when the options ask for the whole model at its own size (include_top,
+ * no pooling, no size or classes) and the config is, or contains as a nested model, a model
+ * of that name (a fine-tuned "resnet50" base). Otherwise the hand-written builder is used, with
+ * Keras' rules for the options and a binder that reports weights of another model. */
+int kvk_config_wins(const kvk_model_options *options, const kvk_weight_file *file);
 
 #endif
