@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "index.glsl"
 // Concatenate on the channel axis, one input at a time: copies an NHWC tensor of C channels
 // into channels obase.. of rows of ostride channels. Only for inputs the plan could not
@@ -9,10 +10,7 @@ layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
 
-layout(push_constant) uniform Params {
-    int C, ostride, obase;
-    int total; // batch * H * W * C
-} p;
+KVK_PUSH_CONSTANTS(KVK_CHANNEL_SLICE_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "activation.glsl"
 #include "index.glsl"
 // DepthwiseConv2D (and the first half of SeparableConv2D), NHWC, one output value per
@@ -13,14 +14,7 @@ layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Weights { float w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
-layout(push_constant) uniform Params {
-    int H, W, C, OH, OW, OC;
-    int KH, KW, SH, SW, pad_top, pad_left;
-    int M;      // depth multiplier
-    int act;
-    int total;  // batch * OH * OW * OC
-    int ostride, obase; // output row stride and first channel (a slice of a Concatenate)
-} p;
+KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #include "activation.glsl"
 #include "index.glsl"
@@ -17,14 +18,7 @@ layout(std430, set = 0, binding = 0) readonly buffer Input { vec4 x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { vec4 y[]; };
 
-layout(push_constant) uniform Params {
-    int H, W, C, OH, OW, OC;
-    int KH, KW, SH, SW, pad_top, pad_left;
-    int M;      // depth multiplier (1 here)
-    int act;
-    int total;  // invocations: batch * OH * ceil(OW / PX) * OC / 4
-    int ostride, obase;
-} p;
+KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

@@ -5,6 +5,7 @@
 //   2: y = act(a * s[c] + t[c])             BatchNormalization in inference form; the binding
 //                                           b holds scale then shift, computed on the host
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "activation.glsl"
 #include "index.glsl"
 
@@ -15,9 +16,7 @@ layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
 layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
-layout(push_constant) uniform Params {
-    int total, C, act;
-} p;
+KVK_PUSH_CONSTANTS(KVK_ELTWISE_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

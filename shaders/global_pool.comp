@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "index.glsl"
 // GlobalAveragePooling2D / GlobalMaxPooling2D: one (image, channel) per invocation; lanes take
 // neighbouring channels, so their reads are contiguous.
@@ -9,9 +10,7 @@ layout(constant_id = 0) const int IS_MAX = 0;
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
 
-layout(push_constant) uniform Params {
-    int HW, C, total; // total = batch * C
-} p;
+KVK_PUSH_CONSTANTS(KVK_GLOBAL_POOL_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "index.glsl"
 // Max and average pooling, NHWC, one output value per invocation. Windows are clipped to the
 // input: max ignores padding and average divides by the valid pixels (TensorFlow's 'same').
@@ -9,12 +10,7 @@ layout(constant_id = 0) const int IS_MAX = 1;
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
 
-layout(push_constant) uniform Params {
-    int H, W, C, OH, OW;
-    int KH, KW, SH, SW, pad_top, pad_left;
-    int total; // batch * OH * OW * C
-    int ostride, obase; // output row stride and first channel (a slice of a Concatenate)
-} p;
+KVK_PUSH_CONSTANTS(KVK_POOL2D_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

@@ -2,13 +2,13 @@
 // Softmax over the channel axis, one row per workgroup: the lanes share the max and the sum
 // through shared memory, then each writes its share of the row. In place is allowed (the
 // output may alias the input), so it reads through one binding and writes through it too.
+#extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 layout(local_size_x = 64) in;
 
 layout(std430, set = 0, binding = 0) buffer Data { float v[]; };
 
-layout(push_constant) uniform Params {
-    int rows, C;
-} p;
+KVK_PUSH_CONSTANTS(KVK_SOFTMAX_PARAMS)
 
 shared float partial[64];
 

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#include "push.glsl"
 #include "index.glsl"
 // ZeroPadding2D: every output value either copies an input value or is zero.
 layout(local_size_x = 64) in;
@@ -7,9 +8,7 @@ layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
 
-layout(push_constant) uniform Params {
-    int H, W, C, OH, OW, top, left, total;
-} p;
+KVK_PUSH_CONSTANTS(KVK_ZEROPAD_PARAMS)
 
 void main() {
     int i = kvk_flat_index();

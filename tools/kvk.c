@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "keras/config.h"
@@ -31,7 +31,7 @@ static const char *const USAGE =
     "              [--preprocess MODE] [--verbose]\n"
     "  kvk features IMAGE... --model-file FILE --layer LAYER... [options as above]\n"
     "  kvk inspect FILE\n"
-    "  kvk devices\n"
+    "  kvk devices [--verbose]\n"
     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
     "            [--no-reference]\n"
     "\n"
@@ -912,7 +912,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "bench"))
         rc = cmd_bench(&a);
     else if (!strcmp(cmd, "devices"))
-        rc = kvk_list_devices(stdout) == KVK_OK ? 0 : fail("cannot list devices");
+        rc = kvk_describe_devices(stdout, a.verbose) == KVK_OK ? 0 : fail("cannot list devices");
     else if (!strcmp(cmd, "inspect")) {
         if (a.file_count != 1)
             rc = usage_error("inspect takes one FILE", NULL);

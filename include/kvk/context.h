@@ -26,6 +26,11 @@ typedef struct kvk_context_options {
     uint64_t max_binding_bytes;
     /* Print device choice, plan sizes and timings to stderr. */
     int verbose;
+    /* NULL: the KVK_KERNELS environment variable, else kvk's own choice. Otherwise kernel
+     * variants to prefer wherever they fit a layer, comma-separated (e.g. "conv2d_rb1,
+     * depthwise_conv2d"): tests use it to run every variant on every device that can. An
+     * unknown name, or one the device cannot run, fails context creation. */
+    const char *kernels;
 } kvk_context_options;
 
 kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **out);
@@ -40,6 +45,10 @@ int kvk_context_validation_messages(const kvk_context *ctx);
 
 /* Prints the Vulkan devices with the limits kvk cares about, in selection-index order. */
 kvk_status kvk_list_devices(void *file /* FILE* */);
+/* The same; with `verbose`, also each device's capabilities as kvk reads them to choose its
+ * kernels: subgroup size and operations, 16-bit and 8-bit storage, fp16 and int8 arithmetic,
+ * shared memory, cooperative-matrix shapes. */
+kvk_status kvk_describe_devices(void *file /* FILE* */, int verbose);
 
 #ifdef __cplusplus
 }

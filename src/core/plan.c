@@ -96,8 +96,10 @@ static int tensor_for(builder *b, int n, int *offset) {
         const kvk_node *r = &b->g->nodes[root];
         p->tensors[t].node = root;
         p->tensors[t].shape = r->shape;
-        p->tensors[t].bytes =
-            align_up((size_t)b->batch * kvk_shape_size(r->shape) * sizeof(float), b->alignment);
+        p->tensors[t].dtype = KVK_DTYPE_F32; /* the only activation type planned so far */
+        p->tensors[t].bytes = align_up((size_t)b->batch * kvk_shape_size(r->shape) *
+                                           kvk_dtype_size(p->tensors[t].dtype),
+                                       b->alignment);
         p->tensors[t].first_step = r->op == KVK_OP_INPUT ? -1 : p->step_count;
         p->tensors[t].last_step = p->step_count;
         b->tensor_of[root] = t;
@@ -110,6 +112,7 @@ static kvk_step *add_step(builder *b, kvk_op op, int node, int output, int offse
     kvk_plan *p = b->p;
     kvk_step *s = &p->steps[p->step_count++];
     s->op = op;
+    s->weights = KVK_DTYPE_F32;
     s->node = node;
     s->output = output;
     s->out_channel_offset = offset;
@@ -206,6 +209,10 @@ kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_p
     for (int t = 0; t < out->tensor_count; t++) out->sum_bytes += out->tensors[t].bytes;
     assign_offsets(out, alignment);
     return KVK_OK;
+}
+
+const char *kvk_dtype_name(kvk_dtype t) {
+    return t == KVK_DTYPE_F16 ? "float16" : t == KVK_DTYPE_F32 ? "float32" : "?";
 }
 
 void kvk_plan_free(kvk_plan *plan) {

@@ -7,6 +7,16 @@
 
 #include "core/graph.h"
 
+/* Element types of tensors and weights. Every backend op declares which it runs (its table
+ * entry); the plan chooses, so reduced precision is a planning decision, not a rewrite. */
+typedef enum kvk_dtype { KVK_DTYPE_F32, KVK_DTYPE_F16, KVK_DTYPE_COUNT } kvk_dtype;
+#define KVK_DTYPE_BIT(t) (1u << (t))
+
+static inline size_t kvk_dtype_size(kvk_dtype t) {
+    return t == KVK_DTYPE_F16 ? 2 : 4;
+}
+const char *kvk_dtype_name(kvk_dtype t);
+
 typedef struct kvk_step {
     kvk_op op;     /* the node's op, or KVK_OP_SOFTMAX for a Dense's softmax tail */
     int node;      /* the graph node whose attributes and weights the step uses */
@@ -17,15 +27,17 @@ typedef struct kvk_step {
      * is the row stride (a producer writing into a Concatenate in place, or one input of a
      * Concatenate copied into it); 0 and the node's own channel count otherwise. */
     int out_channel_offset;
+    kvk_dtype weights; /* how the backend stores this step's weights */
 } kvk_step;
 
 typedef struct kvk_tensor {
     int node;        /* producing node */
     kvk_shape shape; /* per image */
-    size_t offset;   /* bytes into the arena */
-    size_t bytes;    /* for the plan's batch */
-    int first_step;  /* -1 for the input */
-    int last_step;   /* last reader; step_count for model outputs */
+    kvk_dtype dtype;
+    size_t offset;  /* bytes into the arena */
+    size_t bytes;   /* for the plan's batch */
+    int first_step; /* -1 for the input */
+    int last_step;  /* last reader; step_count for model outputs */
 } kvk_tensor;
 
 typedef struct kvk_plan {

@@ -2,7 +2,7 @@
 #ifndef KVK_KERAS_CONFIG_MODEL_H
 #define KVK_KERAS_CONFIG_MODEL_H
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "keras/weights.h"
 
 /* Builds the model described by the config in options->model_file (else options->weights),

@@ -45,6 +45,15 @@ static int has_layer(const char *name) {
     return found;
 }
 
+/* The newest Vulkan version kvk asks for: 1.2 features (fp16, 8-bit storage) are enabled
+ * through their core structures only where instance and device both have 1.2. */
+static uint32_t instance_version(void) {
+    uint32_t v = VK_API_VERSION_1_1;
+    if (vkEnumerateInstanceVersion && vkEnumerateInstanceVersion(&v) != VK_SUCCESS)
+        v = VK_API_VERSION_1_1;
+    return v > VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : v;
+}
+
 static kvk_status create_instance(kvk_vk_device *dev) {
     VkResult r = volkInitialize();
     if (r != VK_SUCCESS)
@@ -59,7 +68,7 @@ static kvk_status create_instance(kvk_vk_device *dev) {
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                              .pApplicationName = "kvk",
                              .pEngineName = "kvk",
-                             .apiVersion = VK_API_VERSION_1_1};
+                             .apiVersion = instance_version()};
     const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     VkDebugUtilsMessengerCreateInfoEXT messenger = {
         .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
@@ -280,6 +289,8 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
     vkGetPhysicalDeviceProperties(dev->physical, &dev->props);
     vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
     compute_family(dev->physical, &dev->queue_family);
+    kvk_vk_enable enable;
+    kvk_vk_caps_query(dev->instance, dev->physical, &dev->caps, &enable);
     float priority = 1.0f;
     VkDeviceQueueCreateInfo q = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                  .queueFamilyIndex = dev->queue_family,
@@ -287,7 +298,10 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
                                  .pQueuePriorities = &priority};
     VkDeviceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                                .queueCreateInfoCount = 1,
-                               .pQueueCreateInfos = &q};
+                               .pQueueCreateInfos = &q,
+                               .enabledExtensionCount = enable.extension_count,
+                               .ppEnabledExtensionNames = enable.extensions};
+    if (dev->props.apiVersion >= VK_API_VERSION_1_1) info.pNext = &enable.features;
     st = kvk_vk_check(vkCreateDevice(dev->physical, &info, NULL, &dev->device), "vkCreateDevice");
     if (st == KVK_OK) {
         volkLoadDevice(dev->device);
@@ -364,7 +378,7 @@ void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size) {
              type_name(dev->props.deviceType), VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v));
 }
 
-kvk_status kvk_vk_list_devices(FILE *out) {
+kvk_status kvk_vk_list_devices(FILE *out, int verbose) {
     kvk_vk_device probe = {0};
     kvk_status st = create_instance(&probe);
     if (st != KVK_OK) return st;
@@ -398,6 +412,12 @@ kvk_status kvk_vk_list_devices(FILE *out) {
                 l->maxComputeWorkGroupSize[1], l->maxComputeWorkGroupSize[2],
                 l->maxComputeSharedMemorySize / 1024, l->maxBoundDescriptorSets,
                 l->maxPushConstantsSize);
+        if (verbose) {
+            kvk_vk_caps caps;
+            kvk_vk_enable enable;
+            kvk_vk_caps_query(probe.instance, list[i], &caps, &enable);
+            kvk_vk_caps_print(&caps, "   ", out);
+        }
     }
     vkDestroyInstance(probe.instance, NULL);
     return KVK_OK;

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk/model_vk.h"
+
 #include "core/error.h"
-#include "core/internal.h"
 #include "vk/ops/ops.h"
 #include "vk/profile.h"
-#include "vk/vk.h"
 
 enum { MAX_PIECES = 256 };
 #define BLOCK_BYTES ((VkDeviceSize)256 << 20) /* weight buffers: few, and each allocatable */
@@ -23,7 +23,13 @@ typedef struct step_weights {
     int first, count; /* into vk_state.pieces */
 } step_weights;
 
-typedef struct vk_state {
+struct kvk_vk_model {
+    kvk_vk_device *dev;
+    const kvk_graph *graph;
+    const kvk_plan *plan;
+    uint64_t max_binding;
+    kvk_vk_kernel_override kernels;
+    const char **variants; /* per step: the kernel recorded */
     kvk_vk_buffer arena, input;
     kvk_vk_buffer outputs[KVK_MAX_OUTPUTS]; /* host-visible, one per model output */
     kvk_vk_buffer *blocks;
@@ -33,58 +39,17 @@ typedef struct vk_state {
     step_weights *steps;
     kvk_vk_recorder rec;
     kvk_vk_profile profile;
-} vk_state;
-
-int kvk_vk_weight_pieces(const kvk_graph *g, const kvk_step *s, uint64_t max_binding,
-                         size_t *piece_floats, int max_pieces) {
-    const kvk_node *n = &g->nodes[s->node];
-    if (s->op == KVK_OP_CONV2D || s->op == KVK_OP_DENSE) {
-        int per = kvk_vk_conv_channels_per_piece(g, n, max_binding);
-        if (per <= 0) return -1;
-        int count = (n->shape.c + per - 1) / per;
-        if (count > max_pieces) return -1;
-        for (int k = 0; k < count; k++) {
-            int ch = n->shape.c - k * per < per ? n->shape.c - k * per : per;
-            piece_floats[k] = kvk_vk_conv_piece_floats(g, n, ch);
-        }
-        return count;
-    }
-    if (s->op == KVK_OP_BATCHNORM) {
-        piece_floats[0] = 2 * (size_t)n->shape.c;
-        return 1;
-    }
-    if (s->op == KVK_OP_DEPTHWISE_CONV2D) {
-        piece_floats[0] = kvk_vk_depthwise_floats(n);
-        return piece_floats[0] * sizeof(float) <= max_binding ? 1 : -1;
-    }
-    return 0;
-}
-
-void kvk_vk_weight_pack(const kvk_graph *g, const kvk_step *s, uint64_t max_binding, int index,
-                        float *dst) {
-    const kvk_node *n = &g->nodes[s->node];
-    if (s->op == KVK_OP_BATCHNORM) {
-        kvk_vk_batchnorm_pack(n, dst);
-        return;
-    }
-    if (s->op == KVK_OP_DEPTHWISE_CONV2D) {
-        kvk_vk_depthwise_pack(n, dst);
-        return;
-    }
-    int per = kvk_vk_conv_channels_per_piece(g, n, max_binding);
-    int oc0 = index * per;
-    int ch = n->shape.c - oc0 < per ? n->shape.c - oc0 : per;
-    kvk_vk_conv_pack(g, n, oc0, ch, dst);
-}
+};
+typedef struct kvk_vk_model vk_state;
 
 static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
     return (x + a - 1) / a * a;
 }
 
 /* Pass 1: where every piece goes. Pass 2 (upload_weights) fills them. */
-static kvk_status place_weights(kvk_model *m, vk_state *s) {
-    const kvk_plan *plan = &m->plan;
-    uint64_t maxb = m->ctx->max_binding_bytes;
+static kvk_status place_weights(vk_state *s, size_t alignment) {
+    const kvk_plan *plan = s->plan;
+    uint64_t maxb = s->max_binding;
     size_t floats[MAX_PIECES];
     s->steps = calloc((size_t)plan->step_count, sizeof *s->steps);
     int capacity = 64;
@@ -97,15 +62,16 @@ static kvk_status place_weights(kvk_model *m, vk_state *s) {
     int blocks = 0;
     for (int i = 0; i < plan->step_count; i++) {
         const kvk_step *st = &plan->steps[i];
-        /* the Dense before a softmax tail owns the weights; concat copies have none */
-        if (st->op == KVK_OP_SOFTMAX || st->op == KVK_OP_CONCAT) continue;
-        int count = kvk_vk_weight_pieces(&m->graph, st, maxb, floats, MAX_PIECES);
+        const kvk_vk_op *op = kvk_vk_op_for(st->op);
+        if (!op->weight_pieces) continue;
+        int count =
+            op->weight_pieces(s->graph, &s->graph->nodes[st->node], maxb, floats, MAX_PIECES);
         if (count < 0) {
             free(block_used);
             return kvk_fail(KVK_ERROR_UNSUPPORTED,
                             "layer '%s': its weights cannot be split to fit one buffer binding "
                             "of %llu bytes",
-                            m->graph.nodes[st->node].name, (unsigned long long)maxb);
+                            s->graph->nodes[st->node].name, (unsigned long long)maxb);
         }
         s->steps[i].first = s->piece_count;
         s->steps[i].count = count;
@@ -120,7 +86,7 @@ static kvk_status place_weights(kvk_model *m, vk_state *s) {
                 }
                 s->pieces = grown;
             }
-            VkDeviceSize at = blocks ? align_up(block_used[blocks - 1], m->ctx->alignment) : 0;
+            VkDeviceSize at = blocks ? align_up(block_used[blocks - 1], alignment) : 0;
             if (!blocks || (at + bytes > BLOCK_BYTES && at > 0)) {
                 VkDeviceSize *grown = realloc(block_used, (size_t)(blocks + 1) * sizeof *grown);
                 if (!grown) {
@@ -141,7 +107,7 @@ static kvk_status place_weights(kvk_model *m, vk_state *s) {
         return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     }
     for (int b = 0; b < blocks; b++) {
-        kvk_status st = kvk_vk_buffer_create(m->ctx->vk, block_used[b], 1, &s->blocks[b]);
+        kvk_status st = kvk_vk_buffer_create(s->dev, block_used[b], 1, &s->blocks[b]);
         if (st != KVK_OK) {
             free(block_used);
             return kvk_fail_context(st, "weights: ");
@@ -154,8 +120,8 @@ static kvk_status place_weights(kvk_model *m, vk_state *s) {
 
 /* Packs each piece into a host-visible staging buffer and copies it to its block, in
  * batches of up to STAGING_BYTES. */
-static kvk_status upload_weights(kvk_model *m, vk_state *s) {
-    kvk_vk_device *dev = m->ctx->vk;
+static kvk_status upload_weights(vk_state *s) {
+    kvk_vk_device *dev = s->dev;
     VkDeviceSize largest = 0;
     for (int i = 0; i < s->piece_count; i++)
         if (s->pieces[i].bytes > largest) largest = s->pieces[i].bytes;
@@ -172,7 +138,8 @@ static kvk_status upload_weights(kvk_model *m, vk_state *s) {
     st = kvk_vk_check(vkAllocateCommandBuffers(dev->device, &ai, &cmd), "vkAllocateCommandBuffers");
     VkDeviceSize used = 0;
     int begun = 0;
-    for (int i = 0; st == KVK_OK && i < m->plan.step_count; i++) {
+    for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
+        const kvk_step *step = &s->plan->steps[i];
         for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
             const piece *pc = &s->pieces[s->steps[i].first + k];
             if (begun && used + pc->bytes > cap) { /* flush */
@@ -190,8 +157,9 @@ static kvk_status upload_weights(kvk_model *m, vk_state *s) {
                 st = kvk_vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
                 begun = 1;
             }
-            kvk_vk_weight_pack(&m->graph, &m->plan.steps[i], m->ctx->max_binding_bytes, k,
-                               (float *)((unsigned char *)staging.mapped + used));
+            kvk_vk_op_for(step->op)->weight_pack(s->graph, &s->graph->nodes[step->node],
+                                                 s->max_binding, k,
+                                                 (float *)((unsigned char *)staging.mapped + used));
             VkBufferCopy region = {used, pc->offset, pc->bytes};
             vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
@@ -210,69 +178,37 @@ static kvk_vk_binding tensor_binding(const vk_state *s, const kvk_plan *p, int t
     return (kvk_vk_binding){s->arena.buffer, p->tensors[t].offset, p->tensors[t].bytes};
 }
 
-static kvk_status record_network(kvk_model *m, vk_state *s) {
-    const kvk_plan *plan = &m->plan;
-    kvk_status st = kvk_vk_recorder_begin(m->ctx->vk, &s->rec);
+static kvk_status record_network(vk_state *s) {
+    const kvk_plan *plan = s->plan;
+    kvk_status st = kvk_vk_recorder_begin(s->dev, &s->rec);
     if (st != KVK_OK) return st;
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
     vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
     kvk_vk_barrier(&s->rec);
-    st = kvk_vk_profile_begin(&s->profile, m->ctx->vk, s->rec.cmd, plan->step_count);
+    st = kvk_vk_profile_begin(&s->profile, s->dev, s->rec.cmd, plan->step_count);
     kvk_vk_binding weights[MAX_PIECES];
     for (int i = 0; i < plan->step_count && st == KVK_OK; i++) {
         const kvk_step *step = &plan->steps[i];
         kvk_vk_step_ctx c = {.rec = &s->rec,
-                             .graph = &m->graph,
+                             .caps = &s->dev->caps,
+                             .kernels = &s->kernels,
+                             .graph = s->graph,
                              .plan = plan,
                              .step = step,
-                             .node = &m->graph.nodes[step->node],
+                             .node = &s->graph->nodes[step->node],
                              .output = tensor_binding(s, plan, step->output),
                              .weights = weights,
-                             .weight_count = s->steps[i].count};
+                             .weight_count = s->steps[i].count,
+                             .max_binding = s->max_binding,
+                             .chosen = &s->variants[i]};
         for (int k = 0; k < step->input_count; k++)
             c.inputs[k] = tensor_binding(s, plan, step->inputs[k]);
         for (int k = 0; k < s->steps[i].count; k++) {
             const piece *pc = &s->pieces[s->steps[i].first + k];
             weights[k] = (kvk_vk_binding){s->blocks[pc->block].buffer, pc->offset, pc->bytes};
         }
-        switch (step->op) {
-        case KVK_OP_CONV2D:
-        case KVK_OP_DENSE:
-            st = kvk_vk_record_conv(&c, m->ctx->max_binding_bytes);
-            break;
-        case KVK_OP_MAXPOOL:
-        case KVK_OP_AVGPOOL:
-            st = kvk_vk_record_pool(&c);
-            break;
-        case KVK_OP_GLOBAL_AVGPOOL:
-        case KVK_OP_GLOBAL_MAXPOOL:
-            st = kvk_vk_record_global_pool(&c);
-            break;
-        case KVK_OP_ADD:
-        case KVK_OP_BATCHNORM:
-            st = kvk_vk_record_eltwise(&c);
-            break;
-        case KVK_OP_ACTIVATION:
-            st = c.node->act == KVK_ACT_SOFTMAX ? kvk_vk_record_softmax(&c)
-                                                : kvk_vk_record_eltwise(&c);
-            break;
-        case KVK_OP_SOFTMAX:
-            st = kvk_vk_record_softmax(&c);
-            break;
-        case KVK_OP_ZEROPAD:
-            st = kvk_vk_record_zeropad(&c);
-            break;
-        case KVK_OP_DEPTHWISE_CONV2D:
-            st = kvk_vk_record_depthwise(&c);
-            break;
-        case KVK_OP_CONCAT:
-            st = kvk_vk_record_channel_slice(&c);
-            break;
-        default:
-            st = kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': %s has no Vulkan implementation",
-                          c.node->name, kvk_op_name(step->op));
-        }
+        st = kvk_vk_op_for(step->op)->record(&c);
         kvk_vk_profile_mark(&s->profile, s->rec.cmd, i);
     }
     if (st != KVK_OK) return st;
@@ -289,14 +225,47 @@ static kvk_status record_network(kvk_model *m, vk_state *s) {
     return kvk_vk_recorder_end(&s->rec);
 }
 
-kvk_status kvk_vk_model_prepare(kvk_model *m) {
+/* Every step's op has an entry, and the entry runs the step's tensor types. */
+static kvk_status check_support(const kvk_graph *g, const kvk_plan *p) {
+    for (int i = 0; i < p->step_count; i++) {
+        const kvk_step *st = &p->steps[i];
+        const kvk_node *n = &g->nodes[st->node];
+        const kvk_vk_op *op = kvk_vk_op_for(st->op);
+        if (!op)
+            return kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': %s has no Vulkan implementation",
+                            n->name, kvk_op_name(st->op));
+        int tensors[3] = {st->output, st->inputs[0], st->inputs[1]};
+        for (int k = 0; k <= st->input_count; k++) {
+            kvk_dtype t = p->tensors[tensors[k]].dtype;
+            if (!(op->dtypes & KVK_DTYPE_BIT(t)))
+                return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                                "layer '%s': the Vulkan %s kernels do not run %s tensors", n->name,
+                                kvk_op_name(st->op), kvk_dtype_name(t));
+        }
+        if (op->weight_pieces && st->weights != KVK_DTYPE_F32)
+            return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                            "layer '%s': the Vulkan %s kernels do not read %s weights", n->name,
+                            kvk_op_name(st->op), kvk_dtype_name(st->weights));
+    }
+    return KVK_OK;
+}
+
+kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const kvk_plan *p,
+                               const kvk_vk_model_options *o, kvk_vk_model **out) {
+    *out = NULL;
+    kvk_status st = check_support(graph, p);
+    if (st != KVK_OK) return st;
     vk_state *s = calloc(1, sizeof *s);
     if (!s) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
-    m->backend = s;
-    kvk_vk_device *dev = m->ctx->vk;
-    const kvk_plan *p = &m->plan;
-    kvk_status st = place_weights(m, s);
-    if (st == KVK_OK) st = upload_weights(m, s);
+    s->dev = dev;
+    s->graph = graph;
+    s->plan = p;
+    s->max_binding = o->max_binding;
+    if (o->kernels) s->kernels = *o->kernels;
+    s->variants = calloc((size_t)(p->step_count ? p->step_count : 1), sizeof *s->variants);
+    if (!s->variants) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    if (st == KVK_OK) st = place_weights(s, o->alignment);
+    if (st == KVK_OK) st = upload_weights(s);
     if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, &s->arena);
     if (st == KVK_OK)
         st = kvk_vk_buffer_create(dev,
@@ -310,24 +279,33 @@ kvk_status kvk_vk_model_prepare(kvk_model *m) {
                                       kvk_shape_size(p->tensors[p->output_tensors[k]].shape) *
                                       sizeof(float),
                                   0, &s->outputs[k]);
-    if (st == KVK_OK) st = record_network(m, s);
+    if (st == KVK_OK) st = record_network(s);
     if (st == KVK_OK) kvk_vk_pipeline_cache_save(dev);
-    return st;
+    if (st != KVK_OK) {
+        kvk_vk_model_destroy(s);
+        return st;
+    }
+    *out = s;
+    return KVK_OK;
 }
 
-kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *const *outputs) {
-    vk_state *s = m->backend;
-    const kvk_plan *p = &m->plan;
+const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index) {
+    return index >= 0 && index < m->plan->step_count ? m->variants[index] : NULL;
+}
+
+kvk_status kvk_vk_model_run(kvk_vk_model *s, const float *input, int batch, float *const *outputs) {
+    const kvk_plan *p = s->plan;
+    int chunk = p->batch;
     long in_size = kvk_shape_size(p->tensors[p->input_tensor].shape);
-    for (int done = 0; done < batch; done += m->chunk) {
-        int n = batch - done < m->chunk ? batch - done : m->chunk;
+    for (int done = 0; done < batch; done += chunk) {
+        int n = batch - done < chunk ? batch - done : chunk;
         /* a short last chunk still runs the recorded batch; the rows past n are ignored */
         memcpy(s->input.mapped, input + (long)done * in_size,
                sizeof(float) * (size_t)(n * in_size));
-        if (n < m->chunk)
+        if (n < chunk)
             memset((float *)s->input.mapped + (long)n * in_size, 0,
-                   sizeof(float) * (size_t)((m->chunk - n) * in_size));
-        kvk_status st = kvk_vk_submit_wait(m->ctx->vk, s->rec.cmd);
+                   sizeof(float) * (size_t)((chunk - n) * in_size));
+        kvk_status st = kvk_vk_submit_wait(s->dev, s->rec.cmd);
         if (st != KVK_OK) return st;
         kvk_vk_profile_collect(&s->profile);
         for (int k = 0; k < p->output_count; k++) {
@@ -339,12 +317,11 @@ kvk_status kvk_vk_model_run(kvk_model *m, const float *input, int batch, float *
     return KVK_OK;
 }
 
-void kvk_vk_model_release(kvk_model *m) {
-    vk_state *s = m->backend;
+void kvk_vk_model_destroy(kvk_vk_model *s) {
     if (!s) return;
-    kvk_vk_device *dev = m->ctx->vk;
+    kvk_vk_device *dev = s->dev;
     vkDeviceWaitIdle(dev->device);
-    kvk_vk_profile_report(&s->profile, &m->graph, &m->plan);
+    kvk_vk_profile_report(&s->profile, s->graph, s->plan);
     kvk_vk_recorder_free(&s->rec);
     for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);
     kvk_vk_buffer_destroy(dev, &s->arena);
@@ -353,6 +330,6 @@ void kvk_vk_model_release(kvk_model *m) {
     free(s->blocks);
     free(s->pieces);
     free(s->steps);
+    free(s->variants);
     free(s);
-    m->backend = NULL;
 }

@@ -10,6 +10,7 @@
 #include <volk.h>
 
 #include "kvk/status.h"
+#include "vk/caps.h"
 
 #define KVK_VK_MAX_BINDINGS 4
 #define KVK_VK_MAX_SPEC 4
@@ -29,6 +30,7 @@ typedef struct kvk_vk_device {
     VkPhysicalDevice physical;
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memory;
+    kvk_vk_caps caps; /* read once at creation; kernel choice uses nothing else */
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;
@@ -60,7 +62,8 @@ typedef struct kvk_vk_binding {
 kvk_status kvk_vk_device_create(const char *selector, int validation, int verbose,
                                 kvk_vk_device **out);
 void kvk_vk_device_destroy(kvk_vk_device *dev);
-kvk_status kvk_vk_list_devices(FILE *out);
+/* One entry per device; `verbose` adds the capabilities record (kvk_vk_caps_print). */
+kvk_status kvk_vk_list_devices(FILE *out, int verbose);
 /* "name [type, Vulkan x.y, driver]" */
 void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size);
 

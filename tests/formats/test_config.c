@@ -6,7 +6,7 @@
 
 #include "testutil.h"
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "keras/config.h"
 #include "keras/weights.h"
 

@@ -4,7 +4,7 @@
  * usage: test_models ARCH NAMING INCLUDE_TOP POOLING HEIGHT WIDTH BATCH CLASSES */
 #include "testutil.h"
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "keras/apps/apps.h"
 #include "keras/bind.h"
 

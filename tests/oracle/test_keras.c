@@ -8,7 +8,7 @@
  * options.output_layers. usage: test_keras CASE_DIR... */
 #include "testutil.h"
 
-#include "core/internal.h"
+#include "api/internal.h"
 #include "core/json.h"
 #include "core/npy.h"
 

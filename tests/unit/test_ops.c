@@ -19,13 +19,19 @@
  * image (the rows past it must stay untouched). */
 #include "testutil.h"
 
-#include "core/internal.h"
+#include "api/internal.h"
+#include "cpu/backend.h"
 #include "cpu/reference.h"
+#include "vk/kernels.h"
+#include "vk/ops/ops.h"
 
 #define TOL 1e-5
 #define EXACT 0.0
 
 static kvk_context *g_ctx; /* the device with its own binding limit */
+/* While a kernel variant is forced: its name, and how many recorded steps used it. */
+static const char *g_kernel;
+static int g_kernel_uses;
 
 /* Worst error seen per op group, for the summary lines. */
 typedef struct group_stats {
@@ -250,6 +256,10 @@ static int check_graph(kvk_context *ctx, kvk_graph *g, int batch, double tol, co
     if (!tu_check(st == KVK_OK, "%s: kvk_model_from_graph: %s", label, kvk_last_error())) {
         kvk_graph_free(&ref_graph);
         return tu_failed - failed_before;
+    }
+    for (int i = 0; g_kernel && m->vk && i < m->plan.step_count; i++) {
+        const char *k = kvk_vk_model_step_kernel(m->vk, i);
+        if (k && !strcmp(k, g_kernel)) g_kernel_uses++;
     }
     long in_per = kvk_shape_size(is), out_per = kvk_shape_size(os);
     long in_n = batch * in_per, out_n = batch * out_per;
@@ -1552,6 +1562,104 @@ static void test_small_bindings(void) {
     group_end(&s);
 }
 
+/* ---- kernel variants and backend tables ---------------------------------------------------- */
+
+/* Every kernel variant the device can run, forced, through the op groups of its family: each
+ * must be chosen for some of the cases and agree with the reference. A variant the device
+ * cannot run must be refused by name when forced. */
+static void test_kernel_variants(void) {
+    kvk_context *saved = g_ctx;
+    const kvk_vk_caps *caps = &saved->vk->caps;
+    for (int i = 0; i < kvk_vk_kernel_count(); i++) {
+        const kvk_vk_kernel *k = kvk_vk_kernel_at(i);
+        kvk_context_options o = {.kernels = k->name};
+        kvk_context *ctx;
+        int runs = !k->usable || k->usable(caps);
+        kvk_status st = kvk_context_create(&o, &ctx);
+        if (!runs) {
+            tu_check(st != KVK_OK && strstr(kvk_last_error(), k->name),
+                     "forcing %s, which this device cannot run, is refused by name: %s", k->name,
+                     st == KVK_OK ? "accepted" : kvk_last_error());
+            if (st == KVK_OK) kvk_context_destroy(ctx);
+            printf("kernel %-22s not run: the device lacks %s\n", k->name, k->needs);
+            continue;
+        }
+        if (!tu_check(st == KVK_OK, "forcing %s: %s", k->name, kvk_last_error())) continue;
+        printf("kernel %s forced:\n", k->name);
+        g_ctx = ctx;
+        g_kernel = k->name;
+        g_kernel_uses = 0;
+        if (!strcmp(k->family, "conv2d")) {
+            test_conv2d();
+            test_dense();
+        } else if (!strcmp(k->family, "depthwise_conv2d")) {
+            test_depthwise();
+            test_separable();
+        } else {
+            tu_check(0, "kernel %s: no op tests for its family %s", k->name, k->family);
+        }
+        tu_check(g_kernel_uses > 0, "kernel %s was chosen for none of its family's cases", k->name);
+        tu_check_validation(ctx);
+        kvk_context_destroy(ctx);
+        g_ctx = saved;
+        g_kernel = NULL;
+    }
+    kvk_context_options bad = {.kernels = "conv2d_rb1,no_such_kernel"};
+    kvk_context *ctx;
+    tu_check(kvk_context_create(&bad, &ctx) != KVK_OK &&
+                 strstr(kvk_last_error(), "no_such_kernel") &&
+                 strstr(kvk_last_error(), "conv2d_rb1"),
+             "an unknown kernel name is refused, listing the variants: %s", kvk_last_error());
+}
+
+/* Every op kind a plan can hold has an entry in both backends' tables, and a step whose kind
+ * or tensor type a backend lacks fails model creation by layer name (it once ran as a silent
+ * no-op on the reference, returning stale memory). */
+static void test_backend_tables(void) {
+    for (int op = 0; op < KVK_OP_COUNT; op++) {
+        if (op == KVK_OP_INPUT || op == KVK_OP_FLATTEN || op == KVK_OP_DROPOUT) continue;
+        tu_check(kvk_vk_op_for((kvk_op)op) != NULL, "%s has a Vulkan entry",
+                 kvk_op_name((kvk_op)op));
+        tu_check(kvk_cpu_op_supported((kvk_op)op), "%s has a reference entry",
+                 kvk_op_name((kvk_op)op));
+    }
+    /* a Flatten left as a step (no pass made it an alias): neither backend has it */
+    kvk_graph g;
+    kvk_graph_init(&g);
+    int x = kvk_graph_input(&g, "input", 2, 3, 4);
+    kvk_graph_flatten(&g, x, "flatten_here");
+    kvk_plan plan;
+    if (!tu_check(kvk_plan_build(&g, 1, 64, &plan) == KVK_OK, "plan: %s", kvk_last_error())) return;
+    kvk_cpu_model *cm = NULL;
+    tu_check(kvk_cpu_model_create(&g, &plan, &cm) != KVK_OK &&
+                 strstr(kvk_last_error(), "flatten_here"),
+             "the reference refuses an op kind it lacks, naming the layer: %s", kvk_last_error());
+    kvk_cpu_model_destroy(cm);
+    kvk_vk_model *vm = NULL;
+    kvk_vk_model_options vo = {g_ctx->max_binding_bytes, g_ctx->alignment, NULL};
+    tu_check(kvk_vk_model_create(g_ctx->vk, &g, &plan, &vo, &vm) != KVK_OK &&
+                 strstr(kvk_last_error(), "flatten_here"),
+             "the device refuses an op kind it lacks, naming the layer: %s", kvk_last_error());
+    kvk_vk_model_destroy(vm);
+    kvk_plan_free(&plan);
+    kvk_graph_free(&g);
+    /* a float16 activation: no kernel runs one yet, and both backends say so */
+    kvk_graph_init(&g);
+    x = kvk_graph_input(&g, "input", 4, 4, 3);
+    kvk_graph_maxpool(&g, x, "pool_f16", 2, 2, 2, 2, KVK_PAD_VALID);
+    if (!tu_check(kvk_plan_build(&g, 1, 64, &plan) == KVK_OK, "plan: %s", kvk_last_error())) return;
+    plan.tensors[plan.steps[0].output].dtype = KVK_DTYPE_F16;
+    tu_check(kvk_cpu_model_create(&g, &plan, &cm) != KVK_OK && strstr(kvk_last_error(), "float16"),
+             "the reference refuses float16 tensors: %s", kvk_last_error());
+    kvk_cpu_model_destroy(cm);
+    tu_check(kvk_vk_model_create(g_ctx->vk, &g, &plan, &vo, &vm) != KVK_OK &&
+                 strstr(kvk_last_error(), "pool_f16") && strstr(kvk_last_error(), "float16"),
+             "the device refuses float16 tensors, naming the layer: %s", kvk_last_error());
+    kvk_vk_model_destroy(vm);
+    kvk_plan_free(&plan);
+    kvk_graph_free(&g);
+}
+
 int main(void) {
     tu_seed();
     g_ctx = tu_context(0);
@@ -1571,6 +1679,8 @@ int main(void) {
     test_random_networks();
     test_small_bindings();
     test_large_dispatch();
+    test_backend_tables();
+    test_kernel_variants();
     tu_check_validation(g_ctx);
     kvk_context_destroy(g_ctx);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -1,14 +1,19 @@
-/* One file per op family: how its weights are laid out on the device, and how its step is
- * recorded. model_vk.c calls these and knows nothing of any op's details. */
+/* The Vulkan side of each op: one table entry per op kind (ops.c) with how its weights are laid
+ * out on the device and how its step is recorded. model_vk.c calls only the table and knows
+ * nothing of any op's details; a kind without an entry fails model creation by name. */
 #ifndef KVK_VK_OPS_H
 #define KVK_VK_OPS_H
 
 #include "core/plan.h"
+#include "vk/kernels.h"
+#include "vk/ops/params.h"
 #include "vk/vk.h"
 
 /* Everything an op needs to record one step. */
 typedef struct kvk_vk_step_ctx {
     kvk_vk_recorder *rec;
+    const kvk_vk_caps *caps;
+    const kvk_vk_kernel_override *kernels; /* forced variants (tests, KVK_KERNELS) */
     const kvk_graph *graph;
     const kvk_plan *plan;
     const kvk_step *step;
@@ -16,32 +21,42 @@ typedef struct kvk_vk_step_ctx {
     kvk_vk_binding inputs[3], output; /* a fused residual is the last input */
     const kvk_vk_binding *weights;    /* the step's weight pieces, in the op's order */
     int weight_count;
+    uint64_t max_binding;
+    const char **chosen; /* receives the kernel variant the op recorded */
 } kvk_vk_step_ctx;
 
-/* Weights of a step as pieces, each small enough for one binding. `piece_floats` receives
- * each piece's size; returns the count (0 for weightless steps). */
-int kvk_vk_weight_pieces(const kvk_graph *g, const kvk_step *s, uint64_t max_binding,
+/* One op kind on the device. Weightless ops leave the weight functions NULL. */
+typedef struct kvk_vk_op {
+    /* Weights as pieces, each small enough for one binding: sizes in floats into
+     * piece_floats; returns the count, or -1 when they cannot be split to fit. */
+    int (*weight_pieces)(const kvk_graph *g, const kvk_node *n, uint64_t max_binding,
                          size_t *piece_floats, int max_pieces);
-/* Writes piece `index` in the device layout. */
-void kvk_vk_weight_pack(const kvk_graph *g, const kvk_step *s, uint64_t max_binding, int index,
+    /* Writes piece `index` in the device layout. */
+    void (*weight_pack)(const kvk_graph *g, const kvk_node *n, uint64_t max_binding, int index,
                         float *dst);
+    kvk_status (*record)(const kvk_vk_step_ctx *c);
+    unsigned dtypes; /* KVK_DTYPE_BIT()s of the tensor types its kernels read and write */
+} kvk_vk_op;
 
-/* conv.c: Conv2D and Dense */
-int kvk_vk_conv_channels_per_piece(const kvk_graph *g, const kvk_node *n, uint64_t max_binding);
-size_t kvk_vk_conv_piece_floats(const kvk_graph *g, const kvk_node *n, int channels);
-void kvk_vk_conv_pack(const kvk_graph *g, const kvk_node *n, int oc0, int channels, float *dst);
-kvk_status kvk_vk_record_conv(const kvk_vk_step_ctx *c, uint64_t max_binding);
+/* The entry for a step's op kind, or NULL if the device backend has none. */
+const kvk_vk_op *kvk_vk_op_for(kvk_op op);
 
-/* simple.c: pooling, element-wise, padding, softmax, concatenation, depthwise conv */
-kvk_status kvk_vk_record_pool(const kvk_vk_step_ctx *c);
-kvk_status kvk_vk_record_global_pool(const kvk_vk_step_ctx *c);
-kvk_status kvk_vk_record_eltwise(const kvk_vk_step_ctx *c);
-kvk_status kvk_vk_record_zeropad(const kvk_vk_step_ctx *c);
-kvk_status kvk_vk_record_softmax(const kvk_vk_step_ctx *c);
-void kvk_vk_batchnorm_pack(const kvk_node *n, float *dst);
-kvk_status kvk_vk_record_channel_slice(const kvk_vk_step_ctx *c);
-size_t kvk_vk_depthwise_floats(const kvk_node *n);
-void kvk_vk_depthwise_pack(const kvk_node *n, float *dst);
-kvk_status kvk_vk_record_depthwise(const kvk_vk_step_ctx *c);
+/* The entries, one per op family file. */
+extern const kvk_vk_op kvk_vk_conv_op;      /* conv.c: Conv2D and Dense */
+extern const kvk_vk_op kvk_vk_depthwise_op; /* depthwise.c */
+extern const kvk_vk_op kvk_vk_pool_op;      /* simple.c: the memory-bound ops */
+extern const kvk_vk_op kvk_vk_global_pool_op;
+extern const kvk_vk_op kvk_vk_add_op;
+extern const kvk_vk_op kvk_vk_batchnorm_op;
+extern const kvk_vk_op kvk_vk_activation_op; /* Activation, softmax included */
+extern const kvk_vk_op kvk_vk_softmax_op;
+extern const kvk_vk_op kvk_vk_zeropad_op;
+extern const kvk_vk_op kvk_vk_channel_slice_op; /* one input of a Concatenate */
+
+/* 64-invocation groups for `items`, spread over x and y (shaders/common/index.glsl), one
+ * dispatch; errors name the step's layer. */
+kvk_status kvk_vk_dispatch1d(const kvk_vk_step_ctx *c, const char *shader, const int *spec,
+                             int spec_count, const kvk_vk_binding *b, int nb, const void *push,
+                             size_t push_size, long items);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/internal.h"
+#include "api/internal.h"
 #include "keras/apps/apps.h"
 #include "keras/bind.h"
 #include "keras/config_model.h"
@@ -80,7 +80,11 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     m->chunk = fit < (uint64_t)m->max_batch ? (int)fit : m->max_batch;
 
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
-    if (st == KVK_OK) st = ctx->cpu_reference ? kvk_cpu_model_prepare(m) : kvk_vk_model_prepare(m);
+    if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
+    if (st == KVK_OK && !ctx->cpu_reference) {
+        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels};
+        st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
+    }
     if (st != KVK_OK) {
         kvk_model_destroy(m);
         return st;
@@ -193,12 +197,8 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
 
 void kvk_model_destroy(kvk_model *model) {
     if (!model) return;
-    if (model->backend) {
-        if (model->ctx->cpu_reference)
-            kvk_cpu_model_release(model);
-        else
-            kvk_vk_model_release(model);
-    }
+    kvk_cpu_model_destroy(model->cpu);
+    kvk_vk_model_destroy(model->vk);
     kvk_plan_free(&model->plan);
     kvk_graph_free(&model->graph);
     free(model);
@@ -271,8 +271,8 @@ kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                         "batch %d is outside 1..%d (the batch size the model was built for)", batch,
                         model->max_batch);
-    return model->ctx->cpu_reference ? kvk_cpu_model_run(model, input, batch, outputs)
-                                     : kvk_vk_model_run(model, input, batch, outputs);
+    return model->cpu ? kvk_cpu_model_run(model->cpu, input, batch, outputs)
+                      : kvk_vk_model_run(model->vk, input, batch, outputs);
 }
 
 kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output) {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/internal.h"
+#include "api/internal.h"
 #include "vk/vk.h"
 
 kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **out) {
@@ -39,6 +39,13 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
                              ? (size_t)lim->minStorageBufferOffsetAlignment
                              : 16;
         kvk_vk_describe(ctx->vk, ctx->name, sizeof ctx->name);
+        const char *kernels = options->kernels ? options->kernels : getenv("KVK_KERNELS");
+        st = kvk_vk_kernel_override_parse(kernels, &ctx->vk->caps, &ctx->kernels);
+        if (st != KVK_OK) {
+            kvk_vk_device_destroy(ctx->vk);
+            free(ctx);
+            return st;
+        }
     }
     if (ctx->verbose) fprintf(stderr, "kvk: device %s\n", ctx->name);
     *out = ctx;
@@ -60,5 +67,9 @@ int kvk_context_validation_messages(const kvk_context *ctx) {
 }
 
 kvk_status kvk_list_devices(void *file) {
-    return kvk_vk_list_devices(file ? (FILE *)file : stdout);
+    return kvk_vk_list_devices(file ? (FILE *)file : stdout, 0);
+}
+
+kvk_status kvk_describe_devices(void *file, int verbose) {
+    return kvk_vk_list_devices(file ? (FILE *)file : stdout, verbose);
 }

@@ -1,23 +1,25 @@
-/* The structures behind the public handles, shared by the core and the two backends. */
-#ifndef KVK_CORE_INTERNAL_H
-#define KVK_CORE_INTERNAL_H
+/* The structures behind the public handles. The API sits above the backends: it builds and
+ * plans the graph, then hands graph and plan to the context's backend. */
+#ifndef KVK_API_INTERNAL_H
+#define KVK_API_INTERNAL_H
 
 #include <stdint.h>
 
 #include "core/graph.h"
 #include "core/plan.h"
+#include "cpu/backend.h"
 #include "kvk/context.h"
 #include "kvk/model.h"
-
-struct kvk_vk_device; /* src/vk/device.h */
+#include "vk/model_vk.h"
 
 struct kvk_context {
     int cpu_reference;        /* 1: the C reference backend, no Vulkan */
     struct kvk_vk_device *vk; /* the Vulkan device otherwise */
     char name[320];
     int verbose;
-    uint64_t max_binding_bytes; /* the cap on one storage buffer binding */
-    size_t alignment;           /* of tensor offsets inside buffers */
+    uint64_t max_binding_bytes;     /* the cap on one storage buffer binding */
+    size_t alignment;               /* of tensor offsets inside buffers */
+    kvk_vk_kernel_override kernels; /* forced kernel variants (options.kernels, KVK_KERNELS) */
 };
 
 struct kvk_model {
@@ -35,18 +37,9 @@ struct kvk_model {
     char output_names[KVK_MAX_OUTPUTS][96]; /* the requested layer names, or the last layer */
     double flops;
     double weight_bytes;
-    void *backend; /* backend-owned state */
+    kvk_cpu_model *cpu; /* the backend's model: one of the two */
+    kvk_vk_model *vk;
 };
-
-/* The operations each backend provides. */
-kvk_status kvk_cpu_model_prepare(kvk_model *model);
-kvk_status kvk_cpu_model_run(kvk_model *model, const float *input, int batch,
-                             float *const *outputs);
-void kvk_cpu_model_release(kvk_model *model);
-
-kvk_status kvk_vk_model_prepare(kvk_model *model);
-kvk_status kvk_vk_model_run(kvk_model *model, const float *input, int batch, float *const *outputs);
-void kvk_vk_model_release(kvk_model *model);
 
 /* Builds a model from a graph someone else made (tests build single-op graphs this way). The
  * model takes ownership of the graph. `optimize` runs the fusion passes; the reference

@@ -1,0 +1,187 @@
+/* Device capabilities, read once (see caps.h). Optional features are asked for only through
+ * the paths the device's Vulkan version or extensions allow, so the validation layer stays
+ * quiet on every device. */
+#include "vk/caps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* VK_KHR_cooperative_matrix is newer than Debian 12's Vulkan headers: its enum values from the
+ * registry (extension number 507). */
+#define KVK_COOPMAT_EXTENSION "VK_KHR_cooperative_matrix"
+#define KVK_STYPE_COOPMAT_FEATURES ((VkStructureType)1000506000)
+#define KVK_STYPE_COOPMAT_PROPERTIES ((VkStructureType)1000506001)
+typedef struct coopmat_properties { /* VkCooperativeMatrixPropertiesKHR */
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize, NSize, KSize;
+    int32_t AType, BType, CType, ResultType;
+    VkBool32 saturatingAccumulation;
+    int32_t scope;
+} coopmat_properties;
+typedef VkResult(VKAPI_PTR *coopmat_query_fn)(VkPhysicalDevice, uint32_t *, coopmat_properties *);
+
+static int has_extension(const VkExtensionProperties *ext, uint32_t count, const char *name) {
+    for (uint32_t i = 0; i < count; i++)
+        if (!strcmp(ext[i].extensionName, name)) return 1;
+    return 0;
+}
+
+static void add_extension(kvk_vk_enable *e, const char *name) {
+    if (e->extension_count < KVK_VK_MAX_EXTENSIONS) e->extensions[e->extension_count++] = name;
+}
+
+static void query_coopmat(VkInstance instance, VkPhysicalDevice physical, kvk_vk_caps *caps) {
+    coopmat_query_fn query = (coopmat_query_fn)vkGetInstanceProcAddr(
+        instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+    uint32_t count = 0;
+    if (!query || query(physical, &count, NULL) != VK_SUCCESS || count == 0) return;
+    coopmat_properties *p = calloc(count, sizeof *p);
+    if (!p) return;
+    for (uint32_t i = 0; i < count; i++) p[i].sType = KVK_STYPE_COOPMAT_PROPERTIES;
+    if (query(physical, &count, p) == VK_SUCCESS)
+        for (uint32_t i = 0; i < count && caps->coopmat_count < KVK_VK_MAX_COOPMAT; i++)
+            caps->coopmat[caps->coopmat_count++] =
+                (kvk_vk_coopmat_shape){p[i].MSize, p[i].NSize, p[i].KSize,      p[i].AType,
+                                       p[i].BType, p[i].CType, p[i].ResultType, p[i].scope};
+    free(p);
+}
+
+void kvk_vk_caps_query(VkInstance instance, VkPhysicalDevice physical, kvk_vk_caps *caps,
+                       kvk_vk_enable *enable) {
+    memset(caps, 0, sizeof *caps);
+    memset(enable, 0, sizeof *enable);
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(physical, &props);
+    caps->vendor_id = props.vendorID;
+    caps->device_id = props.deviceID;
+    caps->api_version = props.apiVersion;
+    caps->type = props.deviceType;
+    caps->shared_memory_bytes = props.limits.maxComputeSharedMemorySize;
+    caps->max_invocations = props.limits.maxComputeWorkGroupInvocations;
+    caps->max_binding_bytes = props.limits.maxStorageBufferRange;
+
+    uint32_t ext_count = 0;
+    vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, NULL);
+    VkExtensionProperties *ext = calloc(ext_count ? ext_count : 1, sizeof *ext);
+    if (ext)
+        vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, ext);
+    else
+        ext_count = 0;
+    int v12 = props.apiVersion >= VK_API_VERSION_1_2;
+    int v11 = props.apiVersion >= VK_API_VERSION_1_1;
+    if (!v11) { /* no features2, no subgroups: the plain kernels only */
+        free(ext);
+        return;
+    }
+
+    VkPhysicalDeviceSubgroupProperties sub = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                          .pNext = &sub};
+    vkGetPhysicalDeviceProperties2(physical, &props2);
+    if (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) {
+        caps->subgroup_size = sub.subgroupSize;
+        caps->subgroup_ops = sub.supportedOperations;
+    }
+
+    /* the supported features, through structures this device's version or extensions allow */
+    enable->features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    enable->storage16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
+    void **tail = &enable->features.pNext;
+    *tail = &enable->storage16;
+    tail = &enable->storage16.pNext;
+    int with_8bit = v12 || has_extension(ext, ext_count, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
+    int with_f16 = v12 || has_extension(ext, ext_count, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    int with_coopmat = has_extension(ext, ext_count, KVK_COOPMAT_EXTENSION);
+    if (with_8bit) {
+        enable->storage8.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES;
+        *tail = &enable->storage8;
+        tail = &enable->storage8.pNext;
+    }
+    if (with_f16) {
+        enable->float16_int8.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES;
+        *tail = &enable->float16_int8;
+        tail = &enable->float16_int8.pNext;
+    }
+    if (with_coopmat) {
+        enable->coopmat.sType = KVK_STYPE_COOPMAT_FEATURES;
+        *tail = &enable->coopmat;
+    }
+    vkGetPhysicalDeviceFeatures2(physical, &enable->features);
+
+    /* keep only what kvk uses: the rest of each structure is switched off */
+    memset(&enable->features.features, 0, sizeof enable->features.features);
+    caps->storage_16bit = enable->storage16.storageBuffer16BitAccess;
+    enable->storage16 = (VkPhysicalDevice16BitStorageFeatures){
+        .sType = enable->storage16.sType,
+        .pNext = enable->storage16.pNext,
+        .storageBuffer16BitAccess = enable->storage16.storageBuffer16BitAccess};
+    if (with_8bit) {
+        caps->storage_8bit = enable->storage8.storageBuffer8BitAccess;
+        enable->storage8 = (VkPhysicalDevice8BitStorageFeatures){
+            .sType = enable->storage8.sType,
+            .pNext = enable->storage8.pNext,
+            .storageBuffer8BitAccess = enable->storage8.storageBuffer8BitAccess};
+        if (!v12 && caps->storage_8bit) add_extension(enable, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
+    }
+    if (with_f16) {
+        caps->float16 = enable->float16_int8.shaderFloat16;
+        caps->int8 = enable->float16_int8.shaderInt8;
+        if (!v12 && (caps->float16 || caps->int8))
+            add_extension(enable, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    }
+    if (with_coopmat && enable->coopmat.cooperativeMatrix) {
+        caps->cooperative_matrix = 1;
+        enable->coopmat.cooperativeMatrixRobustBufferAccess = VK_FALSE;
+        add_extension(enable, KVK_COOPMAT_EXTENSION);
+        query_coopmat(instance, physical, caps);
+    } else if (with_coopmat) {
+        enable->coopmat.cooperativeMatrix = VK_FALSE;
+    }
+    free(ext);
+}
+
+static const char *component_name(int t) {
+    static const char *const names[] = {"f16", "f32", "f64", "s8",  "s16", "s32",
+                                        "s64", "u8",  "u16", "u32", "u64"};
+    return t >= 0 && t < 11 ? names[t] : "?";
+}
+
+void kvk_vk_caps_print(const kvk_vk_caps *c, const char *indent, FILE *out) {
+    static const struct {
+        VkSubgroupFeatureFlags bit;
+        const char *name;
+    } ops[] = {{VK_SUBGROUP_FEATURE_BASIC_BIT, "basic"},
+               {VK_SUBGROUP_FEATURE_VOTE_BIT, "vote"},
+               {VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "arithmetic"},
+               {VK_SUBGROUP_FEATURE_BALLOT_BIT, "ballot"},
+               {VK_SUBGROUP_FEATURE_SHUFFLE_BIT, "shuffle"},
+               {VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT, "shuffle_relative"},
+               {VK_SUBGROUP_FEATURE_CLUSTERED_BIT, "clustered"},
+               {VK_SUBGROUP_FEATURE_QUAD_BIT, "quad"}};
+    fprintf(out, "%ssubgroup size %u, operations in compute:", indent, c->subgroup_size);
+    int any = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (c->subgroup_ops & ops[i].bit) fprintf(out, " %s", ops[i].name), any = 1;
+    fprintf(out, "%s\n", any ? "" : " none");
+    fprintf(out,
+            "%s16-bit storage %s, fp16 arithmetic %s, 8-bit storage %s, int8 arithmetic %s "
+            "(enabled when present)\n",
+            indent, c->storage_16bit ? "yes" : "no", c->float16 ? "yes" : "no",
+            c->storage_8bit ? "yes" : "no", c->int8 ? "yes" : "no");
+    fprintf(out, "%sshared memory %u KiB per workgroup, %u invocations per workgroup\n", indent,
+            c->shared_memory_bytes / 1024, c->max_invocations);
+    if (!c->cooperative_matrix) {
+        fprintf(out, "%scooperative matrix: no\n", indent);
+        return;
+    }
+    fprintf(out, "%scooperative matrix (M x N x K, A B C -> result):", indent);
+    for (int i = 0; i < c->coopmat_count; i++) {
+        const kvk_vk_coopmat_shape *s = &c->coopmat[i];
+        fprintf(out, "%s %ux%ux%u %s %s %s->%s%s", i ? "," : "", s->m, s->n, s->k,
+                component_name(s->a_type), component_name(s->b_type), component_name(s->c_type),
+                component_name(s->result_type), s->scope == 3 ? "" : " (not subgroup scope)");
+    }
+    fprintf(out, "\n");
+}

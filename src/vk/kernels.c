@@ -1,0 +1,103 @@
+/* The table of kernel variants (see kernels.h). */
+#include "vk/kernels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* subgroupBroadcast across `lanes` lanes of a compute subgroup */
+static int subgroups_of(const kvk_vk_caps *c, uint32_t lanes) {
+    VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_BALLOT_BIT;
+    return c->subgroup_size >= lanes && (c->subgroup_ops & need) == need &&
+           c->max_invocations >= c->subgroup_size;
+}
+static int subgroups_of_8(const kvk_vk_caps *c) {
+    return subgroups_of(c, 8);
+}
+static int subgroups_of_4(const kvk_vk_caps *c) {
+    return subgroups_of(c, 4);
+}
+
+static const kvk_vk_kernel KERNELS[] = {
+    {"conv2d_rb8", "conv2d", subgroups_of_8, "subgroups of 8+ lanes with broadcast"},
+    {"conv2d_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
+    {"conv2d_rb1", "conv2d", NULL, NULL},
+    {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL},
+    {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL},
+};
+enum { KERNEL_COUNT = sizeof KERNELS / sizeof KERNELS[0] };
+
+int kvk_vk_kernel_count(void) {
+    return KERNEL_COUNT;
+}
+
+const kvk_vk_kernel *kvk_vk_kernel_at(int index) {
+    return index >= 0 && index < KERNEL_COUNT ? &KERNELS[index] : NULL;
+}
+
+const kvk_vk_kernel *kvk_vk_kernel_find(const char *name) {
+    for (int i = 0; i < KERNEL_COUNT; i++)
+        if (!strcmp(KERNELS[i].name, name)) return &KERNELS[i];
+    return NULL;
+}
+
+static int usable(const kvk_vk_caps *caps, const kvk_vk_kernel *k) {
+    return !k->usable || k->usable(caps);
+}
+
+static void list_names(char *buf, size_t size) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < KERNEL_COUNT && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%s", i ? ", " : "", KERNELS[i].name);
+}
+
+kvk_status kvk_vk_kernel_override_parse(const char *list, const kvk_vk_caps *caps,
+                                        kvk_vk_kernel_override *out) {
+    memset(out, 0, sizeof *out);
+    if (!list) return KVK_OK;
+    char names[512];
+    list_names(names, sizeof names);
+    const char *at = list;
+    while (*at) {
+        size_t len = strcspn(at, ", ");
+        if (len > 0) {
+            char name[64];
+            if (len >= sizeof name) len = sizeof name - 1;
+            memcpy(name, at, len);
+            name[len] = '\0';
+            const kvk_vk_kernel *k = kvk_vk_kernel_find(name);
+            if (!k)
+                return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                                "kernel override names '%s', which is not a kernel variant "
+                                "(variants: %s)",
+                                name, names);
+            if (!usable(caps, k))
+                return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                                "kernel override names '%s', which needs %s: this device has "
+                                "subgroups of %u lanes",
+                                name, k->needs, caps->subgroup_size);
+            if (out->count == KVK_VK_MAX_FORCED)
+                return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "kernel override: at most %d variants",
+                                KVK_VK_MAX_FORCED);
+            out->forced[out->count++] = k;
+        }
+        at += len;
+        at += strspn(at, ", ");
+    }
+    return KVK_OK;
+}
+
+const kvk_vk_kernel *kvk_vk_choose(const kvk_vk_caps *caps, const kvk_vk_kernel_override *o,
+                                   const char *const *candidates, int count) {
+    const kvk_vk_kernel *first = NULL;
+    for (int i = 0; i < count; i++) {
+        const kvk_vk_kernel *k = kvk_vk_kernel_find(candidates[i]);
+        if (!k || !usable(caps, k)) continue;
+        if (!first) first = k;
+        for (int f = 0; o && f < o->count; f++)
+            if (o->forced[f] == k) return k;
+    }
+    return first;
+}

@@ -1,0 +1,43 @@
+/* Kernel variants and their choice. A variant is one embedded shader (a line of
+ * KVK_SHADER_VARIANTS in CMakeLists.txt) with what the device needs to run it; an op lists the
+ * variants that fit a step in its order of preference for the device's capabilities, and
+ * kvk_vk_choose takes the first, unless an override forces another: KVK_KERNELS=name,... or
+ * kvk_context_options.kernels, so tests run every variant on every device that can. */
+#ifndef KVK_VK_KERNELS_H
+#define KVK_VK_KERNELS_H
+
+#include "kvk/status.h"
+#include "vk/caps.h"
+
+typedef struct kvk_vk_kernel {
+    const char *name;   /* the embedded shader variant */
+    const char *family; /* variants of one family compute the same thing */
+    /* whether the device can run it at all (NULL: every device) */
+    int (*usable)(const kvk_vk_caps *caps);
+    const char *needs; /* what `usable` asks for, for messages */
+} kvk_vk_kernel;
+
+/* Forced variants, parsed from a comma-separated list. */
+#define KVK_VK_MAX_FORCED 16
+typedef struct kvk_vk_kernel_override {
+    const kvk_vk_kernel *forced[KVK_VK_MAX_FORCED];
+    int count;
+} kvk_vk_kernel_override;
+
+/* Every variant, and one by name (NULL if unknown). */
+int kvk_vk_kernel_count(void);
+const kvk_vk_kernel *kvk_vk_kernel_at(int index);
+const kvk_vk_kernel *kvk_vk_kernel_find(const char *name);
+
+/* Parses "name,name,...". Unknown names, or names the device cannot run, are errors that list
+ * the variants. */
+kvk_status kvk_vk_kernel_override_parse(const char *list, const kvk_vk_caps *caps,
+                                        kvk_vk_kernel_override *out);
+
+/* The variant to record: among `candidates` (variant names that fit the step, in the op's
+ * order of preference), the first one forced, else the first the device can run. NULL when
+ * the device can run none of them. */
+const kvk_vk_kernel *kvk_vk_choose(const kvk_vk_caps *caps, const kvk_vk_kernel_override *o,
+                                   const char *const *candidates, int count);
+
+#endif

@@ -1,0 +1,29 @@
+/* The Vulkan backend for one planned model (model_vk.c). */
+#ifndef KVK_VK_MODEL_VK_H
+#define KVK_VK_MODEL_VK_H
+
+#include "core/plan.h"
+#include "vk/kernels.h"
+#include "vk/vk.h"
+
+typedef struct kvk_vk_model kvk_vk_model;
+
+typedef struct kvk_vk_model_options {
+    uint64_t max_binding; /* the cap on one storage buffer binding (tests lower it) */
+    size_t alignment;     /* of offsets inside buffers, as the plan was built with */
+    const kvk_vk_kernel_override *kernels; /* forced kernel variants, or NULL */
+} kvk_vk_model_options;
+
+/* Uploads the weights, allocates the activation arena and records the network. The graph and
+ * plan must outlive the model. Fails naming the layer whose op or tensor type the device
+ * backend does not run. */
+kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const kvk_plan *plan,
+                               const kvk_vk_model_options *options, kvk_vk_model **out);
+/* Runs `batch` images in chunks of the plan's batch. */
+kvk_status kvk_vk_model_run(kvk_vk_model *m, const float *input, int batch, float *const *outputs);
+void kvk_vk_model_destroy(kvk_vk_model *m);
+
+/* The kernel variant (embedded shader) step `index` was recorded with. */
+const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index);
+
+#endif
