@@ -767,6 +767,7 @@ static int scan_ref(void *arg, ref r) {
 }
 
 static tensor eval_call(ctx *c, scope *s, slayer *l, int call);
+static void nested_output(ctx *c, const char *name, tensor t);
 
 typedef struct collect_arg {
     ctx *c;
@@ -879,6 +880,7 @@ static tensor eval_call(ctx *c, scope *s, slayer *l, int call) {
             if (build_model(c, l->obj, a.in, a.n, s->depth + 1, outs, &count, 1) != KVK_OK)
                 return fail_t();
             out = outs[0];
+            nested_output(c, l->name, out);
         } else {
             out = apply_layer(c, l->name, l->cls, l->cfg, a.in, a.n, call);
         }
@@ -934,9 +936,17 @@ static void free_scope(scope *s) {
 
 static kvk_status note_nested(ctx *c, const char *name) {
     kvk_config_model *info = c->info;
+    int count = info->nested_count;
+    if (!append((void **)&info->nested_node, &count, sizeof *info->nested_node)) return oom(c);
+    info->nested_node[count - 1] = -1;
     if (!append((void **)&info->nested, &info->nested_count, sizeof *info->nested)) return oom(c);
     snprintf(info->nested[info->nested_count - 1], NAME_SIZE, "%s", name);
     return KVK_OK;
+}
+
+static void nested_output(ctx *c, const char *name, tensor t) {
+    for (int i = 0; i < c->info->nested_count; i++)
+        if (!strcmp(c->info->nested[i], name)) c->info->nested_node[i] = t.node;
 }
 
 static kvk_status build_functional(ctx *c, const kvk_json *model, const tensor *inputs, int count,
@@ -1062,6 +1072,7 @@ static kvk_status build_sequential(ctx *c, const kvk_json *model, const tensor *
             if (note_nested(c, name) != KVK_OK) return c->status;
             int n = 0;
             if (build_model(c, obj, &x, 1, depth + 1, &y, &n, 1) != KVK_OK) return c->status;
+            nested_output(c, name, y);
         } else {
             y = apply_layer(c, name, cls, cfg, &x, 1, 0);
         }
@@ -1151,6 +1162,7 @@ static int has_keras3_marks(const kvk_json *v, int depth) {
 void kvk_config_model_free(kvk_config_model *info) {
     if (!info) return;
     free(info->nested);
+    free(info->nested_node);
     free(info->shared);
     free(info->no_bias);
     free(info->rows);

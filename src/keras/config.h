@@ -34,6 +34,7 @@ typedef struct kvk_config_model {
     /* nested models: a Keras 2 .h5 stores each as one layer_names entry whose weights carry
      * their inner layer's name ("conv1_conv/kernel:0") */
     char (*nested)[96];
+    int *nested_node; /* the graph node of each nested model's output (-1 if not called) */
     int nested_count;
     /* layers called more than once: graph node `node` ("conv/call1") shares `layer`'s weights */
     char (*shared)[2][96];

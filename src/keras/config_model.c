@@ -20,6 +20,8 @@ static kvk_status select_outputs(kvk_graph *g, kvk_config_model *info, const kvk
     for (int k = 0; k < o->output_layer_count; k++) {
         const char *name = o->output_layers[k];
         int n = name ? kvk_graph_find(g, name) : -1;
+        for (int i = 0; n < 0 && name && i < info->nested_count; i++)
+            if (!strcmp(info->nested[i], name)) n = info->nested_node[i]; /* its output */
         if (n < 0 || strchr(name, '/'))
             return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                             "model '%s' has no layer named '%s' (the names are those of its "

@@ -521,6 +521,24 @@ static void test_nested_h5(kvk_context *ctx) {
     write_model_h5(path, nested_config, layers, 3);
     double err = run_file(ctx, path, x, want, 2, "outer");
     tu_check(err < 1e-5, "nested Sequential .h5 on the CPU reference: relative error %.3g", err);
+    /* features: a nested model's name stands for its output (the BN 'ib' inside it) */
+    const char *names[] = {"inner", "ib"};
+    kvk_model_options fo = {
+        .model_file = path, .batch = 1, .output_layers = names, .output_layer_count = 2};
+    kvk_model *fm;
+    if (tu_check(kvk_model_create(ctx, &fo, &fm) == KVK_OK, "outputs 'inner' and 'ib': %s",
+                 kvk_last_error())) {
+        float o1[12], o2[12];
+        float *outs[2] = {o1, o2};
+        int dims[3];
+        CHECK(kvk_model_output_dims(fm, 0, dims) == 3 && dims[0] == 2 && dims[1] == 3 &&
+                  dims[2] == 2,
+              "'inner' is (2, 3, 2)");
+        if (tu_check(kvk_model_run_outputs(fm, x, 1, outs) == KVK_OK, "run: %s", kvk_last_error()))
+            CHECK(!memcmp(o1, o2, sizeof o1) && tu_rel_error(o1, (float[12]){0}, 12) > 0,
+                  "'inner' gives its last layer's output");
+        kvk_model_destroy(fm);
+    }
 
     /* a weight missing, a weight of the wrong shape: refused naming the layer */
     kvk_model_options o = {.model_file = path, .batch = 1};

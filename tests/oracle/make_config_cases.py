@@ -12,7 +12,9 @@ random weights at a non-default input size. OUT_DIR/NAME/ gets model.h5 (model.s
 some cases weights.h5 (save_weights of the same model: kvk reads the architecture from
 model.h5 and the weights from it), input.npy, output.npy (model.predict), case.json
 ({"model_file": "model.h5", "files": [...], "batch", "expect_error": ...}) and done.json
-(script hash; reruns skip finished cases). Weights: the application bases through
+(script hash; reruns skip finished cases). A Keras 3 case (the keras package on the TensorFlow backend, run in a subprocess) saves its
+model with model.save(".h5"): Keras 3's config format in the legacy HDF5 layout. Weights: the
+application bases through
 make_keras_cases.init_weights (calibrated BatchNormalization statistics, see docs/oracle.md);
 the heads and small models likewise, layer by layer on the case's input.
 
@@ -58,6 +60,10 @@ CASES = {
     # small hand-made models
     "cfg_small_functional": ("small_functional", 30, 34, 2, "tf", True),
     "cfg_sequential_cnn": ("sequential_cnn", 28, 28, 2, "tf", True),
+    # Keras 3 (the keras package, TensorFlow backend, in a subprocess): its own config format
+    # (keras_history, batch_shape, nested Sequential and Functional, a shared layer), saved
+    # with model.save(".h5"), whose weights are named "inner_seq/c1/kernel"
+    "cfg_keras3_functional": ("keras3_functional", 20, 24, 2, "tf", False),
     # VGG16 base + Flatten + Dense(256, relu) + Dropout + Dense(1, sigmoid): refused until the
     # sigmoid activation exists
     "cfg_vgg16_sigmoid": ("vgg_sigmoid", 48, 48, 1, "caffe", False),
@@ -176,6 +182,64 @@ def build(tf, tf_keras, kind, h, w, x, rng):
     raise ValueError(kind)
 
 
+KERAS3_SCRIPT = r"""
+import json, os, sys, zlib
+import numpy as np
+import keras
+name, d, h, w, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+seed = zlib.crc32((name + os.environ.get("KVK_ORACLE_SEED", "")).encode())
+rng = np.random.default_rng(seed)
+keras.utils.set_random_seed(seed % (2**31))
+L = keras.layers
+inner = keras.Sequential([keras.Input((h, w, 3)),
+                          L.Conv2D(6, 3, padding="same", activation="relu", name="c1"),
+                          L.BatchNormalization(name="bn1")], name="inner_seq")
+fi = keras.Input((h, w, 3))
+fmodel = keras.Model(fi, L.ReLU(name="r")(L.Conv2D(6, 1, name="fc1")(fi)), name="inner_fn")
+x = keras.Input((h, w, 3), name="img")
+a, b = inner(x), fmodel(x)
+shared = L.Conv2D(6, 1, name="shared")
+y = L.Add(name="add")([shared(a), shared(b)])
+y = L.Concatenate(name="cat")([y, a])
+y = L.MaxPooling2D(2, name="pool")(y)
+y = L.GlobalAveragePooling2D(name="gap")(y)
+y = L.Dropout(0.2, name="drop")(y)
+model = keras.Model(x, L.Dense(4, activation="softmax", name="out")(y), name="k3model")
+for v in model.weights:
+    shape = tuple(v.shape)
+    if "moving_variance" in v.path or "gamma" in v.path:
+        val = rng.uniform(0.5, 1.5, shape)
+    elif "kernel" in v.path:
+        val = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[:-1]))
+    else:
+        val = rng.standard_normal(shape) * 0.2
+    v.assign(val.astype("float32"))
+xin = rng.uniform(-1, 1, (batch, h, w, 3)).astype("float32")
+y = model.predict(xin, batch_size=batch, verbose=0).astype("float32")
+model.save(os.path.join(d, "model.h5"))
+m2 = keras.models.load_model(os.path.join(d, "model.h5"), compile=False)
+assert np.array_equal(y, m2.predict(xin, batch_size=batch, verbose=0)), "reload differs"
+np.save(os.path.join(d, "input.npy"), xin)
+np.save(os.path.join(d, "output.npy"), y)
+print(json.dumps({"keras": "keras " + keras.__version__, "model_name": model.name,
+                  "layers": [f"{l.name} ({type(l).__name__})" for l in model.layers],
+                  "output_shape": list(y.shape), "seed": seed}))
+"""
+
+
+def make_keras3_case(name, d, h, w, batch):
+    """Runs KERAS3_SCRIPT in a subprocess (Keras 3 and tf-keras in one process would share
+    TensorFlow's state); returns its description."""
+    import subprocess
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    r = subprocess.run([sys.executable, "-c", KERAS3_SCRIPT, name, d, str(h), str(w), str(batch)],
+                       env=env, capture_output=True, text=True)
+    if r.returncode:
+        sys.stderr.write(r.stderr)
+        raise RuntimeError(f"{name}: the Keras 3 script failed")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def make_case(name, out_root, tf, tf_keras):
     kind, h, w, batch, prep, save_weights = CASES[name]
     d = os.path.join(out_root, name)
@@ -184,6 +248,18 @@ def make_case(name, out_root, tf, tf_keras):
         shutil.rmtree(d)
     os.makedirs(d)
     seed = zlib.crc32((name + os.environ.get("KVK_ORACLE_SEED", "")).encode())
+    if kind == "keras3_functional":
+        info = make_keras3_case(name, d, h, w, batch)
+        info.update({"name": name, "model_file": "model.h5", "files": ["model.h5"],
+                     "batch": batch, "height": h, "width": w, "input_preprocessing": prep,
+                     "generator": "tests/oracle/make_config_cases.py"})
+        with open(os.path.join(d, "case.json"), "w") as f:
+            json.dump(info, f, indent=2)
+        secs = time.time() - t0
+        with open(os.path.join(d, "done.json"), "w") as f:
+            json.dump({"script_sha256": SCRIPT_HASH, "seconds": round(secs, 2)}, f)
+        print(f"{name}: {secs:.1f} s (Keras 3)", flush=True)
+        return
     rng = np.random.default_rng(seed)
     tf_keras.backend.clear_session()
     tf_keras.utils.set_random_seed(seed % (2**31))
