@@ -435,7 +435,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
     int weighted = 0;
     long long params_before = c->params;
     tensor out = fail_t();
-    if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) {
+    if (!strcmp(cls, "Conv2D")) {
         window w;
         int filters;
         kvk_activation act;
