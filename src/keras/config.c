@@ -1466,8 +1466,10 @@ kvk_status kvk_config_inspect_file(const char *path, FILE *out) {
         kvk_weight_file_free(file);
         return KVK_OK;
     }
-    fprintf(out, "architecture: the file's model config (used by predict and features)%s\n",
-            info.keras3 ? ", Keras 3 format" : "");
+    fprintf(
+        out,
+        "architecture: the file's model config (--model-file, or --weights without --model)%s\n",
+        info.keras3 ? ", Keras 3 format" : "");
     kvk_config_print_summary(&info, out);
     kvk_graph_free(&g);
     kvk_config_model_free(&info);
