@@ -53,7 +53,8 @@ CASES = {
     "cfg_inception_v3_sequential": ("inception_seq", 75, 75, 2, "tf", False),
     "cfg_inception_v3_functional": ("inception_flat", 75, 75, 1, "tf", False),
     # ResNet50 base + GAP + Dense(7): nested in a Sequential, flattened, and called as a
-    # nested model on a new Input (base(x, training=False), the transfer-learning guide's form)
+    # nested model on a new Input (base(x, training=False), the transfer-learning guide's
+    # form, with the first 100 layers of the base frozen)
     "cfg_resnet50_sequential": ("resnet_seq", 64, 64, 2, "caffe", True),
     "cfg_resnet50_functional": ("resnet_flat", 64, 96, 1, "caffe", False),
     "cfg_resnet50_nested_call": ("resnet_nested_call", 32, 32, 1, "caffe", False),
@@ -127,6 +128,10 @@ def build(tf, tf_keras, kind, h, w, x, rng):
         model = tf_keras.Model(inp, y)
         mk.init_weights(tf, tf_keras, base, x, rng)
         init_head(tf, tf_keras, head, base.predict(x, verbose=0), rng)
+        # partly frozen, as when fine-tuning the top blocks: the .h5 then lists the nested
+        # model's trainable weights first (conv4_block2_3_bn/gamma:0, ...), the rest after
+        for layer in base.layers[:100]:
+            layer.trainable = False
         return model
     if kind in ("inception_flat", "resnet_flat"):
         y = base.output
