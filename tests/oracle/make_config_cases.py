@@ -10,7 +10,8 @@ hand-made models (functional with Add / Concatenate / shared layers / ZeroPaddin
 pooling / BatchNormalization / separable and depthwise convolutions; a Sequential CNN), with
 random weights at a non-default input size. OUT_DIR/NAME/ gets model.h5 (model.save), for
 some cases weights.h5 (save_weights of the same model: kvk reads the architecture from
-model.h5 and the weights from it), input.npy, output.npy (model.predict), case.json
+model.h5 and the weights from it) and tfjs/model.json (the TensorFlow.js layers format, as
+tensorflowjs_converter would write it from model.h5: the architecture and weights of its own), input.npy, output.npy (model.predict), case.json
 ({"model_file": "model.h5", "files": [...], "batch", "expect_error": ...}) and done.json
 (script hash; reruns skip finished cases). A Keras 3 case (the keras package on the TensorFlow backend, run in a subprocess) saves its
 model with model.save(".h5"): Keras 3's config format in the legacy HDF5 layout. Weights: the
@@ -69,6 +70,9 @@ CASES = {
     # sigmoid activation exists
     "cfg_vgg16_sigmoid": ("vgg_sigmoid", 48, 48, 1, "caffe", False),
 }
+# cases that also get a TensorFlow.js layers model (tfjs/model.json + one shard), laid out as
+# tensorflowjs_converter --input_format keras writes it from model.h5
+TFJS = {"cfg_resnet50_nested_call", "cfg_small_functional"}
 EXPECT_ERROR = {"cfg_vgg16_sigmoid": "activation 'sigmoid' is not supported"}
 
 
@@ -94,6 +98,39 @@ def init_head(tf, tf_keras, layers, x, rng):
         else:
             assert not layer.weights, layer.name
         y = layer(y, training=False)
+
+
+def write_tfjs(h5_path, out_dir, tf_keras):
+    """model.json + group1-shard1of1.bin as tensorflowjs_converter writes a Keras model.save
+    file (not installed here: it would pull its own TensorFlow): modelTopology holds the
+    model_config, keras_version and backend attributes; the weights are every layer_names
+    entry's weight_names in order, named without the ':0' suffix (a nested model's weights
+    keep their inner layer names, 'conv1_conv/kernel'), little-endian float32 back to back."""
+    import h5py
+    os.makedirs(out_dir, exist_ok=True)
+    s = lambda v: v.decode() if isinstance(v, bytes) else v
+    manifest, blobs = [], []
+    with h5py.File(h5_path, "r") as f:
+        topology = {"keras_version": s(f.attrs["keras_version"]), "backend": s(f.attrs["backend"]),
+                    "model_config": json.loads(s(f.attrs["model_config"]))}
+        g = f["model_weights"]
+        for lname in g.attrs["layer_names"]:
+            lg = g[s(lname)]
+            for wname in lg.attrs["weight_names"]:
+                wname = s(wname)
+                v = np.asarray(lg[wname][()], np.float32)
+                manifest.append({"name": wname[:-2] if wname.endswith(":0") else wname,
+                                 "shape": list(v.shape), "dtype": "float32"})
+                blobs.append(v.astype("<f4").tobytes())
+    with open(os.path.join(out_dir, "group1-shard1of1.bin"), "wb") as f:
+        for b in blobs:
+            f.write(b)
+    with open(os.path.join(out_dir, "model.json"), "w") as f:
+        json.dump({"format": "layers-model", "generatedBy": "keras v" + tf_keras.__version__,
+                   "convertedBy": "make_config_cases.py (tensorflowjs_converter's layout)",
+                   "modelTopology": topology,
+                   "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": manifest}]},
+                  f)
 
 
 def functional_view(tf_keras, model):
@@ -277,6 +314,9 @@ def make_case(name, out_root, tf, tf_keras):
     if save_weights:
         model.save_weights(os.path.join(d, "weights.h5"))
         files.append("weights.h5")
+    if name in TFJS:
+        write_tfjs(os.path.join(d, "model.h5"), os.path.join(d, "tfjs"), tf_keras)
+        files.append("tfjs/model.json")
     m2 = tf_keras.models.load_model(os.path.join(d, "model.h5"), compile=False)
     assert np.array_equal(y, m2.predict(x, batch_size=batch, verbose=0)), f"{name}: reload differs"
     np.save(os.path.join(d, "input.npy"), x)

@@ -219,7 +219,7 @@ static double run_case(kvk_context *ctx, const char *dir) {
     double worst = 0;
     for (size_t i = 0; files && i < files->length; i++) {
         const char *file = kvk_json_string(kvk_json_at(files, i));
-        if (!file || !strstr(file, ".h5")) continue;
+        if (!file || (!strstr(file, ".h5") && !strstr(file, "model.json"))) continue;
         if (features) {
             double err = run_features(ctx, &o, dir, file, features, &x);
             if (err > worst || isnan(err)) worst = err;
@@ -232,6 +232,10 @@ static double run_case(kvk_context *ctx, const char *dir) {
         for (int pass = 0; pass <= from_config; pass++) {
             kvk_model_options mo = o;
             mo.weights = path;
+            if (model_file && strstr(file, "model.json")) { /* TF.js: its own architecture */
+                mo.model_file = path;
+                mo.weights = NULL;
+            }
             const char *how = "";
             if (pass == 1) {
                 mo = (kvk_model_options){.model_file = path, .batch = o.batch};
