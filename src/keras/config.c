@@ -21,7 +21,6 @@
  * A nested model's layers keep their own names, so features of inner layers work. */
 #include "keras/config.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
@@ -62,9 +61,13 @@ kvk_status kvk_config_activation(const char *activation, const char *layer, cons
 
 /* --- small JSON helpers -------------------------------------------------------------------- */
 
+/* Integers of a config (sizes, strides, paddings, units, indices) beyond this are refused:
+ * no real layer has them, and the graph's int arithmetic on shapes then cannot overflow. */
+#define MAX_CONFIG_INT (1 << 24)
+
 static int json_int(const kvk_json *v, int *out) {
     if (!kvk_json_is(v, KVK_JSON_NUMBER) || v->number != floor(v->number) ||
-        fabs(v->number) > INT_MAX)
+        fabs(v->number) > MAX_CONFIG_INT)
         return 0;
     *out = (int)v->number;
     return 1;

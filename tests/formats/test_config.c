@@ -325,6 +325,12 @@ static void test_refused(void) {
          "\"axis\": 2}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}], [\"input_1\", 0, 0, {}]]]}",
          "cat",
          {"layer 'cat' (Concatenate)", "axis 2"}},
+        {"huge padding",
+         "{\"class_name\": \"ZeroPadding2D\", \"name\": \"zp\", \"config\": {\"name\": "
+         "\"zp\", \"padding\": [[2147483647, 2147483647], [1, 1]]}, \"inbound_nodes\": "
+         "[[[\"input_1\", 0, 0, {}]]]}",
+         "zp",
+         {"layer 'zp' (ZeroPadding2D)", "'padding'"}},
         {"a second input",
          "{\"class_name\": \"InputLayer\", \"name\": \"input_2\", \"config\": "
          "{\"batch_input_shape\": [null, 8, 8, 3], \"name\": \"input_2\"}, \"inbound_nodes\": []}",
