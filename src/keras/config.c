@@ -644,6 +644,10 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
                     keep ? 3 : 1);
     } else if (!strcmp(cls, "Flatten")) {
         if (!check_format(c, lname, cls, cfg)) return fail_t();
+        if (kvk_shape_size(s) > MAX_CONFIG_INT * 64L) {
+            fail_layer(c, lname, cls, "flattens %dx%dx%d values: too many", s.h, s.w, s.c);
+            return fail_t();
+        }
         out = built(c, kvk_graph_flatten(g, x.node, name), 1);
     } else if (!strcmp(cls, "Dense")) {
         int units;
