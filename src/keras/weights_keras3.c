@@ -59,8 +59,8 @@ static int link_type(reader *r, hid_t group, const char *name, const char *where
     }
     if (li.type != H5L_TYPE_HARD) {
         kvk_fail(KVK_ERROR_FORMAT,
-                 "%s: %s'%s' is a %s link; Keras writes only plain groups and datasets", r->path,
-                 r->member, where, li.type == H5L_TYPE_EXTERNAL ? "external" : "soft");
+                 "%s: %s'%s' is %s link; Keras writes only plain groups and datasets", r->path,
+                 r->member, where, li.type == H5L_TYPE_EXTERNAL ? "an external" : "a soft");
         return -1;
     }
     H5O_info_t oi;
