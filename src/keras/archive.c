@@ -461,10 +461,115 @@ static kvk_status read_member(zip *z, const char *name, uint64_t limit, const ch
     return zip_read(z, e, limit, out, size);
 }
 
+int kvk_archive_directory(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    size_t n = strlen(path) + sizeof "/model.weights.h5";
+    char *h5 = malloc(n);
+    if (!h5) return 0;
+    snprintf(h5, n, "%s/model.weights.h5", path);
+    int found = stat(h5, &st) == 0 && S_ISREG(st.st_mode);
+    free(h5);
+    return found;
+}
+
+/* A member of an unzipped archive: dir/name, at most `limit` bytes, NUL-terminated; a
+ * missing optional one gives NULL. */
+static kvk_status read_dir_member(const char *dir, const char *name, uint64_t limit, int required,
+                                  unsigned char **out, size_t *size) {
+    *out = NULL;
+    *size = 0;
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *file = malloc(n);
+    if (!file) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", dir);
+    snprintf(file, n, "%s/%s", dir, name);
+    FILE *f = fopen(file, "rb");
+    free(file);
+    if (!f)
+        return required ? kvk_fail(KVK_ERROR_FORMAT,
+                                   "%s: no %s in this unzipped .keras archive (it holds "
+                                   "config.json, metadata.json and model.weights.h5)",
+                                   dir, name)
+                        : KVK_OK;
+    struct stat st;
+    kvk_status result = KVK_OK;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        result = kvk_fail(KVK_ERROR_FORMAT, "%s: %s is not a regular file", dir, name);
+    } else if ((uint64_t)st.st_size > limit) {
+        result =
+            kvk_fail(KVK_ERROR_FORMAT, "%s: %s holds %llu bytes, more than the %llu kvk accepts",
+                     dir, name, (unsigned long long)st.st_size, (unsigned long long)limit);
+    } else {
+        *out = malloc((size_t)st.st_size + 1);
+        if (!*out)
+            result = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", dir);
+        else if (fread(*out, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+            result = kvk_fail(KVK_ERROR_IO, "%s: cannot read %s", dir, name);
+        if (result == KVK_OK) {
+            (*out)[st.st_size] = '\0';
+            *size = (size_t)st.st_size;
+        } else {
+            free(*out);
+            *out = NULL;
+        }
+    }
+    fclose(f);
+    return result;
+}
+
+/* Sets keras_version (from metadata.json, if any) and model_config on a freshly read file;
+ * frees it on failure. */
+static kvk_status finish(const char *path, const unsigned char *metadata, size_t metadata_size,
+                         const char *config, kvk_weight_file **out) {
+    kvk_json *meta = NULL;
+    kvk_status st = KVK_OK;
+    if (metadata) {
+        char what[4096];
+        snprintf(what, sizeof what, "%s: metadata.json", path);
+        st = kvk_json_parse((const char *)metadata, metadata_size, what, &meta);
+    }
+    const char *version = kvk_json_get_string(meta, "keras_version");
+    if (st == KVK_OK && version && !((*out)->keras_version = strdup(version)))
+        st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    if (st == KVK_OK && !((*out)->model_config = strdup(config)))
+        st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    kvk_json_free(meta);
+    if (st != KVK_OK) {
+        kvk_weight_file_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* An unzipped archive (a directory): the same members as files. */
+static kvk_status read_directory(const char *path, int with_data, char **config_out,
+                                 kvk_weight_file **out, int *listed) {
+    unsigned char *config = NULL, *metadata = NULL;
+    size_t config_size = 0, metadata_size = 0;
+    kvk_status st =
+        read_dir_member(path, "config.json", KVK_ARCHIVE_MAX_CONFIG, 1, &config, &config_size);
+    if (st == KVK_OK && strlen((char *)config) != config_size)
+        st = kvk_fail(KVK_ERROR_FORMAT, "%s: config.json holds a NUL byte", path);
+    if (st == KVK_OK && out)
+        st = read_dir_member(path, "metadata.json", KVK_ARCHIVE_MAX_METADATA, 0, &metadata,
+                             &metadata_size);
+    if (st == KVK_OK && out)
+        st = kvk_weights_read_keras3_dir(path, (char *)config, with_data, out, listed);
+    if (st == KVK_OK && out) st = finish(path, metadata, metadata_size, (char *)config, out);
+    free(metadata);
+    if (st == KVK_OK && config_out)
+        *config_out = (char *)config;
+    else
+        free(config);
+    return st;
+}
+
 /* The weights as stored; config text into *config if asked for. */
 static kvk_status read_archive(const char *path, int with_data, char **config_out,
                                kvk_weight_file **out, int *listed) {
     zip z;
+    if (kvk_archive_directory(path))
+        return read_directory(path, with_data, config_out, out, listed);
     kvk_status st = zip_open(path, &z);
     if (st != KVK_OK) return st;
     unsigned char *config = NULL, *metadata = NULL, *weights = NULL;
@@ -474,16 +579,10 @@ static kvk_status read_archive(const char *path, int with_data, char **config_ou
                      &config, &config_size);
     if (st == KVK_OK && strlen((char *)config) != config_size)
         st = kvk_fail(KVK_ERROR_FORMAT, "%s: member 'config.json' holds a NUL byte", path);
-    kvk_json *meta = NULL;
     if (st == KVK_OK && out) {
         const zip_entry *e = zip_find(&z, "metadata.json", &st);
         if (st == KVK_OK && e)
             st = zip_read(&z, e, KVK_ARCHIVE_MAX_METADATA, &metadata, &metadata_size);
-        if (st == KVK_OK && metadata) {
-            char what[4096];
-            snprintf(what, sizeof what, "%s: metadata.json", path);
-            st = kvk_json_parse((char *)metadata, metadata_size, what, &meta);
-        }
         if (st == KVK_OK) {
             kvk_status found;
             const char *why = " (a .keras archive holds config.json, metadata.json and "
@@ -500,19 +599,8 @@ static kvk_status read_archive(const char *path, int with_data, char **config_ou
             st = kvk_weights_read_keras3_image(path, "model.weights.h5", weights, weights_size,
                                                (char *)config, with_data, out, listed);
         free(weights);
-        if (st == KVK_OK) {
-            const char *version = kvk_json_get_string(meta, "keras_version");
-            if (version && !((*out)->keras_version = strdup(version)))
-                st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-            if (st == KVK_OK && !((*out)->model_config = strdup((char *)config)))
-                st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-            if (st != KVK_OK) {
-                kvk_weight_file_free(*out);
-                *out = NULL;
-            }
-        }
+        if (st == KVK_OK) st = finish(path, metadata, metadata_size, (char *)config, out);
     }
-    kvk_json_free(meta);
     free(metadata);
     zip_close(&z);
     if (st == KVK_OK && config_out)

@@ -3,13 +3,13 @@
  *     metadata.json      {"keras_version": "3.15.1", "date_saved": ...}
  *     config.json        the model's architecture (Keras' serialized config)
  *     model.weights.h5   the weights, in Keras 3's layout (weights_keras3.h)
- * and possibly assets/. kvk reads the zip's central directory itself; members may be stored
- * or deflated (zlib), zip64 included. Everything is checked against the file before use:
- * offsets and sizes must lie inside it and before the central directory, local headers must
- * agree with the directory, names must be unique, CRC-32s must match, and a deflated member
- * must inflate to exactly its declared size. Declared sizes are capped before anything is
- * allocated: a deflated member at KVK_ARCHIVE_MAX_RATIO times its compressed size (deflate
- * cannot do better), config.json at KVK_ARCHIVE_MAX_CONFIG bytes, metadata.json at
+ * and possibly assets/ (or the same as files in a directory: zipped=False). kvk reads the zip's
+ * central directory itself; members may be stored or deflated (zlib), zip64 included. Everything is
+ * checked against the file before use: offsets and sizes must lie inside it and before the central
+ * directory, local headers must agree with the directory, names must be unique, CRC-32s must match,
+ * and a deflated member must inflate to exactly its declared size. Declared sizes are capped before
+ * anything is allocated: a deflated member at KVK_ARCHIVE_MAX_RATIO times its compressed size
+ * (deflate cannot do better), config.json at KVK_ARCHIVE_MAX_CONFIG bytes, metadata.json at
  * KVK_ARCHIVE_MAX_METADATA, model.weights.h5 at KVK_ARCHIVE_MAX_WEIGHTS. Encrypted members,
  * other compression methods and split archives are refused.
  *
@@ -35,6 +35,10 @@
  * set to config.json's text. Pass NULL for what is not needed: the weights are only read
  * when asked for. Errors name the archive and the member at fault. */
 kvk_status kvk_keras_archive_read(const char *path, char **config_json, kvk_weight_file **weights);
+
+/* 1 if path is a directory holding model.weights.h5: an unzipped archive, as Keras 3's
+ * model.save(..., zipped=False) writes it; kvk_keras_archive_read reads those too. */
+int kvk_archive_directory(const char *path);
 
 /* 1 if the first bytes of a file (n of them) are a zip signature. */
 int kvk_archive_signature(const unsigned char *head, size_t n);

@@ -25,12 +25,19 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
         if (!json) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
         snprintf(json, n, "%s/model.json", path);
         if (stat(json, &st) != 0 || !S_ISREG(st.st_mode)) {
-            kvk_status s = kvk_fail(KVK_ERROR_IO,
-                                    "%s: is a directory without a model.json (a TensorFlow.js "
-                                    "model directory was expected)",
-                                    path);
             free(json);
-            return s;
+            /* Keras 3's model.save(..., zipped=False): the .keras archive's members as files */
+            if (kvk_archive_directory(path)) {
+                *source = KVK_SOURCE_ARCHIVE;
+                *resolved = strdup(path);
+                return *resolved ? KVK_OK
+                                 : kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+            }
+            return kvk_fail(KVK_ERROR_IO,
+                            "%s: is a directory without a model.json (a TensorFlow.js "
+                            "model directory was expected) or a model.weights.h5 (an unzipped "
+                            "Keras 3 .keras archive)",
+                            path);
         }
         *source = KVK_SOURCE_TFJS;
         *resolved = json;
@@ -202,7 +209,7 @@ const char *kvk_weight_format_name(kvk_weight_format format) {
     case KVK_FORMAT_KERAS3_H5:
         return "Keras 3 .weights.h5 (HDF5, layers/<layer>/vars)";
     case KVK_FORMAT_KERAS_ARCHIVE:
-        return ".keras archive (zip: config.json, metadata.json, model.weights.h5)";
+        return ".keras archive (config.json, metadata.json, model.weights.h5)";
     }
     return "?";
 }

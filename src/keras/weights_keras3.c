@@ -690,6 +690,28 @@ kvk_status kvk_weights_read_keras3(const char *path, int with_data, kvk_weight_f
     return st;
 }
 
+kvk_status kvk_weights_read_keras3_dir(const char *dir, const char *config_json, int with_data,
+                                       kvk_weight_file **out, int *listed_layers) {
+    *out = NULL;
+    *listed_layers = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    size_t n = strlen(dir) + sizeof "/model.weights.h5";
+    char *h5 = malloc(n);
+    if (!h5) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", dir);
+    snprintf(h5, n, "%s/model.weights.h5", dir);
+    reader r = {.path = dir, .member = "model.weights.h5: "};
+    r.file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    free(h5);
+    if (r.file < 0)
+        return kvk_fail(KVK_ERROR_FORMAT,
+                        "%s: model.weights.h5: cannot open as HDF5 (damaged or truncated?)", dir);
+    kvk_status st =
+        read_file(&r, KVK_FORMAT_KERAS_ARCHIVE, config_json, with_data, out, listed_layers);
+    H5Fclose(r.file);
+    reader_free(&r);
+    return st;
+}
+
 /* --- HDF5 file images ------------------------------------------------------------------------
  * The core (memory) driver normally copies a file image when it is set on the property list
  * and again when the file is opened. These callbacks hand it the caller's buffer instead

@@ -45,6 +45,11 @@ int kvk_weights_h5_is_keras3(const char *path);
 kvk_status kvk_weights_read_keras3(const char *path, int with_data, kvk_weight_file **out,
                                    int *listed_layers);
 
+/* The same for an unzipped archive: `dir` (file->path) holds model.weights.h5, whose names
+ * may come from `config_json`. Sets format KVK_FORMAT_KERAS_ARCHIVE. */
+kvk_status kvk_weights_read_keras3_dir(const char *dir, const char *config_json, int with_data,
+                                       kvk_weight_file **out, int *listed_layers);
+
 /* The same from an HDF5 file image in memory (`size` bytes, not copied; kept alive by the
  * caller until this returns). `path` is the archive (file->path), `member` the member's name
  * for messages, `config_json` (or NULL) the model config used for names when the file has

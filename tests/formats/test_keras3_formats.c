@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -576,6 +577,55 @@ static void test_archives(void) {
             verify(good[k].what, file, KVK_FORMAT_KERAS_ARCHIVE, "3.15.1");
         free(config);
         kvk_weight_file_free(file);
+    }
+
+    /* detected by content: an archive and a Keras 3 HDF5 file under misleading names */
+    {
+        zlayout lay;
+        int wi;
+        zbuf b = good_zip(1, 0, 1, &lay, &wi);
+        const char *path = tmp_path("archive.h5");
+        write_all(path, b.p, b.n);
+        free(b.p);
+        kvk_weight_file *file = NULL;
+        if (tu_check(kvk_weight_file_read(path, &file) == KVK_OK, "read %s: %s", path,
+                     kvk_last_error()))
+            verify("archive named .h5", file, KVK_FORMAT_KERAS_ARCHIVE, "3.15.1");
+        kvk_weight_file_free(file);
+        path = tmp_path("weights.bin");
+        write_k3(path, V_OK);
+        file = NULL;
+        if (tu_check(kvk_weight_file_read(path, &file) == KVK_OK, "read %s: %s", path,
+                     kvk_last_error()))
+            verify("Keras 3 HDF5 named .bin", file, KVK_FORMAT_KERAS3_H5, NULL);
+        kvk_weight_file_free(file);
+    }
+
+    /* unzipped archives (model.save(..., zipped=False)): a directory of the members */
+    for (int names = 1; names >= 0; names--) {
+        const char *dir = tmp_path(names ? "unzipped" : "unzipped_nonames");
+        char sub[600];
+        if (mkdir(dir, 0700) != 0) abort();
+        snprintf(sub, sizeof sub, "%s/config.json", dir);
+        write_all(sub, CONFIG, strlen(CONFIG));
+        snprintf(sub, sizeof sub, "%s/metadata.json", dir);
+        write_all(sub, METADATA, strlen(METADATA));
+        snprintf(sub, sizeof sub, "%s/model.weights.h5", dir);
+        write_k3(sub, names ? V_OK : V_NO_NAMES);
+        kvk_weight_file *file = NULL;
+        if (tu_check(kvk_weight_file_read(dir, &file) == KVK_OK, "read %s: %s", dir,
+                     kvk_last_error())) {
+            verify(names ? "unzipped archive" : "unzipped archive without names", file,
+                   KVK_FORMAT_KERAS_ARCHIVE, "3.15.1");
+            CHECK(file->model_config && !strcmp(file->model_config, CONFIG),
+                  "unzipped: model_config is config.json");
+        }
+        kvk_weight_file_free(file);
+        if (!names) { /* without config.json the names are missing: refused */
+            snprintf(sub, sizeof sub, "%s/config.json", dir);
+            unlink(sub);
+            expect_failure("unzipped archive without config.json", dir, NEEDLES("config.json"));
+        }
     }
 
     /* inspect an archive */
