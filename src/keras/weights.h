@@ -36,7 +36,8 @@ typedef struct kvk_weight {
     int64_t dims[KVK_MAX_DIMS]; /* after normalisation (see above) */
     float *data;                /* ndim-product floats, owned; NULL once moved into a model */
     const float *moved_to;      /* where kvk_bind_weights moved `data` (a layer bound twice) */
-    const char *dtype;          /* stored type: "float32", "float64" or "float16" (static) */
+    const char *dtype;          /* stored type (static): "float32", "float64", "float16"; Keras 3
+                                   files also "bfloat16" and integer types ("int64", ...) */
 } kvk_weight;
 
 typedef struct kvk_weight_layer {

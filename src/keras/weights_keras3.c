@@ -151,9 +151,12 @@ static int natural_cmp(const void *pa, const void *pb) {
     size_t la = strlen(a), lb = strlen(b), da = la, db = lb;
     while (da > 0 && isdigit((unsigned char)a[da - 1])) da--;
     while (db > 0 && isdigit((unsigned char)b[db - 1])) db--;
-    if (da == db && strncmp(a, b, da) == 0 && la - da != lb - db)
-        return (int)(la - da) - (int)(lb - db);
-    return strcmp(a, b);
+    /* a total order on (text before the trailing digits, digit count, digits) */
+    int c = memcmp(a, b, da < db ? da : db);
+    if (c) return c;
+    if (da != db) return da < db ? -1 : 1;
+    if (la - da != lb - db) return la - da < lb - db ? -1 : 1;
+    return strcmp(a + da, b + db);
 }
 
 /* The names of a group's links, sorted naturally. */
