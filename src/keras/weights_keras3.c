@@ -35,7 +35,25 @@ typedef struct reader {
     saveable *items;
     int count, cap;
     long groups;
+    struct keyed *by_path;      /* items sorted by path, for the config's names */
+    uint64_t file_size, stored; /* bytes of the file, and of the datasets read so far */
 } reader;
+
+/* A string key and an item index, sorted to find names and duplicates in n log n. */
+typedef struct keyed {
+    const char *key;
+    int index;
+} keyed;
+
+static int keyed_cmp(const void *pa, const void *pb) {
+    const keyed *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+static int keyed_find(const void *pkey, const void *pb) {
+    return strcmp((const char *)pkey, ((const keyed *)pb)->key);
+}
 
 static void close_id(hid_t *id, herr_t (*fn)(hid_t)) {
     if (*id >= 0) fn(*id);
@@ -366,10 +384,11 @@ static kvk_status names_from_config(reader *r, const kvk_json *model, const char
         }
         sprintf(path, "%s%s", prefix, segment);
         const char *name = config_layer_name(layer);
-        for (int s = 0; name && s < r->count; s++)
-            if (!r->items[s].name && !strcmp(r->items[s].path, path) &&
-                !(r->items[s].name = strdup(name)))
-                st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+        const keyed *hit =
+            name ? bsearch(path, r->by_path, (size_t)r->count, sizeof *r->by_path, keyed_find)
+                 : NULL;
+        if (hit && !r->items[hit->index].name && !(r->items[hit->index].name = strdup(name)))
+            st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
         if (st == KVK_OK &&
             kvk_json_is(kvk_json_get(kvk_json_get(layer, "config"), "layers"), KVK_JSON_ARRAY)) {
             char *inner = malloc(strlen(path) + sizeof "/layers/");
@@ -415,30 +434,47 @@ static char *qualified_name(const reader *r, int index) {
 }
 
 static kvk_status expose_names(reader *r) {
-    for (int i = 0; i < r->count; i++) {
+    keyed *k = malloc((size_t)(r->count ? r->count : 1) * sizeof *k);
+    char *dup = calloc((size_t)(r->count ? r->count : 1), 1);
+    kvk_status st = KVK_OK;
+    int n = 0;
+    if (!k || !dup) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+    for (int i = 0; st == KVK_OK && i < r->count; i++) {
         saveable *s = &r->items[i];
         if (!s->vars) continue;
         if (!s->name)
-            return kvk_fail(KVK_ERROR_FORMAT,
-                            "%s: %s'%s/vars' holds %d weights but names no layer (no 'name' "
-                            "attribute, as Keras before 3.6 and tf.keras wrote; their groups "
-                            "are named by class and position, which only the model's config "
-                            "maps to layers: load the .keras archive that holds this file)",
-                            r->path, r->member, s->path, s->vars);
-        int duplicate = 0;
-        for (int j = 0; j < r->count && !duplicate; j++)
-            duplicate = j != i && r->items[j].vars && r->items[j].name &&
-                        !strcmp(r->items[j].name, s->name);
-        s->layer = duplicate ? qualified_name(r, i) : strdup(s->name);
-        if (!s->layer) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+            st = kvk_fail(KVK_ERROR_FORMAT,
+                          "%s: %s'%s/vars' holds %d weights but names no layer (no 'name' "
+                          "attribute, as Keras before 3.6 and tf.keras wrote; their groups are "
+                          "named by class and position, which only the model's config maps to "
+                          "layers: load the .keras archive that holds this file)",
+                          r->path, r->member, s->path, s->vars);
+        else
+            k[n++] = (keyed){s->name, i};
     }
-    for (int i = 0; i < r->count; i++)
-        for (int j = i + 1; r->items[i].layer && j < r->count; j++)
-            if (r->items[j].layer && !strcmp(r->items[i].layer, r->items[j].layer))
-                return kvk_fail(
-                    KVK_ERROR_FORMAT, "%s: %s'%s' and '%s' are both layer '%s' of the same model",
-                    r->path, r->member, r->items[i].path, r->items[j].path, r->items[i].layer);
-    return KVK_OK;
+    if (st == KVK_OK) { /* layers with weights sharing a name get qualified names */
+        qsort(k, (size_t)n, sizeof *k, keyed_cmp);
+        for (int i = 1; i < n; i++)
+            if (!strcmp(k[i - 1].key, k[i].key)) dup[k[i - 1].index] = dup[k[i].index] = 1;
+        for (int i = 0; i < n && st == KVK_OK; i++) {
+            saveable *s = &r->items[k[i].index];
+            s->layer = dup[k[i].index] ? qualified_name(r, k[i].index) : strdup(s->name);
+            if (!s->layer) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+        }
+    }
+    if (st == KVK_OK) {
+        for (int i = 0; i < n; i++) k[i].key = r->items[k[i].index].layer;
+        qsort(k, (size_t)n, sizeof *k, keyed_cmp);
+        for (int i = 1; i < n && st == KVK_OK; i++)
+            if (!strcmp(k[i - 1].key, k[i].key))
+                st = kvk_fail(KVK_ERROR_FORMAT,
+                              "%s: %s'%s' and '%s' are both layer '%s' of the same model", r->path,
+                              r->member, r->items[k[i - 1].index].path, r->items[k[i].index].path,
+                              k[i].key);
+    }
+    free(k);
+    free(dup);
+    return st;
 }
 
 /* --- variables ------------------------------------------------------------------------------ */
@@ -542,6 +578,15 @@ static kvk_status read_var(reader *r, hid_t vars, const saveable *s, int index, 
     /* A hostile header can claim any shape; HDF5 would fill what is not stored. What the file
      * holds for the dataset bounds what it can be (times deflate's ratio, if filtered). */
     uint64_t stored = H5Dget_storage_size(ds);
+    r->stored += stored;
+    if (r->stored > r->file_size) {
+        kvk_fail(KVK_ERROR_FORMAT,
+                 "%s: %slayer '%s': '%s': the datasets read so far hold %llu bytes, more than "
+                 "the file's %llu (datasets linked twice?)",
+                 r->path, r->member, s->layer, w->name, (unsigned long long)r->stored,
+                 (unsigned long long)r->file_size);
+        goto done;
+    }
     if (count * size > stored * DEFLATE_RATIO + 4096 || (count && stored == 0)) {
         kvk_fail(KVK_ERROR_FORMAT,
                  "%s: %slayer '%s': '%s' claims %llu values but the file holds %llu bytes "
@@ -582,11 +627,18 @@ done:
 }
 
 static kvk_status read_layers(reader *r, kvk_weight_file *file, int with_data) {
+    int n = 0;
+    for (int i = 0; i < r->count; i++) n += r->items[i].vars > 0;
+    /* the names are unique (expose_names): allocated at once, not searched per layer */
+    file->layers = calloc((size_t)(n ? n : 1), sizeof *file->layers);
+    if (!file->layers) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
     for (int i = 0; i < r->count; i++) {
         saveable *s = &r->items[i];
         if (!s->vars) continue;
-        kvk_weight_layer *layer = kvk_weights_layer_add(file, s->layer);
-        if (!layer) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+        kvk_weight_layer *layer = &file->layers[file->layer_count];
+        if (!(layer->name = strdup(s->layer)))
+            return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+        file->layer_count++;
         char *vars_path = join_path(s->path, "vars");
         hid_t vars = vars_path ? H5Gopen2(r->file, *s->path ? vars_path : "vars", H5P_DEFAULT)
                                : H5I_INVALID_HID;
@@ -621,6 +673,7 @@ static void reader_free(reader *r) {
         free(r->items[i].layer);
     }
     free(r->items);
+    free(r->by_path);
 }
 
 /* Reads the open file r->file into a new kvk_weight_file. */
@@ -633,6 +686,11 @@ static kvk_status read_file(reader *r, kvk_weight_format format, const char *con
                                         r->path, r->member)
                              : walk(r, root, "", -1, 0);
     close_id(&root, H5Gclose);
+    hsize_t file_size = 0;
+    if (st == KVK_OK && H5Fget_filesize(r->file, &file_size) < 0)
+        st = kvk_fail(KVK_ERROR_FORMAT, "%s: %scannot tell the HDF5 file's size", r->path,
+                      r->member);
+    r->file_size = file_size;
     if (st == KVK_OK && config_json) {
         /* names missing from the file come from the config; a config that is not JSON
          * leaves them missing, which expose_names reports */
@@ -643,7 +701,16 @@ static kvk_status read_file(reader *r, kvk_weight_format format, const char *con
                     if (name && !(r->items[i].name = strdup(name)))
                         st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
                 }
-            if (st == KVK_OK) st = names_from_config(r, config, "layers/", 0);
+            if (st == KVK_OK) {
+                r->by_path = malloc((size_t)(r->count ? r->count : 1) * sizeof *r->by_path);
+                if (!r->by_path)
+                    st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+            }
+            if (st == KVK_OK) {
+                for (int i = 0; i < r->count; i++) r->by_path[i] = (keyed){r->items[i].path, i};
+                qsort(r->by_path, (size_t)r->count, sizeof *r->by_path, keyed_cmp);
+                st = names_from_config(r, config, "layers/", 0);
+            }
         }
     }
     if (st == KVK_OK) st = expose_names(r);

@@ -110,6 +110,7 @@ enum variant {
     V_EXTERNAL,    /* c1's bias an external link */
     V_DUP_NAME,    /* bn named c1 */
     V_HUGE,        /* bn's gamma claims 2^40 values, stores none */
+    V_SHARED,      /* one 64 KiB dataset linked as 200 variables of another layer */
 };
 
 static void attr_string(hid_t obj, const char *name, const char *value) {
@@ -200,6 +201,24 @@ static void write_k3(const char *path, enum variant variant) {
             free(wrong);
         }
         H5Gclose(g);
+    }
+    if (variant == V_SHARED) {
+        hid_t g = make_group(f, "layers/dense_9/vars");
+        attr_string(g, "name", "shared");
+        hsize_t dims[2] = {128, 128};
+        float *zeros = calloc(128 * 128, sizeof *zeros);
+        hid_t space = H5Screate_simple(2, dims, NULL);
+        hid_t ds = H5Dcreate2(g, "0", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros);
+        for (int i = 1; i < 200; i++) {
+            char link[16];
+            snprintf(link, sizeof link, "%d", i);
+            H5Lcreate_hard(g, "0", g, link, H5P_DEFAULT, H5P_DEFAULT);
+        }
+        H5Dclose(ds);
+        H5Sclose(space);
+        H5Gclose(g);
+        free(zeros);
     }
     /* optimizer state: an iteration counter and a slot, to be skipped */
     hid_t g = make_group(f, "optimizer/vars");
@@ -503,6 +522,10 @@ static void test_weights_h5(void) {
     write_k3(tmp_path("huge.weights.h5"), V_HUGE);
     expect_failure("claimed shape without data", tmp_path("huge.weights.h5"),
                    NEEDLES("layer 'bn'", "layers/batch_normalization/vars/0", "claims"));
+
+    write_k3(tmp_path("shared.weights.h5"), V_SHARED);
+    expect_failure("one dataset linked many times", tmp_path("shared.weights.h5"),
+                   NEEDLES("layer 'shared'", "linked twice"));
 
     /* a wrong shape reads, and the binder names file, layer, member and both shapes */
     path = tmp_path("shape.weights.h5");
