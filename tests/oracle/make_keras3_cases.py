@@ -18,6 +18,9 @@ Each file is loaded back by Keras (load_weights, into the model with its weights
 for an archive, its model.weights.h5 after zipfile's CRC check) and must reproduce output.npy
 exactly.
 
+k3_xception_notop_none is built after a few unnamed layers (OFFSET_NAMES), so its automatic
+layer names are offset (conv2d_3, ...), as in a session that built other models first.
+
 The nested case saves a Sequential holding the ResNet50 base (pooling avg) and a Dense head,
 the usual fine-tuning shape; output.npy is the base's output, which kvk's resnet50 must give
 from the file's inner layers (exposed by their own names).
@@ -59,6 +62,11 @@ CASES = {
     "k3_xception_notop_none":    ("xception", False, None, 1000, 71, 90, 1, [WH5, KER, LEG], False),
     "k3_resnet50_nested":        ("resnet50", False, "avg", 1000, 48, 64, 2, [WH5, KER, LEG], True),
 }
+
+# Layers created (unnamed) before the model in the same session, so that its automatic names
+# continue their count (conv2d_3, batch_normalization_2, add_5, ...), as when a user builds
+# other models first; kvk matches such names in creation order.
+OFFSET_NAMES = {"k3_xception_notop_none": {"Conv2D": 3, "BatchNormalization": 2, "Add": 5}}
 
 
 def init_weights(keras, model, x, rng):
@@ -178,6 +186,9 @@ def make_case(name, out_root, mods):
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed % (2**31))
 
+    for cls, count in OFFSET_NAMES.get(name, {}).items():
+        for _ in range(count):
+            getattr(keras.layers, cls)(**({"filters": 1, "kernel_size": 1} if cls == "Conv2D" else {}))
     base = getattr(keras.applications, k2.ARCHS[arch][0])(
         weights=None, include_top=top, pooling=pooling, classes=classes, input_shape=(h, w, 3))
     x = k2.make_input(arch, rng, (batch, h, w, 3))
@@ -233,6 +244,9 @@ def make_case(name, out_root, mods):
         "n_weighted_layers": len(weighted),
         "n_weights": int(sum(np.prod(v.shape) for v in base.weights)),
         "legacy_names_removed": legacy_names,
+        "offset_names": OFFSET_NAMES.get(name),
+        "first_conv2d": next((l.name for l in base.layers if type(l).__name__ == "Conv2D" and
+                              l.name.startswith("conv2d")), None),
         "seed": seed,
         "keras": "keras " + keras.__version__,
         "archive_keras_version": metadata.get("keras_version"),
