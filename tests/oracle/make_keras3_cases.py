@@ -21,6 +21,9 @@ exactly.
 k3_xception_notop_none is built after a few unnamed layers (OFFSET_NAMES), so its automatic
 layer names are offset (conv2d_3, ...), as in a session that built other models first.
 
+tfk_inception_v3_notop_max is a .keras archive written by tf-keras 2.21 (the same layout,
+never with names; metadata.json says keras_version 2.21.0).
+
 The nested case saves a Sequential holding the ResNet50 base (pooling avg) and a Dense head,
 the usual fine-tuning shape; output.npy is the base's output, which kvk's resnet50 must give
 from the file's inner layers (exposed by their own names).
@@ -61,6 +64,12 @@ CASES = {
     "k3_inception_v3_notop_avg": ("inception_v3", False, "avg", 1000, 80, 96, 2, [WH5, KER, LEG], False),
     "k3_xception_notop_none":    ("xception", False, None, 1000, 71, 90, 1, [WH5, KER, LEG], False),
     "k3_resnet50_nested":        ("resnet50", False, "avg", 1000, 48, 64, 2, [WH5, KER, LEG], True),
+}
+# tf-keras (2.13 and later) writes .keras archives in the same layout, without names: one case
+# written by tf-keras 2.21 (model.save("model.keras")), InceptionV3 since its model.layers
+# order is not its creation order.
+TFK_CASES = {
+    "tfk_inception_v3_notop_max": ("inception_v3", False, "max", 1000, 75, 90, 1, [KER], False),
 }
 
 # Layers created (unnamed) before the model in the same session, so that its automatic names
@@ -173,7 +182,64 @@ def write_legacy_archive(h5py, src, dst):
     return len(removed)
 
 
+def make_tfk_case(name, out_root, mods):
+    """A .keras archive written by tf-keras."""
+    tf, _, h5py = mods
+    import tf_keras
+    arch, top, pooling, classes, h, w, batch, files, _ = TFK_CASES[name]
+    d = os.path.join(out_root, name)
+    t0 = time.time()
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    seed = zlib.crc32((name + os.environ.get("KVK_ORACLE_SEED", "")).encode())
+    rng = np.random.default_rng(seed)
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(seed % (2**31))
+    model = getattr(tf_keras.applications, k2.ARCHS[arch][0])(
+        weights=None, include_top=top, pooling=pooling, classes=classes, input_shape=(h, w, 3))
+    x = k2.make_input(arch, rng, (batch, h, w, 3))
+    k2.init_weights(tf, tf_keras, model, x, rng)
+    y = model.predict(x, batch_size=batch, verbose=0).astype(np.float32)
+    np.save(os.path.join(d, "input.npy"), x)
+    np.save(os.path.join(d, "output.npy"), y)
+    model.save(os.path.join(d, KER))
+    with zipfile.ZipFile(os.path.join(d, KER)) as z:
+        assert z.testzip() is None, f"{name}: bad CRC"
+        metadata = json.loads(z.read("metadata.json"))
+        member = os.path.join(d, "member.weights.h5")
+        with open(member, "wb") as f:
+            f.write(z.read("model.weights.h5"))
+    names = []
+    with h5py.File(member, "r") as h5:
+        h5.visititems(lambda n, o: names.append(n) if "name" in o.attrs else None)
+    assert not names, f"{name}: tf-keras wrote names: {names[:3]}"
+    # reload check as for the Keras 3 files: weights zeroed, then the member loaded
+    model.set_weights([np.zeros_like(v) for v in model.get_weights()])
+    model.load_weights(member)
+    os.remove(member)
+    assert np.array_equal(y, model.predict(x, batch_size=batch, verbose=0)), f"{name}: reload"
+    info = {
+        "name": name, "arch": arch, "naming": None, "include_top": top, "pooling": pooling,
+        "classes": classes, "height": h, "width": w, "batch": batch,
+        "files": files + ["input.npy", "output.npy"], "input_shape": list(x.shape),
+        "output_shape": list(y.shape), "input_preprocessing": k2.PREPROCESSING[k2.ARCHS[arch][1]],
+        "seed": seed, "keras": "tf-keras " + tf_keras.__version__,
+        "archive_keras_version": metadata.get("keras_version"), "tensorflow": tf.__version__,
+        "generator": "tests/oracle/make_keras3_cases.py",
+    }
+    with open(os.path.join(d, "case.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    secs = time.time() - t0
+    with open(os.path.join(d, "done.json"), "w") as f:
+        json.dump({"script_sha256": SCRIPT_HASH, "seconds": round(secs, 2),
+                   "bytes": k2.dir_bytes(d)}, f)
+    print(f"{name}: {secs:.1f} s, out {tuple(y.shape)} std {y.std():.4g}", flush=True)
+
+
 def make_case(name, out_root, mods):
+    if name in TFK_CASES:
+        return make_tfk_case(name, out_root, mods)
     tf, keras, h5py = mods
     arch, top, pooling, classes, h, w, batch, files, nested = CASES[name]
     d = os.path.join(out_root, name)
@@ -285,14 +351,14 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="TF intra-op threads (default 1)")
     args = ap.parse_args()
     if args.list:
-        for n in CASES:
+        for n in list(CASES) + list(TFK_CASES):
             print(n)
         return
     if not args.out_dir:
         ap.error("OUT_DIR is required")
-    names = args.case or list(CASES)
+    names = args.case or list(CASES) + list(TFK_CASES)
     for n in names:
-        if n not in CASES:
+        if n not in CASES and n not in TFK_CASES:
             ap.error(f"unknown case {n!r} (see --list)")
     todo = [n for n in names if args.force or not is_done(args.out_dir, n)]
     for n in names:
