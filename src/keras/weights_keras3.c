@@ -177,42 +177,56 @@ static int natural_cmp(const void *pa, const void *pb) {
     return strcmp(a + da, b + db);
 }
 
-/* The names of a group's links, sorted naturally. */
+typedef struct link_list {
+    char **names;
+    size_t count, cap;
+    int failure; /* 1 too many, 2 name too long, 3 out of memory */
+} link_list;
+
+static herr_t collect_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    (void)group, (void)info;
+    link_list *l = data;
+    size_t len = strlen(name);
+    if (l->count >= MAX_GROUPS) return l->failure = 1, -1;
+    if (len > MAX_NAME) return l->failure = 2, -1;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **names = realloc(l->names, cap * sizeof *names);
+        if (!names) return l->failure = 3, -1;
+        l->names = names;
+        l->cap = cap;
+    }
+    if (!(l->names[l->count] = strdup(name))) return l->failure = 3, -1;
+    l->count++;
+    return 0;
+}
+
+/* The names of a group's links, sorted naturally (one pass over the group). */
 static int list_links(reader *r, hid_t group, const char *where, char ***out, int *count) {
     *out = NULL;
     *count = 0;
-    H5G_info_t info;
-    if (H5Gget_info(group, &info) < 0) {
-        kvk_fail(KVK_ERROR_FORMAT, "%s: %s'%s': unreadable group", r->path, r->member,
-                 *where ? where : "/");
+    link_list l = {NULL, 0, 0, 0};
+    hsize_t idx = 0;
+    if (H5Literate(group, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_link, &l) < 0) {
+        for (size_t i = 0; i < l.count; i++) free(l.names[i]);
+        free(l.names);
+        const char *g = *where ? where : "/";
+        if (l.failure == 1)
+            kvk_fail(KVK_ERROR_FORMAT,
+                     "%s: %s'%s' holds more than %d entries, too many for a model", r->path,
+                     r->member, g, MAX_GROUPS);
+        else if (l.failure == 2)
+            kvk_fail(KVK_ERROR_FORMAT, "%s: %s'%s' holds a name longer than %d bytes", r->path,
+                     r->member, g, MAX_NAME);
+        else if (l.failure == 3)
+            kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+        else
+            kvk_fail(KVK_ERROR_FORMAT, "%s: %s'%s': unreadable group", r->path, r->member, g);
         return -1;
     }
-    if (info.nlinks > MAX_GROUPS) {
-        kvk_fail(KVK_ERROR_FORMAT, "%s: %s'%s' holds %llu entries, too many for a model", r->path,
-                 r->member, *where ? where : "/", (unsigned long long)info.nlinks);
-        return -1;
-    }
-    char **names = calloc(info.nlinks ? info.nlinks : 1, sizeof *names);
-    if (!names) {
-        kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->path);
-        return -1;
-    }
-    for (hsize_t i = 0; i < info.nlinks; i++) {
-        ssize_t len =
-            H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
-        if (len < 0 || len > MAX_NAME || !(names[i] = malloc((size_t)len + 1)) ||
-            H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, names[i], (size_t)len + 1,
-                               H5P_DEFAULT) < 0) {
-            for (hsize_t j = 0; j <= i; j++) free(names[j]);
-            free(names);
-            kvk_fail(KVK_ERROR_FORMAT, "%s: %s'%s': unreadable link name", r->path, r->member,
-                     *where ? where : "/");
-            return -1;
-        }
-    }
-    qsort(names, info.nlinks, sizeof *names, natural_cmp);
-    *out = names;
-    *count = (int)info.nlinks;
+    if (l.count) qsort(l.names, l.count, sizeof *l.names, natural_cmp);
+    *out = l.names;
+    *count = (int)l.count;
     return 0;
 }
 

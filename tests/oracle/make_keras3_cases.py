@@ -59,10 +59,10 @@ WH5, KER, LEG = "weights.weights.h5", "model.keras", "model_legacy.keras"
 CASES = {
     "k3_vgg16_notop_avg":        ("vgg16", False, "avg", 1000, 48, 64, 2, [WH5, KER], False),
     "k3_vgg19_notop_max":        ("vgg19", False, "max", 1000, 40, 48, 1, [WH5], False),
-    "k3_resnet50_notop_avg":     ("resnet50", False, "avg", 1000, 64, 96, 2, [WH5, KER], False),
-    "k3_resnet50_top_classes10": ("resnet50", True, None, 10, 224, 224, 1, [WH5, KER], False),
-    "k3_inception_v3_notop_avg": ("inception_v3", False, "avg", 1000, 80, 96, 2, [WH5, KER, LEG], False),
-    "k3_xception_notop_none":    ("xception", False, None, 1000, 71, 90, 1, [WH5, KER, LEG], False),
+    "k3_resnet50_notop_avg":     ("resnet50", False, "avg", 1000, 64, 96, 2, [WH5], False),
+    "k3_resnet50_top_classes10": ("resnet50", True, None, 10, 224, 224, 1, [WH5], False),
+    "k3_inception_v3_notop_avg": ("inception_v3", False, "avg", 1000, 80, 96, 2, [WH5, LEG], False),
+    "k3_xception_notop_none":    ("xception", False, None, 1000, 71, 90, 1, [WH5, LEG], False),
     "k3_resnet50_nested":        ("resnet50", False, "avg", 1000, 48, 64, 2, [WH5, KER, LEG], True),
 }
 # tf-keras (2.13 and later) writes .keras archives in the same layout, without names: one case
