@@ -29,7 +29,15 @@
  * models) are both exposed qualified by the names of the models around them, joined with
  * "/" and without the outermost model: `encoder/dense`, `decoder/dense`. Layers without
  * weights are counted (listed_layers) but not listed. Weight names are the datasets' paths in
- * the file, e.g. "layers/functional/layers/conv2d/vars/0". */
+ * the file, e.g. "layers/functional/layers/conv2d/vars/0".
+ *
+ * Hostile files: links must be plain (no soft or external links), nesting, group and entry
+ * counts and name lengths are capped, a dataset may not claim more values than its storage
+ * can hold, and the datasets read may not add up to more bytes than the file (one dataset
+ * linked as many variables). What remains is HDF5's own robustness: the `name` attributes are
+ * variable-length strings, read from the file's global heap, and fuzzing showed HDF5 1.10.8
+ * crashing or looping inside H5HG_read on a corrupted heap (h5py and every HDF5 reader share
+ * this). Inside a .keras archive the CRC-32 catches accidental damage, not a crafted file. */
 #ifndef KVK_KERAS_WEIGHTS_KERAS3_H
 #define KVK_KERAS_WEIGHTS_KERAS3_H
 
