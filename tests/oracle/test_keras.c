@@ -1,11 +1,12 @@
-/* kvk against real Keras: a case folder made by make_keras_cases.py holds weight files that
- * Keras wrote (save_weights, model.save, a theano-ordered copy, renumbered copies), an input,
- * and Keras' own output for it. A case of make_config_cases.py names a "model_file" instead
- * of an application: kvk builds the model from the config saved in it (each of "files"
- * gives the weights), or must refuse it with a message containing "expect_error". Every weight file
- * must reproduce that output within the stated tolerance. A feature case (case.json "features")
- * instead lists layer outputs (optionally globally pooled) that kvk must return through
- * options.output_layers. usage: test_keras CASE_DIR... */
+/* kvk against real Keras: a case folder made by make_keras_cases.py (tf-keras) or
+ * make_keras3_cases.py (Keras 3) holds weight files that Keras wrote (save_weights,
+ * model.save, a theano-ordered copy, renumbered copies; Keras 3 .weights.h5 and .keras
+ * archives), an input, and Keras' own output for it. A case of make_config_cases.py names a
+ * "model_file" instead of an application: kvk builds the model from the config saved in it
+ * (each of "files" gives the weights), or must refuse it with a message containing
+ * "expect_error". Every weight file must reproduce that output within the stated tolerance. A
+ * feature case (case.json "features") instead lists layer outputs (optionally globally pooled)
+ * that kvk must return through options.output_layers. usage: test_keras CASE_DIR... */
 #include "testutil.h"
 
 #include "api/internal.h"
@@ -219,7 +220,9 @@ static double run_case(kvk_context *ctx, const char *dir) {
     double worst = 0;
     for (size_t i = 0; files && i < files->length; i++) {
         const char *file = kvk_json_string(kvk_json_at(files, i));
-        if (!file || (!strstr(file, ".h5") && !strstr(file, "model.json"))) continue;
+        if (!file || (!strstr(file, ".h5") && !strstr(file, "model.json") &&
+                      !strstr(file, ".keras")))
+            continue;
         if (features) {
             double err = run_features(ctx, &o, dir, file, features, &x);
             if (err > worst || isnan(err)) worst = err;
