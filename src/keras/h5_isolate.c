@@ -1,4 +1,5 @@
-/* HDF5 weight files read in a child process (see kvk/weights.h and docs/hostile-inputs.md).
+/* HDF5 weight files (Keras 1/2 .h5, Keras 3 .weights.h5, and .keras archives, whose weights are
+ * HDF5) read in a child process (see kvk/weights.h and docs/hostile-inputs.md).
  *
  * libhdf5 1.10 parses a file's object headers, heaps and B-trees with little checking: bit
  * flips in a small Keras file make it crash (SIGSEGV, SIGABRT) or loop forever, and no amount
@@ -31,7 +32,9 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "keras/archive.h"
 #include "keras/weights_internal.h"
+#include "keras/weights_keras3.h"
 #include "kvk/weights.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -124,9 +127,16 @@ static void out_string(out_stream *o, const char *s) {
     out_bytes(o, s, n < MAX_STRING_BYTES ? n : MAX_STRING_BYTES);
 }
 
-static int dtype_code(const char *dtype) {
-    if (!dtype) return 0;
-    return !strcmp(dtype, "float16") ? 1 : !strcmp(dtype, "float32") ? 2 : 3;
+/* The stored dtypes the readers name (static strings), by their index on the pipe; 0: none. */
+static const char *const DTYPES[] = {NULL,     "float16", "float32", "float64", "bfloat16",
+                                     "int8",   "uint8",   "int16",   "uint16",  "int32",
+                                     "uint32", "int64",   "uint64"};
+#define DTYPE_COUNT (sizeof DTYPES / sizeof DTYPES[0])
+
+static uint32_t dtype_code(const char *dtype) {
+    for (uint32_t i = 1; dtype && i < DTYPE_COUNT; i++)
+        if (!strcmp(dtype, DTYPES[i])) return i;
+    return 0;
 }
 
 static void child_limits(void) {
@@ -149,11 +159,30 @@ static void child_limits(void) {
     alarm((unsigned)timeout_seconds() + 5);
 }
 
-static void child_main(int fd, const char *path, int with_data) {
+/* Set in the child: a reader that calls another (an archive's HDF5 member) reads directly. */
+static int in_child;
+
+static kvk_status read_direct(kvk_weight_source source, const char *path, int with_data,
+                              kvk_weight_file **out, int *listed) {
+    switch (source) {
+    case KVK_SOURCE_HDF5:
+        return kvk_weights_read_h5_direct(path, with_data, out, listed);
+    case KVK_SOURCE_KERAS3:
+        return kvk_weights_read_keras3(path, with_data, out, listed);
+    case KVK_SOURCE_ARCHIVE:
+        return kvk_weights_read_archive(path, with_data, out, listed);
+    case KVK_SOURCE_TFJS:
+        return kvk_weights_read_tfjs(path, with_data, out, listed);
+    }
+    return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: unknown weight file source", path);
+}
+
+static void child_main(int fd, kvk_weight_source source, const char *path, int with_data) {
+    in_child = 1;
     child_limits();
     kvk_weight_file *file = NULL;
     int listed = 0;
-    kvk_status st = kvk_weights_read_h5_direct(path, with_data, &file, &listed);
+    kvk_status st = read_direct(source, path, with_data, &file, &listed);
     static out_stream o;
     o.fd = fd;
     out_u32(&o, MAGIC);
@@ -162,6 +191,8 @@ static void child_main(int fd, const char *path, int with_data) {
     if (st == KVK_OK) {
         out_u32(&o, (uint32_t)listed);
         out_u32(&o, (uint32_t)file->format);
+        out_u32(&o, (uint32_t)file->keras_major);
+        out_string(&o, file->path);
         out_string(&o, file->keras_version);
         out_string(&o, file->backend);
         out_string(&o, file->model_config);
@@ -175,7 +206,7 @@ static void child_main(int fd, const char *path, int with_data) {
                 out_string(&o, w->name);
                 out_u32(&o, (uint32_t)w->ndim);
                 out_bytes(&o, w->dims, sizeof(int64_t) * (size_t)w->ndim);
-                out_u32(&o, (uint32_t)dtype_code(w->dtype));
+                out_u32(&o, dtype_code(w->dtype));
                 out_u32(&o, w->data != NULL);
                 if (w->data) out_bytes(&o, w->data, sizeof(float) * (size_t)kvk_weight_elements(w));
             }
@@ -285,10 +316,15 @@ static int read_answer(in_stream *s, int with_data, kvk_weight_file **out, int *
     uint64_t total = 0;
     int ok = in_u32(s, &v) && v <= MAX_LAYERS;
     *listed = (int)v;
-    uint32_t format = 0;
+    uint32_t format = 0, major = 0;
+    char *path = NULL;
     ok = ok && in_u32(s, &format) &&
-         (format == KVK_FORMAT_H5_WEIGHTS || format == KVK_FORMAT_H5_MODEL);
-    if (ok) file = kvk_weights_new(s->path, (kvk_weight_format)format);
+         (format == KVK_FORMAT_H5_WEIGHTS || format == KVK_FORMAT_H5_MODEL ||
+          format == KVK_FORMAT_KERAS3_H5 || format == KVK_FORMAT_KERAS_ARCHIVE) &&
+         in_u32(s, &major) && major <= 3 && in_string(s, &path) && path;
+    if (ok) file = kvk_weights_new(path, (kvk_weight_format)format);
+    free(path);
+    if (file) file->keras_major = (int)major;
     ok = ok && file && in_string(s, &file->keras_version) && in_string(s, &file->backend) &&
          in_string(s, &file->model_config);
     uint32_t layers = 0;
@@ -340,9 +376,14 @@ static int read_answer(in_stream *s, int with_data, kvk_weight_file **out, int *
 
 kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file **out,
                                int *listed_layers) {
+    return kvk_weights_read_isolated(KVK_SOURCE_HDF5, path, with_data, out, listed_layers);
+}
+
+kvk_status kvk_weights_read_isolated(kvk_weight_source source, const char *path, int with_data,
+                                     kvk_weight_file **out, int *listed_layers) {
     *out = NULL;
     *listed_layers = 0;
-    if (!isolated()) return kvk_weights_read_h5_direct(path, with_data, out, listed_layers);
+    if (in_child || !isolated()) return read_direct(source, path, with_data, out, listed_layers);
     int fds[2];
     if (pipe(fds) != 0)
         return kvk_fail(KVK_ERROR_IO, "%s: cannot start the HDF5 reader process: %s", path,
@@ -359,7 +400,7 @@ kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file 
     }
     if (child == 0) {
         close(fds[0]);
-        child_main(fds[1], path, with_data);
+        child_main(fds[1], source, path, with_data);
     }
     close(fds[1]);
     int timeout = timeout_seconds();

@@ -436,6 +436,12 @@ static void test_conv2d(void) {
         {2, 5, 5, 17, 3, 5, 5, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR}, /* one output pixel */
         {1, 1, 1, 64, 33, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_RELU},  /* 1x1 image */
         {1, 3, 4, 2, 1, 3, 3, 3, 3, KVK_PAD_SAME, 1, KVK_ACT_LINEAR},   /* one output channel */
+        /* 3x3 stride 1 (Winograd's): odd and even outputs, tiles overhanging the edge */
+        {2, 9, 7, 8, 12, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {1, 6, 6, 5, 3, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR},
+        {3, 1, 1, 4, 4, 3, 3, 1, 1, KVK_PAD_SAME, 0, KVK_ACT_LINEAR},
+        {1, 2, 17, 16, 33, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {2, 5, 8, 3, 64, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_RELU},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) conv_one(fixed[i]);
     static const int cins[] = {1, 2, 3, 4, 5, 7, 8, 12, 16, 19, 32};
@@ -1992,6 +1998,7 @@ static void test_kernel_variants(void) {
         if (!strcmp(k->family, "conv2d")) {
             test_conv2d();
             test_dense();
+            test_concat(); /* convolutions written into a Concatenate's slice */
         } else if (!strcmp(k->family, "depthwise_conv2d")) {
             test_depthwise();
             test_separable();
