@@ -6,7 +6,8 @@
 extern "C" {
 #endif
 
-/* HDF5 (.h5) weight files are read by libhdf5, which can crash (SIGSEGV) or loop forever on a
+/* HDF5 weight files (Keras 1/2 .h5, Keras 3 .weights.h5, the weights inside a .keras archive)
+ * are read by libhdf5, which can crash (SIGSEGV) or loop forever on a
  * damaged or hostile file. By default kvk therefore reads them in a short-lived child process
  * (fork): with an address-space limit and a time limit, the weights come back through a pipe
  * and are checked again on arrival, and a crash, a hang or a memory blow-up in libhdf5 ends
