@@ -165,8 +165,10 @@ static int in_child;
 static kvk_status read_direct(kvk_weight_source source, const char *path, int with_data,
                               kvk_weight_file **out, int *listed) {
     switch (source) {
-    case KVK_SOURCE_HDF5:
-        return kvk_weights_read_h5_direct(path, with_data, out, listed);
+    case KVK_SOURCE_HDF5: /* Keras 1/2 or Keras 3: asking libhdf5 which is part of the risk */
+        return kvk_weights_h5_is_keras3(path)
+                   ? kvk_weights_read_keras3(path, with_data, out, listed)
+                   : kvk_weights_read_h5_direct(path, with_data, out, listed);
     case KVK_SOURCE_KERAS3:
         return kvk_weights_read_keras3(path, with_data, out, listed);
     case KVK_SOURCE_ARCHIVE:

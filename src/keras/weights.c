@@ -67,7 +67,9 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
         }
     }
     if (is_hdf5) {
-        *source = kvk_weights_h5_is_keras3(path) ? KVK_SOURCE_KERAS3 : KVK_SOURCE_HDF5;
+        /* Keras 1/2 or Keras 3 layout: told apart with libhdf5, so in the reader's child
+         * process (h5_isolate.c), never here: a damaged file can crash libhdf5 */
+        *source = KVK_SOURCE_HDF5;
     } else if (kvk_archive_signature(head, n)) {
         *source = KVK_SOURCE_ARCHIVE;
     } else {
