@@ -8,7 +8,7 @@
 #include "api/internal.h"
 #include "keras/apps/apps.h"
 #include "keras/bind.h"
-#include "keras/config_model.h"
+#include "api/model_config.h"
 #include "keras/weights.h"
 
 static long max_tensor_floats(const kvk_graph *g) {

@@ -207,6 +207,10 @@ int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act) 
     return id;
 }
 
+void kvk_graph_set_activation(kvk_graph *g, int node, kvk_act act) {
+    if (node >= 0 && node < g->count) set_act(&g->nodes[node], act);
+}
+
 kvk_act kvk_act_default(kvk_activation kind) {
     return (kvk_act){kind, kind == KVK_ACT_ELU ? 1.0f : 0.0f, INFINITY, 0.0f};
 }

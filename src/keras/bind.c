@@ -145,7 +145,24 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
     return KVK_OK;
 }
 
+/* A weight listed twice with the same data (a shared layer's extra calls, as a config view
+ * lists them): the later entries copy from the first instead of moving it again. */
+static void alias_shared_data(kvk_weight_file *file) {
+    for (int l = 0; l < file->layer_count; l++)
+        for (int j = 0; j < file->layers[l].count; j++) {
+            kvk_weight *w = &file->layers[l].weights[j];
+            for (int m = 0; w->data && m <= l; m++)
+                for (int k = 0; k < (m == l ? j : file->layers[m].count); k++)
+                    if (file->layers[m].weights[k].data == w->data) {
+                        w->moved_to = w->data;
+                        w->data = NULL;
+                        break;
+                    }
+        }
+}
+
 static kvk_status bind_all(kvk_graph *g, kvk_weight_file *file, int copy) {
+    if (copy) alias_shared_data(file);
     for (int i = 0; i < g->count; i++) {
         kvk_node *n = &g->nodes[i];
         expected e;

@@ -34,28 +34,30 @@
 
 const char *kvk_config_supported_layers(void) {
     return "InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization, "
-           "Activation, ReLU (plain), Softmax, Add, Concatenate (channel axis), ZeroPadding2D, "
-           "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, "
-           "Flatten, Dense, Dropout, SpatialDropout2D, GaussianNoise, GaussianDropout, "
-           "AlphaDropout, ActivityRegularization, and nested Sequential/Functional models; "
-           "activations linear, relu, softmax";
+           "Activation, ReLU, LeakyReLU, ELU, Softmax, Add, Multiply, Concatenate (channel "
+           "axis), ZeroPadding2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, "
+           "GlobalMaxPooling2D, Flatten, Reshape, Rescaling, Dense, Dropout, SpatialDropout2D, "
+           "GaussianNoise, GaussianDropout, AlphaDropout, ActivityRegularization, and nested "
+           "Sequential/Functional models; activations linear, relu, relu6, softmax, sigmoid, "
+           "tanh, swish/silu, hard_sigmoid, hard_swish/hard_silu, elu, softplus";
 }
 
-kvk_status kvk_config_activation(const char *activation, const char *layer, const char *cls,
-                                 kvk_activation *out) {
-    static const struct {
-        const char *name;
-        kvk_activation act;
-    } known[] = {{"linear", KVK_ACT_LINEAR}, {"relu", KVK_ACT_RELU}, {"softmax", KVK_ACT_SOFTMAX}};
+kvk_status kvk_config_activation(const char *activation, int keras_major, const char *layer,
+                                 const char *cls, kvk_act *out) {
     const char *name = activation ? activation : "linear";
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (!strcmp(name, known[i].name)) {
-            *out = known[i].act;
-            return KVK_OK;
-        }
+    kvk_activation kind;
+    if (!strcmp(name, "relu6")) {
+        *out = (kvk_act){KVK_ACT_RELU, 0.0f, 6.0f, 0.0f};
+        return KVK_OK;
+    }
+    if (kvk_activation_from_keras(name, keras_major, &kind)) {
+        *out = kvk_act_default(kind);
+        return KVK_OK;
+    }
     return kvk_fail(KVK_ERROR_UNSUPPORTED,
                     "layer '%s' (%s): activation '%s' is not supported (supported: linear, "
-                    "relu, softmax)",
+                    "relu, relu6, softmax, sigmoid, tanh, swish, silu, hard_sigmoid, hard_swish, "
+                    "hard_silu, elu, softplus)",
                     layer, cls, name);
 }
 
@@ -149,6 +151,7 @@ typedef struct ctx {
     int channels_first; /* the model's data format */
     int inputs_made;    /* graph inputs created (one allowed) */
     long long params;   /* running count, for the summary rows */
+    int keras_major;    /* 3 if Keras 3 wrote the config, else 2 */
     kvk_status status;
 } ctx;
 
@@ -192,6 +195,12 @@ static int record_rank(ctx *c, int node, int rank) {
 }
 
 /* After a builder call: its node, or the graph's error restated with the file. */
+/* Sets a built layer's activation with its parameters (the builders take only the kind). */
+static int with_act(kvk_graph *g, int node, kvk_act act) {
+    if (node >= 0) kvk_graph_set_activation(g, node, act);
+    return node;
+}
+
 static tensor built(ctx *c, int node, int rank) {
     if (node < 0) {
         if (c->status == KVK_OK) {
@@ -272,7 +281,7 @@ static int read_window(ctx *c, const char *name, const char *cls, const kvk_json
 }
 
 static int read_activation(ctx *c, const char *name, const char *cls, const kvk_json *cfg,
-                           kvk_activation *act) {
+                           kvk_act *act) {
     const kvk_json *a = kvk_json_get(cfg, "activation");
     const char *s = kvk_json_string(a);
     if (a && !s && !kvk_json_is(a, KVK_JSON_NULL)) {
@@ -284,7 +293,7 @@ static int read_activation(ctx *c, const char *name, const char *cls, const kvk_
             return 0;
         }
     }
-    if (kvk_config_activation(s, name, cls, act) != KVK_OK) {
+    if (kvk_config_activation(s, c->keras_major, name, cls, act) != KVK_OK) {
         c->status = kvk_fail_context(KVK_ERROR_UNSUPPORTED, "%s: ", c->what);
         return 0;
     }
@@ -425,7 +434,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
     kvk_graph *g = c->g;
     char name[NAME_SIZE];
     if (!call_name(c, lname, call, name)) return fail_t();
-    if (strcmp(cls, "Add") && strcmp(cls, "Concatenate") && n != 1) {
+    if (strcmp(cls, "Add") && strcmp(cls, "Multiply") && strcmp(cls, "Concatenate") && n != 1) {
         fail_layer(c, lname, cls, "takes one input, the config gives %d", n);
         return fail_t();
     }
@@ -441,7 +450,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
     if (!strcmp(cls, "Conv2D")) {
         window w;
         int filters;
-        kvk_activation act;
+        kvk_act act;
         if (!need_image(c, lname, cls, x) || !read_window(c, lname, cls, cfg, "kernel_size", &w) ||
             !read_activation(c, lname, cls, cfg, &act))
             return fail_t();
@@ -451,15 +460,17 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
         }
         int bias = json_bool(kvk_json_get(cfg, "use_bias"), 1);
         out = built(c,
-                    kvk_graph_conv2d(g, x.node, name, filters, w.kh, w.kw, w.sh, w.sw, w.padding,
-                                     bias, act),
+                    with_act(g,
+                             kvk_graph_conv2d(g, x.node, name, filters, w.kh, w.kw, w.sh, w.sw,
+                                              w.padding, bias, act.kind),
+                             act),
                     3);
         c->params += (long long)w.kh * w.kw * s.c * filters + (bias ? filters : 0);
         weighted = 1;
     } else if (!strcmp(cls, "DepthwiseConv2D")) {
         window w;
         int dm = 1;
-        kvk_activation act;
+        kvk_act act;
         if (!need_image(c, lname, cls, x) || !read_window(c, lname, cls, cfg, "kernel_size", &w) ||
             !read_activation(c, lname, cls, cfg, &act))
             return fail_t();
@@ -468,21 +479,23 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
             fail_layer(c, lname, cls, "'depth_multiplier' is not an integer");
             return fail_t();
         }
-        if (act == KVK_ACT_SOFTMAX) {
+        if (act.kind == KVK_ACT_SOFTMAX) {
             fail_layer(c, lname, cls, "activation 'softmax' is supported on Conv2D and Dense only");
             return fail_t();
         }
         int bias = json_bool(kvk_json_get(cfg, "use_bias"), 1);
         out = built(c,
-                    kvk_graph_depthwise_conv2d(g, x.node, name, w.kh, w.kw, w.sh, w.sw, w.padding,
-                                               dm, bias, act),
+                    with_act(g,
+                             kvk_graph_depthwise_conv2d(g, x.node, name, w.kh, w.kw, w.sh, w.sw,
+                                                        w.padding, dm, bias, act.kind),
+                             act),
                     3);
         c->params += (long long)w.kh * w.kw * s.c * dm + (bias ? (long long)s.c * dm : 0);
         weighted = 1;
     } else if (!strcmp(cls, "SeparableConv2D")) {
         window w;
         int dm = 1, filters;
-        kvk_activation act;
+        kvk_act act;
         if (!need_image(c, lname, cls, x) || !read_window(c, lname, cls, cfg, "kernel_size", &w) ||
             !read_activation(c, lname, cls, cfg, &act))
             return fail_t();
@@ -502,7 +515,9 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
                                             dm, 0, KVK_ACT_LINEAR);
         tensor d = built(c, dw, 3);
         if (d.node < 0) return fail_t();
-        int pw = kvk_graph_conv2d(g, dw, name, filters, 1, 1, 1, 1, KVK_PAD_VALID, bias, act);
+        int pw = with_act(
+            g, kvk_graph_conv2d(g, dw, name, filters, 1, 1, 1, 1, KVK_PAD_VALID, bias, act.kind),
+            act);
         out = built(c, pw, 3);
         if (out.node < 0) return fail_t();
         g->nodes[dw].separable_of = pw;
@@ -531,9 +546,9 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
         c->params += (long long)s.c * (2 + center + scale);
         weighted = 1;
     } else if (!strcmp(cls, "Activation")) {
-        kvk_activation act;
+        kvk_act act;
         if (!read_activation(c, lname, cls, cfg, &act)) return fail_t();
-        out = built(c, kvk_graph_activation(g, x.node, name, act), x.rank);
+        out = built(c, kvk_graph_activation_ex(g, x.node, name, act), x.rank);
     } else if (!strcmp(cls, "Softmax")) {
         const kvk_json *axis = kvk_json_get(cfg, "axis");
         int ax = -1;
@@ -543,20 +558,77 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
             return fail_t();
         }
         out = built(c, kvk_graph_activation(g, x.node, name, KVK_ACT_SOFTMAX), x.rank);
-    } else if (!strcmp(cls, "ReLU")) {
-        const char *keys[] = {"max_value", "negative_slope", "threshold"};
-        for (int i = 0; i < 3; i++) {
+    } else if (!strcmp(cls, "ReLU") || !strcmp(cls, "LeakyReLU") || !strcmp(cls, "ELU")) {
+        /* ReLU(max_value, negative_slope, threshold); LeakyReLU(alpha) (Keras 3:
+         * negative_slope), default 0.3; ELU(alpha), default 1 */
+        kvk_act act = kvk_act_default(!strcmp(cls, "ELU") ? KVK_ACT_ELU : KVK_ACT_RELU);
+        if (!strcmp(cls, "LeakyReLU")) act.negative_slope = 0.3f;
+        const char *keys[] = {"max_value", "negative_slope", "threshold", "alpha"};
+        float *slots[] = {&act.max_value, &act.negative_slope, &act.threshold, &act.negative_slope};
+        for (int i = 0; i < 4; i++) {
             const kvk_json *v = kvk_json_get(cfg, keys[i]);
-            if (v && !kvk_json_is(v, KVK_JSON_NULL) &&
-                !(kvk_json_is(v, KVK_JSON_NUMBER) && v->number == 0)) {
-                fail_layer(c, lname, cls,
-                           "%s is not supported yet (only a plain ReLU: max_value None, "
-                           "negative_slope 0, threshold 0)",
-                           keys[i]);
+            if (!v || kvk_json_is(v, KVK_JSON_NULL)) continue;
+            if (!kvk_json_is(v, KVK_JSON_NUMBER) || (i == 0 && v->number < 0) ||
+                (i == 1 && !strcmp(cls, "ReLU") && v->number < 0)) {
+                fail_layer(c, lname, cls, "'%s' must be a number%s", keys[i], i < 2 ? " >= 0" : "");
                 return fail_t();
             }
+            *slots[i] = (float)v->number;
         }
-        out = built(c, kvk_graph_activation(g, x.node, name, KVK_ACT_RELU), x.rank);
+        out = built(c, kvk_graph_activation_ex(g, x.node, name, act), x.rank);
+    } else if (!strcmp(cls, "Multiply")) {
+        if (n < 2) {
+            fail_layer(c, lname, cls, "needs at least 2 inputs, the config gives %d", n);
+            return fail_t();
+        }
+        int acc = x.node;
+        for (int i = 1; i < n; i++) {
+            char part[NAME_SIZE + 24];
+            snprintf(part, sizeof part, "%s/multiply%d", name, i);
+            const char *nm = i == n - 1 ? name : part;
+            if (strlen(nm) >= NAME_SIZE) {
+                fail_layer(c, lname, cls, "the name is too long");
+                return fail_t();
+            }
+            out = built(c, kvk_graph_multiply(g, acc, in[i].node, nm), x.rank);
+            if (out.node < 0) return fail_t();
+            acc = out.node;
+        }
+    } else if (!strcmp(cls, "Rescaling")) {
+        /* y = x * scale + offset, each a number or one per channel */
+        float *sc = malloc(sizeof(float) * (size_t)s.c), *sh = malloc(sizeof(float) * (size_t)s.c);
+        const char *keys[] = {"scale", "offset"};
+        float *dst[] = {sc, sh};
+        for (int k = 0; sc && sh && k < 2; k++) {
+            const kvk_json *v = kvk_json_get(cfg, keys[k]);
+            for (int ch = 0; ch < s.c; ch++) {
+                const kvk_json *e =
+                    kvk_json_is(v, KVK_JSON_ARRAY) && (int)v->length == s.c ? &v->items[ch] : v;
+                if (!v && k == 1) {
+                    dst[k][ch] = 0.0f;
+                } else if (kvk_json_is(e, KVK_JSON_NUMBER)) {
+                    dst[k][ch] = (float)e->number;
+                } else {
+                    free(sc);
+                    free(sh);
+                    fail_layer(c, lname, cls, "'%s' must be a number or %d numbers", keys[k], s.c);
+                    return fail_t();
+                }
+            }
+        }
+        out = built(c, kvk_graph_affine(g, x.node, name, sc, sh), x.rank);
+    } else if (!strcmp(cls, "Reshape")) {
+        const kvk_json *ts = kvk_json_get(cfg, "target_shape");
+        int dims[3] = {0, 0, 0};
+        int rank = kvk_json_is(ts, KVK_JSON_ARRAY) ? (int)ts->length : 0;
+        if ((rank != 1 && rank != 3) || !json_ints(ts, rank, dims) || c->channels_first) {
+            fail_layer(c, lname, cls,
+                       "target_shape must be (c) or (h, w, c) of known sizes, channels_last");
+            return fail_t();
+        }
+        kvk_shape target =
+            rank == 1 ? (kvk_shape){1, 1, dims[0]} : (kvk_shape){dims[0], dims[1], dims[2]};
+        out = built(c, kvk_graph_reshape(g, x.node, name, rank, target), rank);
     } else if (!strcmp(cls, "Add")) {
         if (n < 2) {
             fail_layer(c, lname, cls, "needs at least 2 inputs, the config gives %d", n);
@@ -642,6 +714,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
                     max ? kvk_graph_global_maxpool(g, x.node, name)
                         : kvk_graph_global_avgpool(g, x.node, name),
                     keep ? 3 : 1);
+        if (keep) kvk_graph_keepdims(g, out.node);
     } else if (!strcmp(cls, "Flatten")) {
         if (!check_format(c, lname, cls, cfg)) return fail_t();
         if (kvk_shape_size(s) > MAX_CONFIG_INT * 64L) {
@@ -651,7 +724,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
         out = built(c, kvk_graph_flatten(g, x.node, name), 1);
     } else if (!strcmp(cls, "Dense")) {
         int units;
-        kvk_activation act;
+        kvk_act act;
         if (!read_activation(c, lname, cls, cfg, &act)) return fail_t();
         if (!json_int(kvk_json_get(cfg, "units"), &units)) {
             fail_layer(c, lname, cls, "'units' is missing");
@@ -665,7 +738,7 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
             return fail_t();
         }
         int bias = json_bool(kvk_json_get(cfg, "use_bias"), 1);
-        out = built(c, kvk_graph_dense(g, x.node, name, units, act), x.rank);
+        out = built(c, with_act(g, kvk_graph_dense(g, x.node, name, units, act.kind), act), x.rank);
         c->params += (long long)s.c * units + (bias ? units : 0);
         if (out.node >= 0 && !bias) {
             kvk_config_model *info = c->info;
@@ -1153,6 +1226,19 @@ int kvk_config_has_model(const char *json, size_t length, const char *name) {
     return found;
 }
 
+/* Keras 3 itself wrote this config: only it writes keras_history and batch_shape (tf-keras
+ * 2.13+ writes registered_name too). Decides what "hard_sigmoid" means. */
+static int written_by_keras3(const kvk_json *v, int depth) {
+    if (!v || depth > 64) return 0;
+    if (kvk_json_is(v, KVK_JSON_OBJECT) &&
+        (kvk_json_get(v, "keras_history") || kvk_json_get(v, "batch_shape")))
+        return 1;
+    if (v->type == KVK_JSON_ARRAY || v->type == KVK_JSON_OBJECT)
+        for (size_t i = 0; i < v->length; i++)
+            if (written_by_keras3(&v->items[i], depth + 1)) return 1;
+    return 0;
+}
+
 static int has_keras3_marks(const kvk_json *v, int depth) {
     if (!v || depth > 64) return 0;
     if (kvk_json_is(v, KVK_JSON_OBJECT)) {
@@ -1203,6 +1289,7 @@ kvk_status kvk_config_build_json(const kvk_json *config, const char *what, int h
              .channels_first = f.first};
     info->channels_first = f.first;
     info->keras3 = has_keras3_marks(config, 0);
+    c.keras_major = written_by_keras3(config, 0) ? 3 : 2;
     info->preprocess = !f.app                                                         ? "none"
                        : !strcmp(f.app, "inception_v3") || !strcmp(f.app, "xception") ? "tf"
                                                                                       : "caffe";
@@ -1312,8 +1399,34 @@ static int view_add(kvk_weight_layer *l, const kvk_weight *w) {
     return 1;
 }
 
-kvk_status kvk_config_bind(kvk_graph *g, const kvk_config_model *info,
-                           const kvk_weight_file *file) {
+/* Whether a node of the graph owns this array (the binder moved it there). */
+static int graph_holds(const kvk_graph *g, const float *data) {
+    for (int i = 0; data && i < g->count; i++) {
+        const kvk_node *n = &g->nodes[i];
+        const float *arrays[] = {n->kernel, n->bias,     n->gamma, n->beta,
+                                 n->mean,   n->variance, n->scale, n->shift};
+        for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
+            if (arrays[k] == data) return 1;
+    }
+    return 0;
+}
+
+/* The binder moved data into the graph: the file (or the view's own zero biases) must no
+ * longer free it. */
+static void view_settle_moves(view *v, const kvk_graph *g, kvk_weight_file *file) {
+    for (int o = 0; o < v->owned_count; o++)
+        if (graph_holds(g, v->owned[o])) v->owned[o] = NULL;
+    for (int l = 0; l < file->layer_count; l++)
+        for (int j = 0; j < file->layers[l].count; j++) {
+            kvk_weight *w = &file->layers[l].weights[j];
+            if (graph_holds(g, w->data)) {
+                w->moved_to = w->data;
+                w->data = NULL;
+            }
+        }
+}
+
+kvk_status kvk_config_bind(kvk_graph *g, const kvk_config_model *info, kvk_weight_file *file) {
     view v;
     memset(&v, 0, sizeof v);
     v.file = *file;
@@ -1411,6 +1524,7 @@ kvk_status kvk_config_bind(kvk_graph *g, const kvk_config_model *info,
                 st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", file->path);
     }
     if (st == KVK_OK) st = kvk_bind_weights(g, &v.file);
+    view_settle_moves(&v, g, file);
     view_free(&v);
     return st;
 }

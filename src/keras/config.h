@@ -64,13 +64,13 @@ void kvk_config_model_free(kvk_config_model *info);
 
 /* Binds the weights of `file` to a graph built from a config: by layer name, every shape
  * checked (keras/bind.c), finding the inner layers of nested models and giving shared
- * layers' extra calls the same weights. */
-kvk_status kvk_config_bind(kvk_graph *g, const kvk_config_model *info, const kvk_weight_file *file);
+ * layers' extra calls the same weights. Moves the data out of the file, as kvk_bind_weights. */
+kvk_status kvk_config_bind(kvk_graph *g, const kvk_config_model *info, kvk_weight_file *file);
 
 /* THE mapping of a Keras activation name to kvk's; fails naming the layer, its class and
  * what is supported. */
-kvk_status kvk_config_activation(const char *activation, const char *layer, const char *cls,
-                                 kvk_activation *out);
+kvk_status kvk_config_activation(const char *activation, int keras_major, const char *layer,
+                                 const char *cls, kvk_act *out);
 
 /* The layer table, like model.summary(): name (class), output shape, parameters. */
 void kvk_config_print_summary(const kvk_config_model *info, FILE *out);

@@ -116,7 +116,9 @@ expect_fail "labels of another count" "has 5 labels, the model has 6 outputs" pr
 expect_fail "labels file missing" "no-labels\.txt" predict "${photos[0]}" --model-file "$small/model.h5" --labels "$tmp/no-labels.txt"
 echo '["a", 2]' >"$tmp/bad.json"
 expect_fail "labels JSON with a number" "item 1 of the JSON list is not a string" predict "${photos[0]}" --model-file "$small/model.h5" --labels "$tmp/bad.json"
-expect_fail "a refused layer is named" "layer 'dense_1' \(Dense\): activation 'sigmoid' is not supported" predict "${photos[0]}" --model-file "$oracle/cfg_vgg16_sigmoid/model.h5"
+# a binary classifier (VGG16 base + Dense(1, sigmoid)): one score, printed as class 0
+"$kvk" predict "${photos[0]}" --model-file "$oracle/cfg_vgg16_sigmoid/model.h5" --preprocess caffe >"$tmp/sig.out" 2>&1
+check "a Dense(1, sigmoid) head predicts one score" grep -q "class 0" "$tmp/sig.out"
 expect_fail "features: unknown layer of a saved model" "model 'small' has no layer named 'nope'" features "${photos[0]}" --model-file "$small/model.h5" --layer nope
 
 "$kvk" features "${photos[@]}" --model-file "$small/model.h5" --layer stem_relu --layer gmp --pooling avg --json >"$tmp/f.json"

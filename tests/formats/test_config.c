@@ -305,16 +305,21 @@ static void test_refused(void) {
          CONV("c1", "input_1", ", \"groups\": 2"),
          "c1",
          {"layer 'c1' (Conv2D)", "groups"}},
-        {"sigmoid",
-         CONV("c1", "input_1", ", \"activation\": \"sigmoid\""),
+        {"an unknown activation",
+         CONV("c1", "input_1", ", \"activation\": \"gelu\""),
          "c1",
-         {"layer 'c1' (Conv2D)", "activation 'sigmoid'", "linear, relu, softmax"}},
-        {"ReLU max_value",
+         {"layer 'c1' (Conv2D)", "activation 'gelu'", "sigmoid"}},
+        {"ReLU with a negative max_value",
          "{\"class_name\": \"ReLU\", \"name\": \"r6\", \"config\": {\"name\": \"r6\", "
-         "\"max_value\": 6.0, \"negative_slope\": 0.0, \"threshold\": 0.0}, "
+         "\"max_value\": -6.0, \"negative_slope\": 0.0, \"threshold\": 0.0}, "
          "\"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}",
          "r6",
          {"layer 'r6' (ReLU)", "max_value"}},
+        {"Reshape to rank 2",
+         "{\"class_name\": \"Reshape\", \"name\": \"rs\", \"config\": {\"name\": \"rs\", "
+         "\"target_shape\": [64, 3]}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}",
+         "rs",
+         {"layer 'rs' (Reshape)", "target_shape"}},
         {"BatchNormalization on another axis",
          "{\"class_name\": \"BatchNormalization\", \"name\": \"bn\", \"config\": {\"name\": "
          "\"bn\", \"axis\": 1}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}",

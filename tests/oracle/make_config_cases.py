@@ -19,9 +19,8 @@ application bases through
 make_keras_cases.init_weights (calibrated BatchNormalization statistics, see docs/oracle.md);
 the heads and small models likewise, layer by layer on the case's input.
 
-A case with "expect_error" holds a model kvk must refuse for now (its message must contain
-the given text): VGG16 + Flatten + Dense(1, sigmoid) until the sigmoid activation exists;
-then drop "expect_error" and the case becomes a normal comparison.
+A case with "expect_error" holds a model kvk must refuse (its message must contain the given
+text); none does at present.
 """
 import argparse
 import hashlib
@@ -66,20 +65,23 @@ CASES = {
     # (keras_history, batch_shape, nested Sequential and Functional, a shared layer), saved
     # with model.save(".h5"), whose weights are named "inner_seq/c1/kernel"
     "cfg_keras3_functional": ("keras3_functional", 20, 24, 2, "tf", False),
-    # VGG16 base + Flatten + Dense(256, relu) + Dropout + Dense(1, sigmoid): refused until the
-    # sigmoid activation exists
+    # VGG16 base + Flatten + Dense(256, relu) + Dropout + Dense(1, sigmoid)
     "cfg_vgg16_sigmoid": ("vgg_sigmoid", 48, 48, 1, "caffe", False),
+    # every activation and the parameterised ReLU layers, Rescaling, a squeeze-and-excite
+    # gate (GAP, Reshape, hard_sigmoid, Multiply)
+    "cfg_new_layers": ("new_layers", 24, 20, 2, "tf", False),
 }
 # cases that also get a TensorFlow.js layers model (tfjs/model.json + one shard), laid out as
 # tensorflowjs_converter --input_format keras writes it from model.h5
 TFJS = {"cfg_resnet50_nested_call", "cfg_small_functional"}
-EXPECT_ERROR = {"cfg_vgg16_sigmoid": "activation 'sigmoid' is not supported"}
+EXPECT_ERROR = {}
 
 
 def init_head(tf, tf_keras, layers, x, rng):
     """Random weights for a chain of head layers (Dense and weightless ones) on input x:
     kernels N(0, 2/fan_in), biases 0.2x the pre-bias std, a softmax classifier scaled to
-    logits of std ~2."""
+    logits of std ~2, a sigmoid one to logits within +-1 (else its output saturates at 1.0 and
+    the comparison can no longer fail)."""
     L = tf_keras.layers
     y = tf.constant(x)
     for layer in layers:
@@ -89,6 +91,10 @@ def init_head(tf, tf_keras, layers, x, rng):
             pre = (y.numpy() @ k)
             if layer.activation is tf_keras.activations.softmax:
                 s = np.float32(2.0 / max(float(pre.std()), 1e-12))
+                k *= s
+                pre *= s
+            if layer.activation is tf_keras.activations.sigmoid:
+                s = np.float32(1.0 / max(float(np.abs(pre).max()), 1e-12))
                 k *= s
                 pre *= s
             vals = [k]
@@ -203,6 +209,27 @@ def build(tf, tf_keras, kind, h, w, x, rng):
         g = L.GaussianNoise(0.1, name="noise")(g)
         out = L.Dense(6, activation="softmax", name="probs")(g)
         model = tf_keras.Model(inp, out, name="small")
+        mk.init_weights(tf, tf_keras, model, x, rng)
+        return model
+    if kind == "new_layers":
+        inp = tf_keras.Input((h, w, 3), name="image")
+        a = L.Rescaling(1 / 2.0, offset=-0.25, name="rescale")(inp)
+        a = L.Conv2D(8, 3, padding="same", activation="swish", name="c_swish")(a)
+        a = L.ReLU(max_value=6.0, name="relu6")(a)
+        b = L.Conv2D(8, 3, padding="same", activation="tanh", name="c_tanh")(a)
+        b = L.LeakyReLU(alpha=0.2, name="leaky")(b)
+        se = L.GlobalAveragePooling2D(name="se_gap")(b)
+        se = L.Reshape((1, 1, 8), name="se_reshape")(se)
+        se = L.Conv2D(8, 1, activation="hard_sigmoid", name="se_gate")(se)
+        b = L.Multiply(name="se_mul")([b, se])
+        c = L.DepthwiseConv2D(3, padding="same", activation="elu", name="dw_elu")(b)
+        c = L.ELU(alpha=0.5, name="elu_layer")(c)
+        c = L.Activation("softplus", name="softplus")(c)
+        c = L.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.2, name="relu_params")(c)
+        d = L.Add(name="add")([b, c])
+        d = L.GlobalAveragePooling2D(name="gap")(d)
+        out = L.Dense(6, activation="sigmoid", name="out")(d)
+        model = tf_keras.Model(inp, out, name="new_layers")
         mk.init_weights(tf, tf_keras, model, x, rng)
         return model
     if kind == "sequential_cnn":

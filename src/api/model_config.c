@@ -1,5 +1,5 @@
 /* kvk_model_create for a model whose architecture comes from the config saved with it. */
-#include "keras/config_model.h"
+#include "api/model_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ static kvk_status select_outputs(kvk_graph *g, kvk_config_model *info, const kvk
 }
 
 kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *options,
-                                   const kvk_weight_file *file, kvk_model **out) {
+                                   kvk_weight_file *file, kvk_model **out) {
     *out = NULL;
     const char *path = options->model_file ? options->model_file : options->weights;
     if (!path)
@@ -78,7 +78,7 @@ kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *op
                         path);
     }
     /* weights from another file than the architecture */
-    const kvk_weight_file *weights = file;
+    kvk_weight_file *weights = file;
     if (options->model_file && options->weights && strcmp(options->weights, options->model_file)) {
         st = kvk_weight_file_read(options->weights, &own_weights);
         if (st != KVK_OK) {

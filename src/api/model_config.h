@@ -1,6 +1,6 @@
 /* Models built from the architecture saved in a file (keras/config.h), for kvk_model_create. */
-#ifndef KVK_KERAS_CONFIG_MODEL_H
-#define KVK_KERAS_CONFIG_MODEL_H
+#ifndef KVK_API_MODEL_CONFIG_H
+#define KVK_API_MODEL_CONFIG_H
 
 #include "api/internal.h"
 #include "keras/weights.h"
@@ -10,7 +10,7 @@
  * file already read. Input size: the config's (options height/width where it is None);
  * include_top, pooling are the config's business; output_layers and output_pooling apply. */
 kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *options,
-                                   const kvk_weight_file *file, kvk_model **out);
+                                   kvk_weight_file *file, kvk_model **out);
 
 /* With a named architecture and a weight file carrying a config, whether the config is used
  * ("the config wins"): when the options ask for the whole model at its own size (include_top,
