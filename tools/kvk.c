@@ -184,8 +184,9 @@ static const char *model_weights(const args *a, const kvk_application *app, int 
                                  char *buf, size_t size) {
     if (a->weights) return a->weights;
     const char *home = getenv("HOME");
+    char name[256]; /* MobileNet's depend on alpha and size: 1.0 and 224 here */
     snprintf(buf, size, "%s/.keras/models/%s", home ? home : "",
-             include_top ? app->weights_file : app->weights_file_notop);
+             kvk_application_weights_file(app, 0, 0, 0, include_top, name, sizeof name));
     FILE *f = fopen(buf, "rb");
     if (f) {
         fclose(f);

@@ -4,6 +4,8 @@
  * No device needed: models are built on the CPU reference (plans only, nothing runs). */
 #include "testutil.h"
 
+#include "keras/apps/apps.h"
+
 typedef struct app_rule {
     const char *name;
     int default_size, min_size;
@@ -12,9 +14,13 @@ typedef struct app_rule {
 } app_rule;
 
 static const app_rule RULES[] = {
-    {"vgg16", 224, 32, "caffe", "block1_conv2"},     {"vgg19", 224, 32, "caffe", "block2_pool"},
-    {"resnet50", 224, 32, "caffe", "conv1_relu"},    {"inception_v3", 299, 75, "tf", "mixed0"},
+    {"vgg16", 224, 32, "caffe", "block1_conv2"},
+    {"vgg19", 224, 32, "caffe", "block2_pool"},
+    {"resnet50", 224, 32, "caffe", "conv1_relu"},
+    {"inception_v3", 299, 75, "tf", "mixed0"},
     {"xception", 299, 71, "tf", "block1_conv1_act"},
+    {"mobilenet", 224, 32, "tf", "conv_pw_1_relu"},
+    {"mobilenet_v2", 224, 32, "tf", "block_1_expand_relu"},
 };
 
 static kvk_status try_build(kvk_context *ctx, kvk_model_options o, kvk_model **m) {
@@ -107,9 +113,110 @@ static void check_rules(kvk_context *ctx, const app_rule *r) {
     }
 }
 
+/* Keras' file names under ~/.keras/models/, which depend on alpha and size for MobileNet */
+static void check_weight_names(void) {
+    static const struct {
+        const char *model;
+        double alpha;
+        int height, width, include_top;
+        const char *file;
+    } names[] = {
+        {"vgg16", 0, 0, 0, 1, "vgg16_weights_tf_dim_ordering_tf_kernels.h5"},
+        {"xception", 0, 100, 100, 0, "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"},
+        {"mobilenet", 0, 0, 0, 1, "mobilenet_1_0_224_tf.h5"},
+        {"mobilenet", 0.25, 128, 128, 1, "mobilenet_2_5_128_tf.h5"},
+        {"mobilenet", 0.75, 160, 160, 0, "mobilenet_7_5_160_tf_no_top.h5"},
+        {"mobilenet", 0.5, 160, 128, 0, "mobilenet_5_0_224_tf_no_top.h5"}, /* not square */
+        {"mobilenet_v2", 0, 0, 0, 1, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"},
+        {"mobilenet_v2", 0.35, 96, 96, 0,
+         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"},
+        {"mobilenet_v2", 1.3, 100, 100, 1,
+         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.3_224.h5"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const kvk_application *app = kvk_application_find(names[i].model);
+        char buf[256] = "";
+        if (tu_check(app != NULL, "%s is known", names[i].model))
+            kvk_application_weights_file(app, names[i].alpha, names[i].height, names[i].width,
+                                         names[i].include_top, buf, sizeof buf);
+        tu_check(!strcmp(buf, names[i].file), "%s alpha %g %dx%d top %d: file %s (got %s)",
+                 names[i].model, names[i].alpha, names[i].height, names[i].width,
+                 names[i].include_top, names[i].file, buf);
+    }
+}
+
+/* alpha and depth_multiplier: only where Keras has them, positive; MobileNet's classifier
+ * takes the sizes Keras has ImageNet weights for */
+static void check_alpha(kvk_context *ctx) {
+    static const struct {
+        kvk_model_options o;
+        const char *error; /* NULL: builds */
+    } cases[] = {
+        {{.architecture = "resnet50", .alpha = 0.5, .height = 32, .width = 32}, "has no alpha"},
+        {{.architecture = "mobilenet_v2", .depth_multiplier = 2, .height = 32, .width = 32},
+         "has no depth_multiplier"},
+        {{.architecture = "mobilenet", .alpha = -1, .height = 32, .width = 32},
+         "alpha must be positive, got -1"},
+        {{.architecture = "mobilenet", .depth_multiplier = -2, .height = 32, .width = 32},
+         "depth_multiplier must be between 1 and 1024, got -2"},
+        {{.architecture = "mobilenet", .alpha = 0.01, .height = 32, .width = 32},
+         "'conv1'"}, /* int(32 * 0.01) = 0 filters */
+        {{.architecture = "mobilenet",
+          .include_top = 1,
+          .weights = "/nonexistent/weights.h5",
+          .height = 100,
+          .width = 100},
+         "one of (224, 224, 3), (128, 128, 3), (160, 160, 3), (192, 192, 3), got (100, 100, 3)"},
+        {{.architecture = "mobilenet_v2",
+          .include_top = 1,
+          .weights = "/nonexistent/weights.h5",
+          .height = 96,
+          .width = 128},
+         "(96, 96, 3)"},
+        /* a size Keras has weights for passes the rule: the file is what fails */
+        {{.architecture = "mobilenet",
+          .include_top = 1,
+          .weights = "/nonexistent/weights.h5",
+          .height = 128,
+          .width = 128},
+         "/nonexistent/weights.h5"},
+        {{.architecture = "mobilenet_v2",
+          .include_top = 1,
+          .weights = "/nonexistent/weights.h5",
+          .height = 96,
+          .width = 96},
+         "/nonexistent/weights.h5"},
+        {{.architecture = "mobilenet",
+          .alpha = 0.3,
+          .depth_multiplier = 3,
+          .include_top = 1,
+          .classes = 5,
+          .height = 40,
+          .width = 36},
+         NULL},
+        {{.architecture = "mobilenet_v2", .alpha = 0.1, .height = 33, .width = 35}, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kvk_model *m = NULL;
+        kvk_status st = try_build(ctx, cases[i].o, &m);
+        const char *name = cases[i].o.architecture;
+        if (cases[i].error)
+            tu_check(st != KVK_OK && m == NULL && strstr(kvk_last_error(), cases[i].error),
+                     "%s alpha %g depth_multiplier %d %dx%d: refused with \"%s\": %s", name,
+                     cases[i].o.alpha, cases[i].o.depth_multiplier, cases[i].o.height,
+                     cases[i].o.width, cases[i].error, st == KVK_OK ? "built" : kvk_last_error());
+        else
+            tu_check(st == KVK_OK, "%s alpha %g depth_multiplier %d: builds: %s", name,
+                     cases[i].o.alpha, cases[i].o.depth_multiplier, kvk_last_error());
+        kvk_model_destroy(m);
+    }
+}
+
 int main(void) {
     kvk_context *ctx = tu_reference_context();
     for (size_t i = 0; i < sizeof RULES / sizeof RULES[0]; i++) check_rules(ctx, &RULES[i]);
+    check_weight_names();
+    check_alpha(ctx);
     kvk_context_destroy(ctx);
     return tu_finish();
 }

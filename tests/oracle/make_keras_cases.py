@@ -74,12 +74,27 @@ ARCHS = {
     "resnet50": ("ResNet50", "caffe"),
     "inception_v3": ("InceptionV3", "tf"),
     "xception": ("Xception", "tf"),
+    "mobilenet": ("MobileNet", "tf"),
+    "mobilenet_v2": ("MobileNetV2", "tf"),
+    "densenet121": ("DenseNet121", "torch"),
+    "densenet169": ("DenseNet169", "torch"),
+    "densenet201": ("DenseNet201", "torch"),
+    "resnet101": ("ResNet101", "caffe"),
+    "resnet152": ("ResNet152", "caffe"),
+    "resnet50_v2": ("ResNet50V2", "tf"),
+    "resnet101_v2": ("ResNet101V2", "tf"),
+    "resnet152_v2": ("ResNet152V2", "tf"),
 }
 
 PREPROCESSING = {
     "caffe": "caffe (BGR, mean-subtracted, no scaling), uniform random",
     "tf": "tf (RGB scaled to [-1, 1]), uniform random in [-1, 1]",
+    "torch": "torch (RGB / 255, minus the ImageNet mean, over its std), of uniform random pixels",
 }
+
+# Torch-mode statistics (imagenet_utils._preprocess_numpy_input, RGB).
+TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 W, M, TH, N1, OFF = "weights.h5", "model.h5", "weights_th.h5", "weights_names1.h5", "weights_offset.h5"
 
@@ -120,6 +135,28 @@ CASES = {
     "resnet50_features":         ("resnet50", "keras2", False, None, 1000, 96, 128, 2, [W]),
     "inception_v3_features":     ("inception_v3", None, False, None, 1000, 150, 150, 2, [W]),
     "xception_features":         ("xception", None, False, None, 1000, 150, 150, 2, [W]),
+    # MobileNet (alpha, depth_multiplier in OPTIONS): default 224, smallest 32; ReLU6,
+    # DepthwiseConv2D; the classifier a 1x1 Conv2D after GlobalAveragePooling2D(keepdims)
+    "mobilenet_top_a025":        ("mobilenet", None, True, None, 1000, 128, 128, 1, [W]),
+    "mobilenet_notop_avg_a050":  ("mobilenet", None, False, "avg", 1000, 48, 64, 2, [W]),
+    "mobilenet_min_max_a075_dm2": ("mobilenet", None, False, "max", 1000, 32, 32, 1, [W]),
+    # MobileNetV2: correct_pad on odd and even sizes, Add where shapes allow
+    "mobilenet_v2_top_a100":     ("mobilenet_v2", None, True, None, 1000, 96, 96, 1, [W]),
+    "mobilenet_v2_notop_avg_a035": ("mobilenet_v2", None, False, "avg", 1000, 75, 91, 2, [W]),
+    "mobilenet_v2_min_max_a140": ("mobilenet_v2", None, False, "max", 1000, 32, 32, 1, [W]),
+    "mobilenet_v2_notop_none_a130": ("mobilenet_v2", None, False, None, 1000, 95, 79, 1, [W]),
+}
+
+# Constructor arguments besides the common ones, per case (recorded in case.json). With
+# "infer" the test lets kvk tell them from the weight file instead of passing them.
+OPTIONS = {
+    "mobilenet_top_a025": {"alpha": 0.25},
+    "mobilenet_notop_avg_a050": {"alpha": 0.5, "infer": True},
+    "mobilenet_min_max_a075_dm2": {"alpha": 0.75, "depth_multiplier": 2},
+    "mobilenet_v2_top_a100": {"alpha": 1.0},
+    "mobilenet_v2_notop_avg_a035": {"alpha": 0.35, "infer": True},
+    "mobilenet_v2_min_max_a140": {"alpha": 1.4},
+    "mobilenet_v2_notop_none_a130": {"alpha": 1.3, "infer": True},
 }
 
 # Feature cases: (layer, pooling) per output, in order. Layer names are those of a fresh
@@ -189,10 +226,11 @@ OFFSETS = {"conv2d": 97, "batch_normalization": 98, "activation": 80, "max_pooli
            "average_pooling2d": 95, "concatenate": 99, "add": 90, "input": 3}
 
 
-def build_model(tf_keras, arch, naming, include_top, pooling, classes, h, w):
+def build_model(tf_keras, arch, naming, include_top, pooling, classes, h, w, options=None):
     """Instantiate the Keras Applications model with random (unset) weights."""
     kw = dict(weights=None, include_top=include_top, pooling=pooling,
               classes=classes, input_shape=(h, w, 3))
+    kw.update({k: v for k, v in (options or {}).items() if k != "infer"})
     if naming == "legacy":
         # keras-applications 1.0.8: the Keras 2.2.x ResNet50 (conv1, bn_conv1,
         # res2a_branch2a, ..., fc1000), run on tf-keras' backend/layers.
@@ -206,6 +244,10 @@ def make_input(arch, rng, shape):
     if ARCHS[arch][1] == "tf":
         # like preprocess_input mode "tf": pixel / 127.5 - 1
         return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+    if ARCHS[arch][1] == "torch":
+        # like preprocess_input mode "torch" of pixels uniform in [0, 255]
+        x = rng.uniform(0.0, 255.0, shape).astype(np.float32) / np.float32(255.0)
+        return ((x - TORCH_MEAN) / TORCH_STD).astype(np.float32)
     # Input like a caffe-preprocessed BGR image: channel c in [-mean_c, 255 - mean_c].
     return (rng.uniform(0.0, 255.0, shape).astype(np.float32) - CAFFE_MEAN_BGR).astype(np.float32)
 
@@ -260,7 +302,8 @@ def init_weights(tf, tf_keras, model, x, rng):
             layer.activation = tf_keras.activations.linear
             y = layer(xin).numpy()            # pre-bias, pre-activation output
             layer.activation = act
-            if act is tf_keras.activations.softmax:
+            if act is tf_keras.activations.softmax or layer.name == "conv_preds":
+                # (MobileNet's classifier is a 1x1 Conv2D "conv_preds" before its softmax)
                 # classifier: logits with std ~2
                 scale = np.float32(2.0 / max(float(y.std()), 1e-12))
                 kernels[last] *= scale
@@ -482,7 +525,7 @@ def fp64_errors(tf_keras, name, weights, x, y, feats):
     tf_keras.backend.clear_session()
     tf_keras.backend.set_floatx("float64")
     try:
-        m64 = build_model(tf_keras, arch, naming, top, pooling, classes, h, w)
+        m64 = build_model(tf_keras, arch, naming, top, pooling, classes, h, w, OPTIONS.get(name))
         m64.set_weights([v.astype(np.float64) for v in weights])
         x64 = x.astype(np.float64)
         errs = {"output": rel_error(y, m64.predict(x64, batch_size=batch, verbose=0))}
@@ -512,7 +555,7 @@ def make_case(name, out_root, mods, fp64=False):
     tf_keras.backend.clear_session()   # reproducible auto layer names (input_1, conv2d, ...)
     tf_keras.utils.set_random_seed(seed % (2**31))
 
-    model = build_model(tf_keras, arch, naming, top, pooling, classes, h, w)
+    model = build_model(tf_keras, arch, naming, top, pooling, classes, h, w, OPTIONS.get(name))
     x = make_input(arch, rng, (batch, h, w, 3))
     init_weights(tf, tf_keras, model, x, rng)
     y = model.predict(x, batch_size=batch, verbose=0).astype(np.float32)
@@ -584,6 +627,8 @@ def make_case(name, out_root, mods, fp64=False):
         "tensorflow": tf.__version__,
         "generator": "tests/oracle/make_keras_cases.py",
     }
+    if name in OPTIONS:
+        info.update(OPTIONS[name])
     if renamed:
         info["renamed"] = renamed
     if feats:

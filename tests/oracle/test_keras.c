@@ -180,6 +180,12 @@ static double run_case(kvk_context *ctx, const char *dir) {
     o.height = json_int(c, "height");
     o.width = json_int(c, "width");
     o.batch = json_int(c, "batch");
+    /* MobileNet's alpha and depth_multiplier, unless kvk is to tell them from the file */
+    const kvk_json *alpha = kvk_json_get(c, "alpha"), *infer = kvk_json_get(c, "infer");
+    if (!(infer && infer->type == KVK_JSON_TRUE)) {
+        o.alpha = alpha && alpha->type == KVK_JSON_NUMBER ? alpha->number : 0;
+        o.depth_multiplier = json_int(c, "depth_multiplier");
+    }
     const char *naming = kvk_json_get_string(c, "naming");
 
     kvk_npy x = {0}, want = {0};
