@@ -21,6 +21,14 @@ static const app_rule RULES[] = {
     {"xception", 299, 71, "tf", "block1_conv1_act"},
     {"mobilenet", 224, 32, "tf", "conv_pw_1_relu"},
     {"mobilenet_v2", 224, 32, "tf", "block_1_expand_relu"},
+    {"densenet121", 224, 32, "torch", "conv1/relu"}, /* Keras' name, with its '/' */
+    {"densenet169", 224, 32, "torch", "pool2_conv"},
+    {"densenet201", 224, 32, "torch", "conv2_block1_concat"},
+    {"resnet101", 224, 32, "caffe", "conv4_block23_out"},
+    {"resnet152", 224, 32, "caffe", "conv3_block8_out"},
+    {"resnet50_v2", 224, 32, "tf", "conv2_block1_preact_relu"},
+    {"resnet101_v2", 224, 32, "tf", "max_pooling2d_1"}, /* conv3's strided shortcut */
+    {"resnet152_v2", 224, 32, "tf", "conv4_block36_out"},
 };
 
 static kvk_status try_build(kvk_context *ctx, kvk_model_options o, kvk_model **m) {
@@ -97,6 +105,19 @@ static void check_rules(kvk_context *ctx, const app_rule *r) {
     }
     kvk_model_destroy(m);
     m = NULL;
+
+    /* kvk's own nodes are no layers: a SeparableConv2D's depthwise half, the pooling that a
+     * pooled feature adds (asked for by its name) */
+    const char *internal[2] = {"block2_sepconv1/depthwise", "block1_conv1_act/global_avg_pool"};
+    for (int k = 0; k < 2 && !strcmp(r->name, "xception"); k++) {
+        const char *two[2] = {"block1_conv1_act", internal[k]};
+        o.output_layers = two;
+        st = try_build(ctx, o, &m);
+        tu_check(st != KVK_OK && m == NULL && strstr(kvk_last_error(), internal[k]),
+                 "%s: internal node %s refused: %s", r->name, internal[k], kvk_last_error());
+        kvk_model_destroy(m);
+        m = NULL;
+    }
 
     /* pooling a layer that is already flat is refused, naming the layer */
     const char *flat[1] = {"avg_pool"};

@@ -143,8 +143,19 @@ CASES = {
     # MobileNetV2: correct_pad on odd and even sizes, Add where shapes allow
     "mobilenet_v2_top_a100":     ("mobilenet_v2", None, True, None, 1000, 96, 96, 1, [W]),
     "mobilenet_v2_notop_avg_a035": ("mobilenet_v2", None, False, "avg", 1000, 75, 91, 2, [W]),
-    "mobilenet_v2_min_max_a140": ("mobilenet_v2", None, False, "max", 1000, 32, 32, 1, [W]),
+    "mobilenet_v2_layers_a140":  ("mobilenet_v2", None, True, None, 1000, 224, 224, 1, []),
     "mobilenet_v2_notop_none_a130": ("mobilenet_v2", None, False, None, 1000, 95, 79, 1, [W]),
+    # DenseNet: BN-ReLU-Conv, Concatenate chains, layer names with "/" (conv1/conv). Cases
+    # without files (*_layers) check only the architecture: layer names and output shape
+    "densenet121_notop_avg":     ("densenet121", None, False, "avg", 1000, 64, 48, 2, [W]),
+    "densenet169_layers":        ("densenet169", None, False, "max", 1000, 32, 32, 1, []),
+    "densenet201_notop_none":    ("densenet201", None, False, None, 1000, 64, 80, 1, [W]),
+    # ResNet101/152 (V1 blocks) and the pre-activation V2 family
+    "resnet101_notop_avg":       ("resnet101", None, False, "avg", 1000, 64, 64, 1, [W]),
+    "resnet152_layers":          ("resnet152", None, True, None, 1000, 224, 224, 1, []),
+    "resnet50_v2_notop_avg":     ("resnet50_v2", None, False, "avg", 1000, 64, 64, 2, [W]),
+    "resnet101_v2_notop_none":   ("resnet101_v2", None, False, None, 1000, 64, 64, 1, [W]),
+    "resnet152_v2_layers":       ("resnet152_v2", None, False, "max", 1000, 48, 64, 1, []),
 }
 
 # Constructor arguments besides the common ones, per case (recorded in case.json). With
@@ -155,7 +166,7 @@ OPTIONS = {
     "mobilenet_min_max_a075_dm2": {"alpha": 0.75, "depth_multiplier": 2},
     "mobilenet_v2_top_a100": {"alpha": 1.0},
     "mobilenet_v2_notop_avg_a035": {"alpha": 0.35, "infer": True},
-    "mobilenet_v2_min_max_a140": {"alpha": 1.4},
+    "mobilenet_v2_layers_a140": {"alpha": 1.4},
     "mobilenet_v2_notop_none_a130": {"alpha": 1.3, "infer": True},
 }
 
@@ -556,6 +567,8 @@ def make_case(name, out_root, mods, fp64=False):
     tf_keras.utils.set_random_seed(seed % (2**31))
 
     model = build_model(tf_keras, arch, naming, top, pooling, classes, h, w, OPTIONS.get(name))
+    if not files:
+        return make_layers_case(name, d, model, t0)
     x = make_input(arch, rng, (batch, h, w, 3))
     init_weights(tf, tf_keras, model, x, rng)
     y = model.predict(x, batch_size=batch, verbose=0).astype(np.float32)
@@ -617,6 +630,7 @@ def make_case(name, out_root, mods, fp64=False):
         "model_name": model.name,
         "input_layer": model.layers[0].name,
         "output_layer": model.layers[-1].name,
+        "layers": [l.name for l in model.layers],
         "bn_epsilon": float(bn[0].epsilon) if bn else None,
         "n_weighted_layers": len(weighted),
         "n_weights": int(sum(np.prod(v.shape) for v in model.weights)),
@@ -662,6 +676,26 @@ def make_case(name, out_root, mods, fp64=False):
     with open(os.path.join(d, "done.json"), "w") as f:
         json.dump({"script_sha256": SCRIPT_HASH, "seconds": round(secs, 2), "bytes": nbytes}, f)
     print(f"{name}: {secs:.1f} s, {nbytes / 1e6:.1f} MB, {stats}", flush=True)
+
+
+def make_layers_case(name, d, model, t0):
+    """A case without files: only the architecture, for kvk's graph to match by layer names
+    and output shape (no weights, no inference; cheap for the deepest models)."""
+    arch, naming, top, pooling, classes, h, w, batch, _ = CASES[name]
+    info = {"name": name, "arch": arch, "naming": naming, "include_top": top, "pooling": pooling,
+            "classes": classes, "height": h, "width": w, "batch": batch, "files": [],
+            "output_shape": [batch] + list(model.output_shape[1:]),
+            "layers": [l.name for l in model.layers],
+            "keras": "tf-keras " + __import__("tf_keras").__version__,
+            "generator": "tests/oracle/make_keras_cases.py"}
+    info.update(OPTIONS.get(name, {}))
+    with open(os.path.join(d, "case.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    secs = time.time() - t0
+    with open(os.path.join(d, "done.json"), "w") as f:
+        json.dump({"script_sha256": SCRIPT_HASH, "seconds": round(secs, 2), "bytes": dir_bytes(d)}, f)
+    print(f"{name}: {secs:.1f} s, layers only: {len(model.layers)} layers, "
+          f"output {tuple(info['output_shape'])}", flush=True)
 
 
 def is_done(out_root, name):

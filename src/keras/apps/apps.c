@@ -56,10 +56,28 @@ static const kvk_application applications[] = {
      KVK_APP_ALPHA | KVK_APP_DEPTH_MULTIPLIER, MOBILENET_SIZES, mobilenet_weights_name},
     {"mobilenet_v2", "MobileNetV2", 224, 32, "tf", NULL, NULL, kvk_build_mobilenet_v2,
      KVK_APP_ALPHA, MOBILENET_V2_SIZES, mobilenet_v2_weights_name},
+    {"densenet121", "DenseNet121", 224, 32, "torch", TF_KERNELS("densenet121"),
+     kvk_build_densenet121, 0, NULL, NULL},
+    {"densenet169", "DenseNet169", 224, 32, "torch", TF_KERNELS("densenet169"),
+     kvk_build_densenet169, 0, NULL, NULL},
+    {"densenet201", "DenseNet201", 224, 32, "torch", TF_KERNELS("densenet201"),
+     kvk_build_densenet201, 0, NULL, NULL},
+    {"resnet101", "ResNet101", 224, 32, "caffe", TF_KERNELS("resnet101"), kvk_build_resnet101, 0,
+     NULL, NULL},
+    {"resnet152", "ResNet152", 224, 32, "caffe", TF_KERNELS("resnet152"), kvk_build_resnet152, 0,
+     NULL, NULL},
+    /* "resnet50v2" matches keras_name, case-insensitively; Keras' files are resnet50v2_... */
+    {"resnet50_v2", "ResNet50V2", 224, 32, "tf", TF_KERNELS("resnet50v2"), kvk_build_resnet50_v2, 0,
+     NULL, NULL},
+    {"resnet101_v2", "ResNet101V2", 224, 32, "tf", TF_KERNELS("resnet101v2"),
+     kvk_build_resnet101_v2, 0, NULL, NULL},
+    {"resnet152_v2", "ResNet152V2", 224, 32, "tf", TF_KERNELS("resnet152v2"),
+     kvk_build_resnet152_v2, 0, NULL, NULL},
 };
 
-static const char *const NAMES = "vgg16, vgg19, resnet50, inception_v3, xception, mobilenet, "
-                                 "mobilenet_v2";
+static const char *const NAMES =
+    "vgg16, vgg19, resnet50, resnet101, resnet152, resnet50_v2, resnet101_v2, resnet152_v2, "
+    "inception_v3, xception, mobilenet, mobilenet_v2, densenet121, densenet169, densenet201";
 
 const char *kvk_application_names(void) {
     return NAMES;
