@@ -29,6 +29,7 @@ static const app_rule RULES[] = {
     {"resnet50_v2", 224, 32, "tf", "conv2_block1_preact_relu"},
     {"resnet101_v2", 224, 32, "tf", "max_pooling2d_1"}, /* conv3's strided shortcut */
     {"resnet152_v2", 224, 32, "tf", "conv4_block36_out"},
+    {"inception_resnet_v2", 299, 75, "tf", "custom_scale_layer_1"}, /* block35_2's x + 0.17 up */
 };
 
 static kvk_status try_build(kvk_context *ctx, kvk_model_options o, kvk_model **m) {

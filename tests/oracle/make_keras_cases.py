@@ -84,6 +84,7 @@ ARCHS = {
     "resnet50_v2": ("ResNet50V2", "tf"),
     "resnet101_v2": ("ResNet101V2", "tf"),
     "resnet152_v2": ("ResNet152V2", "tf"),
+    "inception_resnet_v2": ("InceptionResNetV2", "tf"),
 }
 
 PREPROCESSING = {
@@ -156,6 +157,10 @@ CASES = {
     "resnet50_v2_notop_avg":     ("resnet50_v2", None, False, "avg", 1000, 64, 64, 2, [W]),
     "resnet101_v2_notop_none":   ("resnet101_v2", None, False, None, 1000, 64, 64, 1, [W]),
     "resnet152_v2_layers":       ("resnet152_v2", None, False, "max", 1000, 48, 64, 1, []),
+    # InceptionResNetV2: default 299, smallest 75; the scaled residual (CustomScaleLayer) and
+    # auto-named layers, also renumbered from 1 as in Keras 2.0-2.2 files
+    "inception_resnet_v2_min_avg": ("inception_resnet_v2", None, False, "avg", 1000, 75, 91, 1, [W, N1]),
+    "inception_resnet_v2_layers": ("inception_resnet_v2", None, True, None, 1000, 299, 299, 1, []),
 }
 
 # Constructor arguments besides the common ones, per case (recorded in case.json). With

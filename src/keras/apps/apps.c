@@ -73,11 +73,14 @@ static const kvk_application applications[] = {
      kvk_build_resnet101_v2, 0, NULL, NULL},
     {"resnet152_v2", "ResNet152V2", 224, 32, "tf", TF_KERNELS("resnet152v2"),
      kvk_build_resnet152_v2, 0, NULL, NULL},
+    {"inception_resnet_v2", "InceptionResNetV2", 299, 75, "tf", TF_KERNELS("inception_resnet_v2"),
+     kvk_build_inception_resnet_v2, 0, NULL, NULL},
 };
 
 static const char *const NAMES =
     "vgg16, vgg19, resnet50, resnet101, resnet152, resnet50_v2, resnet101_v2, resnet152_v2, "
-    "inception_v3, xception, mobilenet, mobilenet_v2, densenet121, densenet169, densenet201";
+    "inception_v3, inception_resnet_v2, xception, mobilenet, mobilenet_v2, densenet121, "
+    "densenet169, densenet201";
 
 const char *kvk_application_names(void) {
     return NAMES;

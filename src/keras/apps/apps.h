@@ -90,6 +90,7 @@ kvk_status kvk_build_resnet152(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_resnet50_v2(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_resnet101_v2(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_resnet152_v2(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_inception_resnet_v2(kvk_graph *g, const kvk_app_args *args);
 
 /* The last dimension of the first weight of a layer in the file (a kernel's filters, a
  * depthwise kernel's multiplier), or 0 without file, layer or weights. */
