@@ -23,14 +23,19 @@ For each case, OUT_DIR/NAME/ gets:
                  HDF5 groups, layer_names and weight_names are renamed consistently; Keras
                  loads them by order (only cases that list them)
   input.npy      float32 NHWC input, uniform random in the range of the architecture's
-                 preprocess_input mode: "caffe" (VGG, ResNet50): per BGR channel over
-                 pixel 0..255 minus the ImageNet mean; "tf" (InceptionV3, Xception): [-1, 1]
+                 preprocess_input mode: "caffe" (VGG, ResNet50/101/152): per BGR channel over
+                 pixel 0..255 minus the ImageNet mean; "tf" (InceptionV3, Xception, MobileNet,
+                 ResNetV2, ...): [-1, 1]; "torch" (DenseNet): uniform pixels, / 255, minus
+                 the ImageNet mean, over its std
   output.npy     float32 model.predict(input)
   features_K.npy feature cases only: float32 output of the K-th entry of case.json
                  "features" ({"layer", "pooling", "file"}): the named layer's output in
                  Model(base.input, [base.get_layer(n).output, ...]), then for pooling
                  "avg"/"max" the mean/max over axes (1, 2)
-  case.json      description of the case (arch, naming, sizes, files, versions)
+  case.json      description of the case (arch, naming, sizes, files, versions, the
+                 constructor's other arguments (OPTIONS), the model's layer names). A case
+                 with no files is the architecture only: case.json with layers and
+                 output_shape, nothing else (no weights, no inference)
   done.json      completion marker (script hash, time, bytes); a case whose
                  done.json has this script's hash is skipped on reruns
 
@@ -150,17 +155,17 @@ CASES = {
     # without files (*_layers) check only the architecture: layer names and output shape
     "densenet121_notop_avg":     ("densenet121", None, False, "avg", 1000, 64, 48, 2, [W]),
     "densenet169_layers":        ("densenet169", None, False, "max", 1000, 32, 32, 1, []),
-    "densenet201_notop_none":    ("densenet201", None, False, None, 1000, 64, 80, 1, [W]),
+    "densenet201_layers":        ("densenet201", None, False, None, 1000, 64, 80, 1, []),
     # ResNet101/152 (V1 blocks) and the pre-activation V2 family
     "resnet101_notop_avg":       ("resnet101", None, False, "avg", 1000, 64, 64, 1, [W]),
     "resnet152_layers":          ("resnet152", None, True, None, 1000, 224, 224, 1, []),
     "resnet50_v2_notop_avg":     ("resnet50_v2", None, False, "avg", 1000, 64, 64, 2, [W]),
     "resnet101_v2_notop_none":   ("resnet101_v2", None, False, None, 1000, 64, 64, 1, [W]),
-    "resnet152_v2_layers":       ("resnet152_v2", None, False, "max", 1000, 48, 64, 1, []),
     # InceptionResNetV2: default 299, smallest 75; the scaled residual (CustomScaleLayer) and
-    # auto-named layers, also renumbered from 1 as in Keras 2.0-2.2 files
+    # auto-named layers, also renumbered from 1 as in Keras 2.0-2.2 files (InceptionResNetV2
+    # and ResNet152V2 are not generated at their default size or with the top: minutes of
+    # TensorFlow for what the other cases' heads and blocks cover)
     "inception_resnet_v2_min_avg": ("inception_resnet_v2", None, False, "avg", 1000, 75, 91, 1, [W, N1]),
-    "inception_resnet_v2_layers": ("inception_resnet_v2", None, True, None, 1000, 299, 299, 1, []),
 }
 
 # Constructor arguments besides the common ones, per case (recorded in case.json). With
