@@ -14,6 +14,9 @@ For each case, OUT_DIR/NAME/ gets:
                  SeparableConv2D/DepthwiseConv2D kernels are left alone); the first
                  Dense after Flatten (VGG fc1) has its kernel rows in channels_first
                  flatten order (c, h, w) instead of (h, w, c); root attr backend = "theano"
+  weights_logits.h5
+                 weights.h5 with MobileNetV2's Dense "predictions" renamed "Logits", as
+                 keras-applications <= 1.0.8 named it (only cases that list it)
   weights_names1.h5, weights_offset.h5
                  weights.h5 with every auto-named layer (conv2d, batch_normalization,
                  activation, add, ...) renumbered: 1-based like Keras 2.0-2.2 wrote them
@@ -103,6 +106,10 @@ TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 W, M, TH, N1, OFF = "weights.h5", "model.h5", "weights_th.h5", "weights_names1.h5", "weights_offset.h5"
+# MobileNetV2's classifier as keras-applications named it (and the official ImageNet files
+# have it): Dense "Logits", not "predictions"
+LG = "weights_logits.h5"
+LOGITS = {"predictions": "Logits"}
 
 # name: (arch, naming, include_top, pooling, classes, height, width, batch, files)
 CASES = {
@@ -147,7 +154,7 @@ CASES = {
     "mobilenet_notop_avg_a050":  ("mobilenet", None, False, "avg", 1000, 48, 64, 2, [W]),
     "mobilenet_min_max_a075_dm2": ("mobilenet", None, False, "max", 1000, 32, 32, 1, [W]),
     # MobileNetV2: correct_pad on odd and even sizes, Add where shapes allow
-    "mobilenet_v2_top_a100":     ("mobilenet_v2", None, True, None, 1000, 96, 96, 1, [W]),
+    "mobilenet_v2_top_a100":     ("mobilenet_v2", None, True, None, 1000, 96, 96, 1, [W, LG]),
     "mobilenet_v2_notop_avg_a035": ("mobilenet_v2", None, False, "avg", 1000, 75, 91, 2, [W]),
     "mobilenet_v2_layers_a140":  ("mobilenet_v2", None, True, None, 1000, 224, 224, 1, []),
     "mobilenet_v2_notop_none_a130": ("mobilenet_v2", None, False, None, 1000, 95, 79, 1, [W]),
@@ -453,7 +460,7 @@ def renumber(name, shifts):
     return f"{prefix}_{k + shifts[prefix]}"
 
 
-def write_renamed_copy(h5py, src, dst, shifts):
+def write_renamed_copy(h5py, src, dst, shifts, names_map=None):
     """weights.h5 with auto-named layers renumbered: groups, layer_names and weight_names
     ("conv2d_5/kernel:0" -> "conv2d_102/kernel:0") renamed, order kept. Returns the map."""
     mapping = {}
@@ -462,7 +469,7 @@ def write_renamed_copy(h5py, src, dst, shifts):
         for k, v in a.attrs.items():
             b.attrs[k] = v
         names = [_str(n) for n in a.attrs["layer_names"]]
-        mapping = {n: renumber(n, shifts) for n in names}
+        mapping = {n: (names_map.get(n, n) if names_map else renumber(n, shifts)) for n in names}
         assert len(set(mapping.values())) == len(names)
         b.attrs["layer_names"] = np.array([mapping[n].encode() for n in names])
         for n in names:
@@ -598,12 +605,16 @@ def make_case(name, out_root, mods, fp64=False):
             mapping = write_renamed_copy(h5py, os.path.join(d, W), os.path.join(d, fname), shifts)
             renamed[fname] = check_renamed_copy(h5py, os.path.join(d, W), os.path.join(d, fname),
                                                 mapping, shifts)
+    if LG in files:
+        mapping = write_renamed_copy(h5py, os.path.join(d, W), os.path.join(d, LG), None, LOGITS)
+        assert [k for k, v in mapping.items() if k != v] == ["predictions"], mapping
+        renamed[LG] = {"renamed_layers": 1, "map": LOGITS}
 
     # Reload check: each saved file reproduces output.npy exactly. Into the same model (its
     # predict function is traced already) with every weight zeroed first; the renamed copies
     # load by order, as Keras' load_weights(by_name=False) does.
     zeros = [np.zeros_like(v) for v in model.get_weights()]
-    for fname in (N1, OFF, W):  # weights.h5 last: the features below come from it
+    for fname in (N1, OFF, LG, W):  # weights.h5 last: the features below come from it
         if fname not in files:
             continue
         model.set_weights(zeros)

@@ -3,7 +3,8 @@
  * 1x1 linear projection "block_N_project", each with BN; ReLU6 after the first two; an Add
  * "block_N_add" where shapes allow), the first named "expanded_conv_*" and without expansion,
  * then Conv_1, Conv_1_bn, out_relu. Strided blocks pad with imagenet_utils.correct_pad and
- * convolve 'valid'. The classifier: GlobalAveragePooling2D, Dense "predictions".
+ * convolve 'valid'. The classifier: GlobalAveragePooling2D, Dense "predictions" ("Logits" in
+ * keras-applications and its weight files).
  *
  * alpha scales the filters through _make_divisible(..., 8); it is told from the weight file
  * when not given (Keras' ImageNet files: 0.35, 0.5, 0.75, 1.0, 1.3, 1.4). */
@@ -114,8 +115,13 @@ kvk_status kvk_build_mobilenet_v2(kvk_graph *g, const kvk_app_args *args) {
     x = kvk_graph_batchnorm(g, x, "Conv_1_bn", EPS, 1, 1);
     x = kvk_app_relu6(g, x, "out_relu");
     if (args->include_top) {
+        /* keras-applications (<= 1.0.8, whose files Keras' ImageNet ones are) named the
+         * classifier "Logits"; tf-keras "predictions". The file decides. */
+        const kvk_weight_file *wf = args->weights;
+        int logits =
+            wf && !kvk_weight_file_layer(wf, "predictions") && kvk_weight_file_layer(wf, "Logits");
         x = kvk_graph_global_avgpool(g, x, "global_average_pooling2d");
-        kvk_graph_dense(g, x, "predictions", args->classes, KVK_ACT_SOFTMAX);
+        kvk_graph_dense(g, x, logits ? "Logits" : "predictions", args->classes, KVK_ACT_SOFTMAX);
     } else {
         kvk_app_head_pooling(g, x, args->pooling, "global_average_pooling2d",
                              "global_max_pooling2d");
