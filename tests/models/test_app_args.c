@@ -234,11 +234,96 @@ static void check_alpha(kvk_context *ctx) {
     }
 }
 
+/* alpha and depth_multiplier told from a weight file's layer widths (a stand-in file: the
+ * builders read only the shapes) */
+static void check_inferred_alpha(void) {
+    static const struct {
+        const char *model;
+        const char *layers[3];
+        int dims[3];  /* each layer's weight's last dimension */
+        double alpha; /* 0: refused */
+        int depth_multiplier;
+        const char *probe; /* a layer whose filters show alpha */
+        int probe_filters;
+    } cases[] = {
+        {"mobilenet", {"conv1", "conv_dw_1", "conv_pw_13"}, {8, 1, 256}, 0.25, 1, "conv_pw_7", 128},
+        {"mobilenet",
+         {"conv1", "conv_dw_1", "conv_pw_13"},
+         {24, 2, 768},
+         0.75,
+         2,
+         "conv_dw_2",
+         2 * 48},
+        {"mobilenet", {"conv1", "conv_dw_1", "conv_pw_13"}, {12, 1, 384}, 0, 0, NULL, 0},
+        {"mobilenet_v2",
+         {"Conv1", "block_16_project", "Conv_1"},
+         {16, 112, 1280},
+         0.35,
+         0,
+         "block_5_project",
+         16},
+        {"mobilenet_v2",
+         {"Conv1", "block_16_project", "Conv_1"},
+         {40, 416, 1664},
+         1.3,
+         0,
+         "block_5_project",
+         40},
+        {"mobilenet_v2",
+         {"Conv1", "block_16_project", "Conv_1"},
+         {16, 160, 1280},
+         0.5,
+         0,
+         "block_15_expand",
+         6 * 80},
+        {"mobilenet_v2", {"Conv1", "block_16_project", "Conv_1"}, {32, 320, 1000}, 0, 0, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kvk_weight weights[3] = {{0}};
+        kvk_weight_layer layers[3];
+        for (int k = 0; k < 3; k++) {
+            weights[k].ndim = 4;
+            weights[k].dims[0] = weights[k].dims[1] = weights[k].dims[2] = 1;
+            weights[k].dims[3] = cases[i].dims[k];
+            layers[k] = (kvk_weight_layer){(char *)cases[i].layers[k], 1, &weights[k]};
+        }
+        kvk_weight_file file = {.path = "(stand-in)", .layer_count = 3, .layers = layers};
+        const kvk_application *app = kvk_application_find(cases[i].model);
+        kvk_model_options o = {.architecture = cases[i].model};
+        kvk_app_args args;
+        if (!tu_check(app && kvk_application_check_args(app, &o, &args) == KVK_OK, "%s args",
+                      cases[i].model))
+            continue;
+        args.weights = &file;
+        kvk_graph g;
+        kvk_graph_init(&g);
+        kvk_status st = app->build(&g, &args);
+        if (cases[i].alpha == 0) {
+            char want[64];
+            snprintf(want, sizeof want, "with %d filters", cases[i].dims[0]);
+            tu_check(st != KVK_OK && strstr(kvk_last_error(), "(stand-in)") &&
+                         strstr(kvk_last_error(), want) && strstr(kvk_last_error(), "pass alpha"),
+                     "%s: widths %d, %d, %d match no alpha: %s", cases[i].model, cases[i].dims[0],
+                     cases[i].dims[1], cases[i].dims[2], st == KVK_OK ? "built" : kvk_last_error());
+        } else if (tu_check(st == KVK_OK, "%s: build: %s", cases[i].model, kvk_last_error())) {
+            int n = kvk_graph_find(&g, cases[i].probe);
+            tu_check(n >= 0 && g.nodes[n].shape.c == cases[i].probe_filters,
+                     "%s: widths %d, %d, %d: alpha %g, depth_multiplier %d: %s has %d filters "
+                     "(got %d)",
+                     cases[i].model, cases[i].dims[0], cases[i].dims[1], cases[i].dims[2],
+                     cases[i].alpha, cases[i].depth_multiplier, cases[i].probe,
+                     cases[i].probe_filters, n >= 0 ? g.nodes[n].shape.c : -1);
+        }
+        kvk_graph_free(&g);
+    }
+}
+
 int main(void) {
     kvk_context *ctx = tu_reference_context();
     for (size_t i = 0; i < sizeof RULES / sizeof RULES[0]; i++) check_rules(ctx, &RULES[i]);
     check_weight_names();
     check_alpha(ctx);
+    check_inferred_alpha();
     kvk_context_destroy(ctx);
     return tu_finish();
 }
