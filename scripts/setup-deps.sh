@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kvk needs to build and test on Debian 12, idempotently:
-#   - build: cmake, ninja, a C compiler, glslang, volk, Vulkan headers, HDF5, stb, libjpeg
+#   - build: cmake, ninja, a C compiler, glslang, volk, Vulkan headers, HDF5, zlib, stb, libjpeg
 #   - run: the Vulkan loader and Mesa's lavapipe CPU driver
 #   - test: the Khronos validation layer, vulkaninfo, Node.js/npm, python3-venv, and
 #     SwiftShader (its ICD ships in Debian's chromium-common; only that .deb is unpacked into
@@ -15,7 +15,7 @@ SUDO=""
 log() { echo "setup-deps: $*" >&2; }
 
 PACKAGES=(cmake ninja-build gcc pkg-config glslang-tools libvulkan-dev libvulkan-volk-dev
-  libhdf5-dev libstb-dev libjpeg62-turbo-dev libvulkan1 mesa-vulkan-drivers nodejs npm)
+  libhdf5-dev zlib1g-dev libstb-dev libjpeg62-turbo-dev libvulkan1 mesa-vulkan-drivers nodejs npm)
 if [ "${1:-}" != "--runtime-only" ]; then
   PACKAGES+=(vulkan-validationlayers vulkan-tools python3-venv)
 fi

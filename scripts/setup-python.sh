@@ -14,9 +14,11 @@ PY="$VENV/bin/python"
 # Pinned versions (tested together on Python 3.11, Debian 12).
 # tf-keras declares a dependency on "tensorflow" (the full wheel); we install
 # tensorflow-cpu instead and add tf-keras with --no-deps (same `tensorflow`
-# module, ~350 MB less to download).
+# module, ~350 MB less to download). keras (Keras 3) comes with tensorflow-cpu; it is
+# pinned because the Keras 3 oracle (make_keras3_cases.py) writes its files.
 PINS=(
   tensorflow-cpu==2.21.0
+  keras==3.15.1
   keras-applications==1.0.8
   h5py==3.14.0
   numpy==2.4.6
@@ -65,7 +67,7 @@ if bad:
 PYEOF
 }
 import_check() {
-  TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import tensorflow, tf_keras, keras_applications, h5py, numpy, PIL' >/dev/null 2>&1
+  TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import tensorflow, tf_keras, keras, keras_applications, h5py, numpy, PIL' >/dev/null 2>&1
 }
 
 if ! check || ! import_check; then

@@ -83,6 +83,9 @@ void main() {
     int lane = 0;
 #endif
 
+    // several independent products in one dispatch (Winograd's 16): z selects the slices
+    int z = int(gl_WorkGroupID.z);
+    int wz = z * p.zw;
     // where this lane's input pixels start, and their top-left input corner
     int base[MAXRP], iy0[MAXRP], ix0[MAXRP];
     [[unroll]] for (int i = 0; i < NV; i++) {
@@ -93,12 +96,12 @@ void main() {
         int ox = rem - oy * p.OW;
         iy0[i] = oy * p.SH - p.pad_top;
         ix0[i] = ox * p.SW - p.pad_left;
-        base[i] = n * p.H * p.W * p.C;
+        base[i] = n * p.H * p.W * p.C + z * p.zi;
     }
 
     vec4 acc[MAXRP], acc2[MAXRP];
-    vec4 bias = w[p.KH * p.KW * p.C * ocb4 + gc];
-    vec4 bias2 = NG > 1 ? w[p.KH * p.KW * p.C * ocb4 + gc2] : vec4(0.0);
+    vec4 bias = w[wz + p.KH * p.KW * p.C * ocb4 + gc];
+    vec4 bias2 = NG > 1 ? w[wz + p.KH * p.KW * p.C * ocb4 + gc2] : vec4(0.0);
     [[unroll]] for (int a = 0; a < RP; a++) { acc[a] = bias; acc2[a] = bias2; }
 
     for (int ky = 0; ky < p.KH; ky++) {
@@ -112,7 +115,7 @@ void main() {
                 off[i] = inside ? base[i] + (iy * p.W + ix) * p.C : 0;
                 valid[i] = inside ? 1.0 : 0.0;
             }
-            int wi = (ky * p.KW + kx) * p.C * ocb4 + gc;
+            int wi = wz + (ky * p.KW + kx) * p.C * ocb4 + gc;
             int wi2 = wi + gc2 - gc;
             if (VEC_IN != 0) {
                 [[unroll]] for (int i = 0; i < NV; i++) off[i] >>= 2;
@@ -163,7 +166,7 @@ void main() {
         [[unroll]] for (int a = 0; a < RP; a++) {
             int pix = p0 + a;
             if (pix >= p.npix) break;
-            int o = pix * p.ostride + p.obase + p.oc0 + c;
+            int o = pix * p.ostride + p.obase + p.oc0 + c + z * p.zo;
             vec4 val = h == 0 ? acc[a] : acc2[a];
             if (VEC_OUT != 0 && nc == 4) {
                 if (p.has_residual != 0) val += r4[o >> 2];

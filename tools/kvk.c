@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "api/internal.h"
+#include "core/json.h"
 #include "core/npy.h"
+#include "keras/config.h"
 #include "keras/apps/apps.h"
 #include "keras/weights.h"
 #include "kvk.h"
@@ -22,10 +24,12 @@ static const char *const USAGE =
     "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
     "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
     "              [--batch N] [--verbose]\n"
+    "  kvk predict IMAGE... --model-file FILE [--labels FILE] [options as above]\n"
     "  kvk features IMAGE... --model NAME --layer LAYER [--layer LAYER2...] [--weights FILE]\n"
     "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
     "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
     "              [--preprocess MODE] [--verbose]\n"
+    "  kvk features IMAGE... --model-file FILE --layer LAYER... [options as above]\n"
     "  kvk inspect FILE\n"
     "  kvk devices [--verbose]\n"
     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
@@ -37,6 +41,18 @@ static const char *const USAGE =
     "without --include-top). Weight files: Keras .h5 (save_weights or model.save, Keras 1 or\n"
     "2, th or tf ordering) or a TensorFlow.js model.json. --device takes an index or a name\n"
     "substring from `kvk devices`, or cpu-reference; KVK_DEVICE sets the default.\n"
+    "\n"
+    "Your own model: --model-file FILE (or --weights FILE without --model) runs the model\n"
+    "saved in FILE with its architecture (Keras model.save .h5, TensorFlow.js model.json):\n"
+    "any Sequential or functional model of the supported layers, e.g. a fine-tuned\n"
+    "application base with a new head; its input size is the saved one (--size where that\n"
+    "is None). --labels FILE names its classes (one per line, or a JSON list); without it a\n"
+    "1000-class output is decoded as ImageNet, others print class indices. Preprocessing:\n"
+    "the application's when the model is or contains one by name (e.g. a nested 'resnet50':\n"
+    "caffe), else none: a custom model's preprocessing is its author's choice, pass\n"
+    "--preprocess. With --model NAME and a file saved by model.save, the saved architecture\n"
+    "is used when it is or contains NAME (--verbose says which). `inspect` prints the saved\n"
+    "architecture's layer table (like model.summary()).\n"
     "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (caffe for\n"
     "vgg16/19 and resnet50/101/152, torch for densenet*, tf for the others). MobileNet's alpha\n"
     "is the weight file's. Images are read as Keras' load_img\n"
@@ -72,6 +88,7 @@ static int usage_error(const char *msg, const char *arg) {
 
 typedef struct args {
     const char *model, *weights, *device, *resize, *jpeg, *preprocess, *size, *pooling, *out;
+    const char *model_file, *labels;
     int top, with_top, json, verbose, batch, runs, no_top, no_reference;
     const char **files, **layers;
     int file_count, layer_count;
@@ -116,6 +133,12 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (!strcmp(o, "--weights")) {
             VALUE();
             a->weights = next;
+        } else if (!strcmp(o, "--model-file")) {
+            VALUE();
+            a->model_file = next;
+        } else if (!strcmp(o, "--labels")) {
+            VALUE();
+            a->labels = next;
         } else if (!strcmp(o, "--device")) {
             VALUE();
             a->device = next;
@@ -283,34 +306,163 @@ static void print_json_string(const char *s) {
     putchar('"');
 }
 
+/* --labels FILE: one label per line, or a JSON list of strings. */
+typedef struct labels {
+    char **items;
+    int count;
+} labels;
+
+static void labels_free(labels *l) {
+    for (int i = 0; i < l->count; i++) free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static int labels_add(labels *l, const char *s, size_t n) {
+    char **items = realloc(l->items, (size_t)(l->count + 1) * sizeof *items);
+    if (!items) return 0;
+    l->items = items;
+    if (!(items[l->count] = malloc(n + 1))) return 0;
+    memcpy(items[l->count], s, n);
+    items[l->count++][n] = '\0';
+    return 1;
+}
+
+static int read_labels(const char *path, labels *l) {
+    memset(l, 0, sizeof *l);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "kvk: cannot open the labels %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    size_t size = 0, cap = 4096;
+    char *text = malloc(cap);
+    for (size_t n; text && (n = fread(text + size, 1, cap - size, f)) > 0;) {
+        size += n;
+        if (size == cap) {
+            char *bigger = cap < (64u << 20) ? realloc(text, cap *= 2) : NULL;
+            if (!bigger) free(text);
+            text = bigger;
+        }
+    }
+    fclose(f);
+    if (!text) {
+        fprintf(stderr, "kvk: %s: out of memory or larger than 64 MiB\n", path);
+        return 1;
+    }
+    size_t i = 0;
+    while (i < size && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    int rc = 0;
+    if (i < size && text[i] == '[') {
+        kvk_json *list = NULL;
+        if (kvk_json_parse(text, size, path, &list) != KVK_OK) {
+            rc = fail("cannot read the labels");
+        } else {
+            for (size_t k = 0; !rc && k < list->length; k++) {
+                const char *label = kvk_json_string(&list->items[k]);
+                if (!label) {
+                    fprintf(stderr, "kvk: %s: item %zu of the JSON list is not a string\n", path,
+                            k);
+                    rc = 1;
+                } else if (!labels_add(l, label, strlen(label))) {
+                    rc = fail("out of memory");
+                }
+            }
+        }
+        kvk_json_free(list);
+    } else {
+        for (size_t p = 0; !rc && p < size;) {
+            size_t e = p;
+            while (e < size && text[e] != '\n') e++;
+            size_t n = e - p;
+            if (n && text[p + n - 1] == '\r') n--;
+            if (!(e == size && n == 0) && !labels_add(l, text + p, n)) rc = fail("out of memory");
+            p = e + 1;
+        }
+    }
+    free(text);
+    if (!rc && l->count == 0) {
+        fprintf(stderr, "kvk: %s holds no labels\n", path);
+        rc = 1;
+    }
+    if (rc) labels_free(l);
+    return rc;
+}
+
+/* Whether the model comes from a file's saved architecture: --model-file, or --weights
+ * without --model. */
+static int from_saved_model(const args *a) {
+    return a->model_file || (!a->model && a->weights);
+}
+
 static int cmd_predict(const args *a) {
-    if (!a->model) return usage_error("predict needs --model NAME", NULL);
+    int saved = from_saved_model(a);
+    if (!a->model && !saved)
+        return usage_error("predict needs --model NAME, or --model-file FILE (a model saved "
+                           "with its architecture)",
+                           NULL);
+    if (a->model && a->model_file)
+        return usage_error("--model and --model-file contradict: --model-file runs the "
+                           "architecture saved in the file",
+                           NULL);
     if (a->file_count == 0) return usage_error("predict needs at least one image", NULL);
-    const kvk_application *app = kvk_application_find(a->model);
-    if (!app) return fail("cannot predict");
+    const kvk_application *app = NULL;
     char path[1024];
-    const char *weights = model_weights(a, app, 1, path, sizeof path);
-    if (!weights) return 1;
+    const char *weights = a->weights;
+    if (!saved) {
+        if (!(app = kvk_application_find(a->model))) return fail("cannot predict");
+        if (!(weights = model_weights(a, app, 1, path, sizeof path))) return 1;
+    }
     image_reader reader;
     int rc = image_options(a, &reader);
     if (rc) return rc;
+    labels names = {0};
+    if (a->labels && read_labels(a->labels, &names)) return 1;
 
     kvk_context *ctx;
-    if (open_context(a, a->device, &ctx)) return 1;
+    if (open_context(a, a->device, &ctx)) {
+        labels_free(&names);
+        return 1;
+    }
     int batch = a->batch ? a->batch : (a->file_count < 8 ? a->file_count : 8);
-    kvk_model_options mo = {
-        .architecture = app->name, .weights = weights, .include_top = 1, .batch = batch};
+    int height = 0, width = 0;
+    if (saved && a->size && !parse_size(a->size, &height, &width)) {
+        kvk_context_destroy(ctx);
+        labels_free(&names);
+        return usage_error("--size takes H or HxW (positive numbers), got ", a->size);
+    }
+    kvk_model_options mo = {.architecture = app ? app->name : NULL,
+                            .model_file = a->model_file,
+                            .weights = weights,
+                            .include_top = 1,
+                            .height = height,
+                            .width = width,
+                            .batch = batch};
     kvk_model *model;
     if (kvk_model_create(ctx, &mo, &model) != KVK_OK) {
         kvk_context_destroy(ctx);
+        labels_free(&names);
         return fail("cannot build the model");
     }
+    if (a->verbose)
+        fprintf(stderr, "kvk: model '%s' from %s\n", kvk_model_name(model),
+                !strcmp(kvk_model_source(model), "config") ? "the architecture saved in the file"
+                                                           : "kvk's keras.applications builder");
     rc = image_reader_for(a, model, &reader);
     long classes = kvk_model_output_size(model);
+    if (!rc && names.count && names.count != classes) {
+        fprintf(stderr, "kvk: %s has %d labels, the model has %ld outputs\n", a->labels,
+                names.count, classes);
+        rc = 1;
+    }
+    int imagenet = classes == 1000 && !names.count;
+    int k_max = a->top < classes ? a->top : (int)classes;
     float *input =
         malloc(sizeof(float) * (size_t)batch * reader.height * reader.width * reader.channels);
     float *output = malloc(sizeof(float) * (size_t)batch * classes);
-    kvk_prediction *top = calloc((size_t)a->top, sizeof *top);
+    kvk_prediction *top = calloc((size_t)(k_max > 0 ? k_max : 1), sizeof *top);
     if (!rc && !(input && output && top)) rc = fail("out of memory");
     if (a->json && !rc) printf("[");
     for (int first = 0; !rc && first < a->file_count; first += batch) {
@@ -318,24 +470,41 @@ static int cmd_predict(const args *a) {
         rc = read_images(&reader, a->files + first, n, input);
         if (!rc && kvk_model_run(model, input, n, output) != KVK_OK) rc = fail("inference failed");
         for (int i = 0; i < n && !rc; i++) {
-            int k = kvk_decode_predictions(output + (long)i * classes, (int)classes, a->top, top);
+            int k = kvk_decode_predictions(output + (long)i * classes, (int)classes, k_max, top);
+            for (int j = 0; j < k && names.count; j++) top[j].label = names.items[top[j].index];
             if (a->json) {
                 printf("%s{\"image\": ", first + i ? ", " : "");
                 print_json_string(a->files[first + i]);
                 printf(", \"predictions\": [");
                 for (int j = 0; j < k; j++) {
-                    printf("%s{\"index\": %d, \"wnid\": ", j ? ", " : "", top[j].index);
-                    print_json_string(top[j].wnid ? top[j].wnid : "");
+                    printf("%s{\"index\": %d", j ? ", " : "", top[j].index);
+                    if (imagenet) {
+                        printf(", \"wnid\": ");
+                        print_json_string(top[j].wnid ? top[j].wnid : "");
+                    }
                     printf(", \"label\": ");
-                    print_json_string(top[j].label ? top[j].label : "");
-                    printf(", \"probability\": %.9g}", top[j].probability);
+                    if (top[j].label)
+                        print_json_string(top[j].label);
+                    else
+                        printf("null");
+                    printf(", \"%s\": %.9g}", imagenet ? "probability" : "score",
+                           top[j].probability);
                 }
                 printf("]}");
             } else {
                 printf("%s:\n", a->files[first + i]);
-                for (int j = 0; j < k; j++)
-                    printf("  %d. %-10s %-28s %.6f\n", j + 1, top[j].wnid ? top[j].wnid : "-",
-                           top[j].label ? top[j].label : "-", top[j].probability);
+                for (int j = 0; j < k; j++) {
+                    if (imagenet) {
+                        printf("  %d. %-10s %-28s %.6f\n", j + 1, top[j].wnid ? top[j].wnid : "-",
+                               top[j].label ? top[j].label : "-", top[j].probability);
+                    } else if (top[j].label) {
+                        printf("  %d. %-28s %.6f\n", j + 1, top[j].label, top[j].probability);
+                    } else {
+                        char idx[32];
+                        snprintf(idx, sizeof idx, "class %d", top[j].index);
+                        printf("  %d. %-28s %.6f\n", j + 1, idx, top[j].probability);
+                    }
+                }
             }
         }
     }
@@ -344,6 +513,7 @@ static int cmd_predict(const args *a) {
     free(input);
     free(output);
     free(top);
+    labels_free(&names);
     kvk_model_destroy(model);
     kvk_context_destroy(ctx);
     return rc;
@@ -486,7 +656,8 @@ static void print_features(const args *a, const feature *f, int count) {
 
 /* The library's message; for a layer the model without its classifier lacks, a hint. */
 static int model_error(const args *a) {
-    int layer = !a->with_top && strstr(kvk_last_error(), "has no layer named");
+    int layer =
+        !a->with_top && !from_saved_model(a) && strstr(kvk_last_error(), "has no layer named");
     fail("cannot build the model");
     if (layer) fprintf(stderr, "kvk: (layers of the classifier need --include-top)\n");
     if (a->with_top && a->size)
@@ -496,7 +667,15 @@ static int model_error(const args *a) {
 }
 
 static int cmd_features(const args *a) {
-    if (!a->model) return usage_error("features needs --model NAME", NULL);
+    int saved = from_saved_model(a);
+    if (!a->model && !saved)
+        return usage_error("features needs --model NAME, or --model-file FILE (a model saved "
+                           "with its architecture)",
+                           NULL);
+    if (a->model && a->model_file)
+        return usage_error("--model and --model-file contradict: --model-file runs the "
+                           "architecture saved in the file",
+                           NULL);
     if (a->layer_count == 0)
         return usage_error("features needs --layer LAYER (a Keras layer name, e.g. block4_pool)",
                            NULL);
@@ -515,11 +694,13 @@ static int cmd_features(const args *a) {
     image_reader reader;
     int rc = image_options(a, &reader);
     if (rc) return rc;
-    const kvk_application *app = kvk_application_find(a->model);
-    if (!app) return fail("cannot extract features");
+    const kvk_application *app = NULL;
     char wpath[1024];
-    const char *weights = model_weights(a, app, a->with_top, wpath, sizeof wpath);
-    if (!weights) return 1;
+    const char *weights = a->weights;
+    if (!saved) {
+        if (!(app = kvk_application_find(a->model))) return fail("cannot extract features");
+        if (!(weights = model_weights(a, app, a->with_top, wpath, sizeof wpath))) return 1;
+    }
 
     int count = a->layer_count;
     feature *f = calloc((size_t)count, sizeof *f);
@@ -549,7 +730,8 @@ static int cmd_features(const args *a) {
     }
     int batch = a->batch ? a->batch : 8;
     if (batch > a->file_count) batch = a->file_count;
-    kvk_model_options mo = {.architecture = app->name,
+    kvk_model_options mo = {.architecture = app ? app->name : NULL,
+                            .model_file = a->model_file,
                             .weights = weights,
                             .include_top = a->with_top,
                             .height = height,
@@ -558,9 +740,12 @@ static int cmd_features(const args *a) {
                             .output_layers = a->layers,
                             .output_layer_count = count,
                             .output_pooling = pooling};
-    if (a->verbose)
+    if (a->verbose && app)
         fprintf(stderr, "kvk: %s %s, weights %s, %d image(s) per run\n", app->name,
                 a->with_top ? "with its classifier" : "without its classifier", weights, batch);
+    if (a->verbose && !app)
+        fprintf(stderr, "kvk: the model saved in %s, %d image(s) per run\n",
+                a->model_file ? a->model_file : weights, batch);
     kvk_model *model = NULL;
     if (kvk_model_create(ctx, &mo, &model) != KVK_OK) rc = model_error(a);
     if (!rc) rc = image_reader_for(a, model, &reader);
@@ -734,7 +919,10 @@ int main(int argc, char **argv) {
         if (a.file_count != 1)
             rc = usage_error("inspect takes one FILE", NULL);
         else
-            rc = kvk_weight_file_inspect(a.files[0], stdout) == KVK_OK ? 0 : fail("cannot inspect");
+            rc = kvk_weight_file_inspect(a.files[0], stdout) == KVK_OK &&
+                         kvk_config_inspect_file(a.files[0], stdout) == KVK_OK
+                     ? 0
+                     : fail("cannot inspect");
     } else
         rc = usage_error("unknown command ", cmd);
     free(a.files);

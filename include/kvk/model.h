@@ -13,7 +13,11 @@ typedef struct kvk_model kvk_model;
 
 typedef enum kvk_pooling { KVK_POOLING_NONE, KVK_POOLING_AVG, KVK_POOLING_MAX } kvk_pooling;
 
-/* The keras.applications constructor arguments. Zero-initialise, then set what you need. */
+/* The keras.applications constructor arguments. Zero-initialise, then set what you need.
+ * architecture NULL or "auto": the architecture saved in the weight file (its model config:
+ * a Keras model.save .h5, a TensorFlow.js model.json; see model_file). With a named
+ * application and a weight file that carries a config, the config wins when the whole model
+ * is asked for (include_top, no pooling); kvk_model_source() says which was used. */
 typedef struct kvk_model_options {
     const char *architecture; /* "vgg16", "resnet50", "mobilenet_v2", ... (kvk --help lists them) */
     const char *weights;      /* a weight file path; NULL = random weights (benchmarks) */
@@ -31,6 +35,12 @@ typedef struct kvk_model_options {
     /* With output_layers: global average or max pooling of each (h, w, c) layer output,
      * giving (c) per image. */
     kvk_pooling output_pooling;
+    /* A file carrying the architecture (model config) and, unless `weights` is set, the
+     * weights: a Keras 2 model.save .h5 or a TensorFlow.js model.json. Any Sequential or
+     * functional model of the supported layers, nested models included. Its input size is
+     * the config's (height/width needed only where the config leaves it None); include_top,
+     * pooling and architecture are ignored; output_layers take the config's layer names. */
+    const char *model_file;
     /* MobileNet and MobileNetV2's width multiplier `alpha`: 0 = the one the weight file was
      * made with (told from its layer widths), or 1.0 without a file. Other models: 0. */
     double alpha;
@@ -65,8 +75,17 @@ kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch
                                  float *const *outputs);
 
 /* The preprocess_input mode Keras uses for this architecture ("caffe" for VGG and ResNet50,
- * "tf" for InceptionV3 and Xception). */
+ * "tf" for InceptionV3 and Xception). A model from a config: the mode of a known application
+ * it is or contains by name (a nested "resnet50": caffe), else "none" (a custom model's
+ * preprocessing is its author's choice: pass the right one). */
 const char *kvk_model_preprocess_mode(const kvk_model *model);
+
+/* Where the network came from: "config" (the architecture saved in the file) or "builder"
+ * (kvk's own code for options.architecture). */
+const char *kvk_model_source(const kvk_model *model);
+/* The Keras model name: the config's outermost model ("sequential", "model", ...) or the
+ * application's ("resnet50"). */
+const char *kvk_model_name(const kvk_model *model);
 
 /* Statistics of the built model, for --verbose and benchmarks. */
 typedef struct kvk_model_info {

@@ -10,12 +10,15 @@
 // conv2d.comp (Conv2D, Dense). Input H x W x C, output OH x OW x OC; this output-channel piece
 // starts at oc0 and has ocb channels; npix = batch * OH * OW, pix0 the first pixel of this
 // dispatch; ostride, obase: output row stride and first channel (a slice of a Concatenate's
-// tensor, or OC and 0).
+// tensor, or OC and 0). A dispatch with several workgroups in z runs independent products:
+// slice z reads input from element z * zi, weights from vec4 z * zw, writes output from
+// element z * zo (Winograd's 16 products; 0 otherwise).
 #define KVK_CONV2D_PARAMS(X)                                                                 \
     X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, OC) X(int, oc0) X(int, ocb)   \
     X(int, KH) X(int, KW) X(int, SH) X(int, SW) X(int, pad_top) X(int, pad_left)             \
     X(int, has_residual) X(int, npix) X(int, pix0) X(int, ostride) X(int, obase)             \
-    X(float, act_slope) X(float, act_max) X(float, act_threshold)
+    X(int, zi) X(int, zw) X(int, zo) X(float, act_slope) X(float, act_max)                   \
+    X(float, act_threshold)
 
 // depthwise_conv2d*.comp: M is the depth multiplier; total the invocations of the dispatch.
 #define KVK_DEPTHWISE_PARAMS(X)                                                              \
@@ -47,3 +50,15 @@
 // channel_slice.comp: copies rows of C channels into channels obase.. of rows of ostride;
 // total = batch * H * W * C.
 #define KVK_CHANNEL_SLICE_PARAMS(X) X(int, C) X(int, ostride) X(int, obase) X(int, total)
+
+// winograd_input.comp (F(2,3)): the 4x4 input patch of each 2x2 output tile, transformed
+// (B^T d B) into V[16][T][C]; T = batch * TH * TW tiles, total = T * C invocations.
+#define KVK_WINOGRAD_INPUT_PARAMS(X)                                                         \
+    X(int, H) X(int, W) X(int, C) X(int, TH) X(int, TW) X(int, pad_top) X(int, pad_left)     \
+    X(int, total)
+
+// winograd_output.comp: Y = A^T M A of M[16][T][OC] per tile and channel, plus the bias and
+// the activation, written to an OH x OW output with row stride ostride from channel obase.
+#define KVK_WINOGRAD_OUTPUT_PARAMS(X)                                                        \
+    X(int, OH) X(int, OW) X(int, OC) X(int, TH) X(int, TW) X(int, total) X(int, ostride)     \
+    X(int, obase) X(float, act_slope) X(float, act_max) X(float, act_threshold)

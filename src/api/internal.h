@@ -30,6 +30,10 @@ struct kvk_model {
     int max_batch; /* what kvk_model_run accepts */
     int chunk;     /* images per recorded submission: every tensor must fit one binding */
     const char *preprocess;
+    const char *source; /* "config" (the architecture saved in the file) or "builder" */
+    char name[96];      /* the Keras model name: the config's, or the application's */
+    /* per output, the Keras rank without the batch axis (1 or 3); 0: derived from the op */
+    int output_rank[KVK_MAX_OUTPUTS];
     char output_names[KVK_MAX_OUTPUTS][96]; /* the requested layer names, or the last layer */
     double flops;
     double weight_bytes;

@@ -8,6 +8,7 @@
 #include "api/internal.h"
 #include "keras/apps/apps.h"
 #include "keras/bind.h"
+#include "api/model_config.h"
 #include "keras/weights.h"
 
 static long max_tensor_floats(const kvk_graph *g) {
@@ -49,6 +50,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     kvk_graph_init(graph);
     m->max_batch = batch > 0 ? batch : 1;
     m->preprocess = "none";
+    m->source = "builder";
     kvk_graph_prune(&m->graph);
     m->flops = kvk_graph_flops(&m->graph);
     if (optimize && !ctx->cpu_reference) {
@@ -80,7 +82,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
     if (st == KVK_OK && !ctx->cpu_reference) {
-        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels};
+        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1};
         st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
     }
     if (st != KVK_OK) {
@@ -149,6 +151,9 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
     if (options->batch < 0)
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "batch must be positive, got %d",
                         options->batch);
+    /* the architecture saved in the file (keras/config.c) */
+    if (options->model_file || !options->architecture || !strcmp(options->architecture, "auto"))
+        return kvk_config_model_create(ctx, options, NULL, out);
     const kvk_application *app = kvk_application_find(options->architecture);
     if (!app) return KVK_ERROR_INVALID_ARGUMENT;
     kvk_app_args args;
@@ -160,6 +165,11 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
         st = kvk_weight_file_read(options->weights, &file);
         if (st != KVK_OK) return st;
         args.weights = file;
+        if (kvk_config_wins(options, file)) { /* the config wins */
+            st = kvk_config_model_create(ctx, options, file, out);
+            kvk_weight_file_free(file);
+            return st;
+        }
     }
     kvk_graph g;
     kvk_graph_init(&g);
@@ -177,6 +187,7 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
     st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
     if (st != KVK_OK) return st;
     (*out)->preprocess = app->preprocess;
+    snprintf((*out)->name, sizeof(*out)->name, "%s", app->name);
     for (int k = 0; k < options->output_layer_count; k++) /* the names asked for */
         snprintf((*out)->output_names[k], sizeof(*out)->output_names[k], "%s",
                  options->output_layers[k]);
@@ -213,7 +224,8 @@ int kvk_model_output_dims(const kvk_model *model, int index, int dims[3]) {
     /* the node's own shape: a Flatten alias shares a tensor planned as (h, w, c) */
     int o = kvk_graph_output_node(&model->graph, index);
     kvk_shape s = model->graph.nodes[o].shape;
-    if (node_is_flat(&model->graph, o)) {
+    int rank = model->output_rank[index];
+    if (rank == 1 || (rank == 0 && node_is_flat(&model->graph, o))) {
         dims[0] = s.c;
         return 1;
     }
@@ -236,6 +248,14 @@ long kvk_model_output_size(const kvk_model *model) {
 
 const char *kvk_model_preprocess_mode(const kvk_model *model) {
     return model->preprocess;
+}
+
+const char *kvk_model_source(const kvk_model *model) {
+    return model->source;
+}
+
+const char *kvk_model_name(const kvk_model *model) {
+    return model->name;
 }
 
 kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch,

@@ -13,18 +13,17 @@ void kvk_graph_init(kvk_graph *g) {
     g->output_count = 0;
 }
 
-void kvk_graph_free(kvk_graph *g) {
-    for (int i = 0; i < g->count; i++) {
-        kvk_node *n = &g->nodes[i];
-        free(n->kernel);
-        free(n->bias);
-        free(n->gamma);
-        free(n->beta);
-        free(n->mean);
-        free(n->variance);
-        free(n->scale);
-        free(n->shift);
+void kvk_graph_free_weights(kvk_node *n) {
+    float **arrays[] = {&n->kernel, &n->bias,     &n->gamma, &n->beta,
+                        &n->mean,   &n->variance, &n->scale, &n->shift};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        free(*arrays[i]);
+        *arrays[i] = NULL;
     }
+}
+
+void kvk_graph_free(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) kvk_graph_free_weights(&g->nodes[i]);
     free(g->nodes);
     kvk_graph_init(g);
 }
@@ -206,6 +205,10 @@ int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act) 
     if (id < 0) return -1;
     set_act(&g->nodes[id], act);
     return id;
+}
+
+void kvk_graph_set_activation(kvk_graph *g, int node, kvk_act act) {
+    if (node >= 0 && node < g->count) set_act(&g->nodes[node], act);
 }
 
 kvk_act kvk_act_default(kvk_activation kind) {

@@ -119,6 +119,8 @@ typedef struct kvk_graph {
 
 void kvk_graph_init(kvk_graph *g);
 void kvk_graph_free(kvk_graph *g);
+/* Frees a node's weights (a backend that holds its own copy no longer needs them). */
+void kvk_graph_free_weights(kvk_node *n);
 
 /* Builders. Each returns the new node's index, or -1 after recording an error in g->status
  * (later calls then return -1 too, so an architecture can check once at the end). */
@@ -132,6 +134,8 @@ int kvk_graph_activation(kvk_graph *g, int x, const char *name, kvk_activation a
 /* An Activation layer with parameters: ReLU(max_value, negative_slope, threshold),
  * LeakyReLU(alpha) (negative_slope), ELU(alpha) (negative_slope). */
 int kvk_graph_activation_ex(kvk_graph *g, int x, const char *name, kvk_act act);
+/* Sets a node's fused activation with its parameters. */
+void kvk_graph_set_activation(kvk_graph *g, int node, kvk_act act);
 /* The node's fused activation with its parameters. */
 kvk_act kvk_node_act(const kvk_node *n);
 int kvk_graph_add(kvk_graph *g, int a, int b, const char *name);

@@ -97,7 +97,7 @@ static void reorder_dense_rows(float *kernel, kvk_shape s, int units, const floa
 }
 
 static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *file,
-                            const kvk_weight_layer *layer, const expected *e) {
+                            kvk_weight_layer *layer, const expected *e) {
     char want[96], got[96];
     if (layer->count != e->count)
         return kvk_fail(KVK_ERROR_SHAPE,
@@ -106,7 +106,7 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
                         e->count > 1 ? ", " : "", e->count > 1 ? e->what[1] : "",
                         e->count > 2 ? ", ..." : "");
     for (int i = 0; i < e->count; i++) {
-        const kvk_weight *w = &layer->weights[i];
+        kvk_weight *w = &layer->weights[i];
         int same = w->ndim == e->ndim[i];
         for (int d = 0; same && d < w->ndim; d++) same = w->dims[d] == e->dims[i][d];
         if (!same) {
@@ -117,23 +117,50 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
                             file->path, n->name, layer_class(n), w->name, e->what[i], got, want);
         }
         long count = element_count(e, i);
-        float *copy = malloc(sizeof(float) * (size_t)count);
-        if (!copy) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
         const kvk_node *src = n->input_count ? &g->nodes[n->inputs[0]] : NULL;
-        if (n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
-            src->op == KVK_OP_FLATTEN) {
-            kvk_shape s = g->nodes[src->inputs[0]].shape;
-            reorder_dense_rows(copy, s, n->shape.c, w->data);
+        int reorder = n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
+                      src->op == KVK_OP_FLATTEN;
+        float *data;
+        if (w->data && !reorder) { /* moved, not copied: the file's copy is freed soon anyway */
+            data = w->data;
+            w->data = NULL;
+            w->moved_to = data;
         } else {
-            memcpy(copy, w->data, sizeof(float) * (size_t)count);
+            const float *from = w->data ? w->data : w->moved_to;
+            data = malloc(sizeof(float) * (size_t)count);
+            if (!data || !from) {
+                free(data);
+                return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", n->name);
+            }
+            if (reorder)
+                reorder_dense_rows(data, g->nodes[src->inputs[0]].shape, n->shape.c, from);
+            else
+                memcpy(data, from, sizeof(float) * (size_t)count);
         }
         free(*e->slot[i]);
-        *e->slot[i] = copy;
+        *e->slot[i] = data;
     }
     return KVK_OK;
 }
 
-kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
+/* A weight listed twice with the same data (a shared layer's extra calls, as a config view
+ * lists them): the later entries copy from the first instead of moving it again. */
+static void alias_shared_data(kvk_weight_file *file) {
+    for (int l = 0; l < file->layer_count; l++)
+        for (int j = 0; j < file->layers[l].count; j++) {
+            kvk_weight *w = &file->layers[l].weights[j];
+            for (int m = 0; w->data && m <= l; m++)
+                for (int k = 0; k < (m == l ? j : file->layers[m].count); k++)
+                    if (file->layers[m].weights[k].data == w->data) {
+                        w->moved_to = w->data;
+                        w->data = NULL;
+                        break;
+                    }
+        }
+}
+
+kvk_status kvk_bind_weights(kvk_graph *g, kvk_weight_file *file) {
+    alias_shared_data(file);
     for (int i = 0; i < g->count; i++) {
         kvk_node *n = &g->nodes[i];
         expected e;
@@ -152,7 +179,7 @@ kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file) {
                             file->layer_count ? some : "(none)",
                             file->layer_count > 4 ? ", ..." : "");
         }
-        kvk_status st = bind_node(g, n, file, layer, &e);
+        kvk_status st = bind_node(g, n, file, &file->layers[layer - file->layers], &e);
         if (st != KVK_OK) return st;
     }
     return KVK_OK;

@@ -8,7 +8,9 @@
 /* Copies each layer's weights from the file into the graph's nodes. Fails naming the file,
  * the layer, and the expected and found shape when anything does not fit. Layers in the file
  * that the graph lacks are ignored (a full file can feed a model without its top). */
-kvk_status kvk_bind_weights(kvk_graph *g, const kvk_weight_file *file);
+/* Moves the file's data into the nodes (each weight's data becomes NULL): no second copy of
+ * the weights exists while a model is built. */
+kvk_status kvk_bind_weights(kvk_graph *g, kvk_weight_file *file);
 
 /* Deterministic random weights of a sensible scale (He-like kernels, BatchNormalization
  * statistics near identity), for benchmarks and tests without a file. */

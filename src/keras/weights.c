@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "keras/archive.h"
 #include "keras/weights_internal.h"
+#include "keras/weights_keras3.h"
 
 static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
@@ -23,12 +25,19 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
         if (!json) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
         snprintf(json, n, "%s/model.json", path);
         if (stat(json, &st) != 0 || !S_ISREG(st.st_mode)) {
-            kvk_status s = kvk_fail(KVK_ERROR_IO,
-                                    "%s: is a directory without a model.json (a TensorFlow.js "
-                                    "model directory was expected)",
-                                    path);
             free(json);
-            return s;
+            /* Keras 3's model.save(..., zipped=False): the .keras archive's members as files */
+            if (kvk_archive_directory(path)) {
+                *source = KVK_SOURCE_ARCHIVE;
+                *resolved = strdup(path);
+                return *resolved ? KVK_OK
+                                 : kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+            }
+            return kvk_fail(KVK_ERROR_IO,
+                            "%s: is a directory without a model.json (a TensorFlow.js "
+                            "model directory was expected) or a model.weights.h5 (an unzipped "
+                            "Keras 3 .keras archive)",
+                            path);
         }
         *source = KVK_SOURCE_TFJS;
         *resolved = json;
@@ -57,7 +66,9 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
         }
     }
     if (is_hdf5) {
-        *source = KVK_SOURCE_HDF5;
+        *source = kvk_weights_h5_is_keras3(path) ? KVK_SOURCE_KERAS3 : KVK_SOURCE_HDF5;
+    } else if (kvk_archive_signature(head, n)) {
+        *source = KVK_SOURCE_ARCHIVE;
     } else {
         size_t i = 0;
         if (n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0) i = 3;
@@ -72,6 +83,21 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
     return KVK_OK;
 }
 
+kvk_status kvk_weights_read_source(kvk_weight_source source, const char *path, int with_data,
+                                   kvk_weight_file **out, int *listed_layers) {
+    switch (source) {
+    case KVK_SOURCE_HDF5:
+        return kvk_weights_read_h5(path, with_data, out, listed_layers);
+    case KVK_SOURCE_TFJS:
+        return kvk_weights_read_tfjs(path, with_data, out, listed_layers);
+    case KVK_SOURCE_KERAS3:
+        return kvk_weights_read_keras3(path, with_data, out, listed_layers);
+    case KVK_SOURCE_ARCHIVE:
+        return kvk_weights_read_archive(path, with_data, out, listed_layers);
+    }
+    return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: unknown weight file source", path);
+}
+
 kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out) {
     *out = NULL;
     if (!path) return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "weight file path is NULL");
@@ -81,10 +107,7 @@ kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out) {
     if (st != KVK_OK) return st;
     kvk_weight_file *file = NULL;
     int listed;
-    if (source == KVK_SOURCE_HDF5)
-        st = kvk_weights_read_h5(resolved, 1, &file, &listed);
-    else
-        st = kvk_weights_read_tfjs(resolved, 1, &file, &listed);
+    st = kvk_weights_read_source(source, resolved, 1, &file, &listed);
     free(resolved);
     if (st != KVK_OK) return st;
     kvk_json *config = NULL;
@@ -183,6 +206,10 @@ const char *kvk_weight_format_name(kvk_weight_format format) {
         return "model.save (HDF5)";
     case KVK_FORMAT_TFJS_LAYERS:
         return "TensorFlow.js layers (model.json)";
+    case KVK_FORMAT_KERAS3_H5:
+        return "Keras 3 .weights.h5 (HDF5, layers/<layer>/vars)";
+    case KVK_FORMAT_KERAS_ARCHIVE:
+        return ".keras archive (config.json, metadata.json, model.weights.h5)";
     }
     return "?";
 }
@@ -277,6 +304,8 @@ kvk_status kvk_weights_analyse(kvk_weight_file *file, kvk_json **config) {
     if (file->keras_version) {
         file->keras_major = atoi(file->keras_version);
         if (file->keras_major < 1) file->keras_major = 2;
+    } else if (file->format == KVK_FORMAT_KERAS3_H5 || file->format == KVK_FORMAT_KERAS_ARCHIVE) {
+        file->keras_major = 3; /* Keras 3 records its version only in a .keras archive */
     } else if (file->format != KVK_FORMAT_TFJS_LAYERS && any_weight && !any_slash) {
         /* Keras 1 wrote no version attribute (Keras 2 likewise loads such files as Keras 1);
          * its weight names have no "layer/" prefix. */

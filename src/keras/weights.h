@@ -23,17 +23,21 @@
 #define KVK_MAX_DIMS 8
 
 typedef enum kvk_weight_format {
-    KVK_FORMAT_H5_WEIGHTS,  /* save_weights(): layer_names at the root */
-    KVK_FORMAT_H5_MODEL,    /* model.save(): group model_weights, attr model_config */
-    KVK_FORMAT_TFJS_LAYERS, /* model.json with weightsManifest + binary shards */
+    KVK_FORMAT_H5_WEIGHTS,    /* save_weights(): layer_names at the root */
+    KVK_FORMAT_H5_MODEL,      /* model.save(): group model_weights, attr model_config */
+    KVK_FORMAT_TFJS_LAYERS,   /* model.json with weightsManifest + binary shards */
+    KVK_FORMAT_KERAS3_H5,     /* Keras 3 .weights.h5: layers/<layer>/vars/<i> (weights_keras3.h) */
+    KVK_FORMAT_KERAS_ARCHIVE, /* .keras zip: config.json, metadata.json, model.weights.h5 */
 } kvk_weight_format;
 
 typedef struct kvk_weight {
     char *name; /* as stored, e.g. "block1_conv1/kernel:0", "convolution2d_1_W" */
     int ndim;
     int64_t dims[KVK_MAX_DIMS]; /* after normalisation (see above) */
-    float *data;                /* ndim-product floats, owned */
-    const char *dtype;          /* stored type: "float32", "float64" or "float16" (static) */
+    float *data;                /* ndim-product floats, owned; NULL once moved into a model */
+    const float *moved_to;      /* where kvk_bind_weights moved `data` (a layer bound twice) */
+    const char *dtype;          /* stored type (static): "float32", "float64", "float16"; Keras 3
+                                   files also "bfloat16" and integer types ("int64", ...) */
 } kvk_weight;
 
 typedef struct kvk_weight_layer {
@@ -48,7 +52,8 @@ typedef struct kvk_weight_file {
     char *keras_version; /* attr keras_version, or NULL if absent */
     char *backend;       /* attr backend ("tensorflow", "theano"), or NULL */
     int keras_major;     /* 1, 2 or 3, from keras_version; without one (Keras 1 wrote none)
-                            1 if no weight name has a "layer/" prefix, else 2 */
+                            1 if no weight name has a "layer/" prefix, else 2; a Keras 3
+                            .weights.h5 records no version: 3 */
     int theano_kernels;  /* kernels were stored flipped (and converted on load) */
     int channels_first;  /* written with channels_first data format: see header comment */
     char *model_config;  /* the JSON architecture, if the file has one, else NULL */
@@ -56,7 +61,8 @@ typedef struct kvk_weight_file {
     kvk_weight_layer *layers;
 } kvk_weight_file;
 
-/* Reads any supported weight file (format detected from the contents: HDF5 signature, or
+/* Reads any supported weight file (format detected from the contents: HDF5 signature, Keras
+ * 1/2 or Keras 3 layout told by the groups inside; a zip signature for a .keras archive; or
  * a JSON model.json whose shards sit beside it). Errors name the file and, where it applies,
  * the layer and dataset at fault. */
 kvk_status kvk_weight_file_read(const char *path, kvk_weight_file **out);

@@ -25,10 +25,7 @@ kvk_status kvk_weight_file_inspect(const char *path, FILE *out) {
     if (st != KVK_OK) return st;
     kvk_weight_file *file = NULL;
     int listed = 0;
-    if (source == KVK_SOURCE_HDF5)
-        st = kvk_weights_read_h5(resolved, 0, &file, &listed);
-    else
-        st = kvk_weights_read_tfjs(resolved, 0, &file, &listed);
+    st = kvk_weights_read_source(source, resolved, 0, &file, &listed);
     free(resolved);
     if (st != KVK_OK) return st;
     kvk_json *config = NULL;

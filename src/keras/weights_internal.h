@@ -11,6 +11,8 @@
 typedef enum kvk_weight_source {
     KVK_SOURCE_HDF5,
     KVK_SOURCE_TFJS,
+    KVK_SOURCE_KERAS3,  /* HDF5 in Keras 3's layout (weights_keras3.h) */
+    KVK_SOURCE_ARCHIVE, /* a .keras zip (archive.h) */
 } kvk_weight_source;
 
 /* Decides the reader from the contents; `resolved` is the file to open (a directory's
@@ -22,6 +24,9 @@ kvk_status kvk_weights_detect(const char *path, kvk_weight_source *source, char 
  * `listed_layers` receives the number of layers the file lists, with or without weights. */
 kvk_status kvk_weights_read_h5(const char *path, int with_data, kvk_weight_file **out,
                                int *listed_layers);
+/* The reader for `source` (kvk_weights_read_h5, _tfjs, _keras3 or _archive). */
+kvk_status kvk_weights_read_source(kvk_weight_source source, const char *path, int with_data,
+                                   kvk_weight_file **out, int *listed_layers);
 kvk_status kvk_weights_read_tfjs(const char *path, int with_data, kvk_weight_file **out,
                                  int *listed_layers);
 

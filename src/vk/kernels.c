@@ -23,6 +23,8 @@ static const kvk_vk_kernel KERNELS[] = {
     {"conv2d_rb8", "conv2d", subgroups_of_8, "subgroups of 8+ lanes with broadcast"},
     {"conv2d_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
     {"conv2d_rb1", "conv2d", NULL, NULL},
+    /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output */
+    {"conv2d_winograd", "conv2d", NULL, NULL},
     {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL},
     {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL},
 };

@@ -10,7 +10,7 @@
 #include "vk/caps.h"
 
 typedef struct kvk_vk_kernel {
-    const char *name;   /* the embedded shader variant */
+    const char *name;   /* the embedded shader variant, or the name of several shaders' work */
     const char *family; /* variants of one family compute the same thing */
     /* whether the device can run it at all (NULL: every device) */
     int (*usable)(const kvk_vk_caps *caps);

@@ -29,7 +29,10 @@ struct kvk_vk_model {
     const kvk_plan *plan;
     uint64_t max_binding;
     kvk_vk_kernel_override kernels;
-    const char **variants; /* per step: the kernel recorded */
+    size_t alignment;
+    const kvk_vk_kernel **kernel; /* per step: what the op's choose() picked, or NULL */
+    const char **variants;        /* per step: the kernel recorded */
+    kvk_vk_buffer scratch;        /* the largest scratch any step needs */
     kvk_vk_buffer arena, input;
     kvk_vk_buffer outputs[KVK_MAX_OUTPUTS]; /* host-visible, one per model output */
     kvk_vk_buffer *blocks;
@@ -41,6 +44,20 @@ struct kvk_vk_model {
     kvk_vk_profile profile;
 };
 typedef struct kvk_vk_model vk_state;
+
+/* Step i's context for choosing, weights and scratch (no recording fields). */
+static kvk_vk_step_ctx step_ctx(const vk_state *s, int i) {
+    const kvk_step *step = &s->plan->steps[i];
+    return (kvk_vk_step_ctx){.caps = &s->dev->caps,
+                             .kernels = &s->kernels,
+                             .graph = s->graph,
+                             .plan = s->plan,
+                             .step = step,
+                             .node = &s->graph->nodes[step->node],
+                             .kernel = s->kernel[i],
+                             .max_binding = s->max_binding,
+                             .alignment = s->alignment};
+}
 
 static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
     return (x + a - 1) / a * a;
@@ -64,8 +81,8 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
         const kvk_step *st = &plan->steps[i];
         const kvk_vk_op *op = kvk_vk_op_for(st->op);
         if (!op->weight_pieces) continue;
-        int count =
-            op->weight_pieces(s->graph, &s->graph->nodes[st->node], maxb, floats, MAX_PIECES);
+        kvk_vk_step_ctx c = step_ctx(s, i);
+        int count = op->weight_pieces(&c, floats, MAX_PIECES);
         if (count < 0) {
             free(block_used);
             return kvk_fail(KVK_ERROR_UNSUPPORTED,
@@ -120,7 +137,8 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
 
 /* Packs each piece into a host-visible staging buffer and copies it to its block, in
  * batches of up to STAGING_BYTES. */
-static kvk_status upload_weights(vk_state *s) {
+/* With `release` (the model's graph), each node's host weights are freed once packed. */
+static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_device *dev = s->dev;
     VkDeviceSize largest = 0;
     for (int i = 0; i < s->piece_count; i++)
@@ -157,13 +175,14 @@ static kvk_status upload_weights(vk_state *s) {
                 st = kvk_vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
                 begun = 1;
             }
-            kvk_vk_op_for(step->op)->weight_pack(s->graph, &s->graph->nodes[step->node],
-                                                 s->max_binding, k,
+            kvk_vk_step_ctx c = step_ctx(s, i);
+            kvk_vk_op_for(step->op)->weight_pack(&c, k,
                                                  (float *)((unsigned char *)staging.mapped + used));
             VkBufferCopy region = {used, pc->offset, pc->bytes};
             vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
         }
+        if (release && s->steps[i].count) kvk_graph_free_weights(&release->nodes[step->node]);
     }
     if (st == KVK_OK && begun) {
         st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
@@ -190,18 +209,13 @@ static kvk_status record_network(vk_state *s) {
     kvk_vk_binding weights[MAX_PIECES];
     for (int i = 0; i < plan->step_count && st == KVK_OK; i++) {
         const kvk_step *step = &plan->steps[i];
-        kvk_vk_step_ctx c = {.rec = &s->rec,
-                             .caps = &s->dev->caps,
-                             .kernels = &s->kernels,
-                             .graph = s->graph,
-                             .plan = plan,
-                             .step = step,
-                             .node = &s->graph->nodes[step->node],
-                             .output = tensor_binding(s, plan, step->output),
-                             .weights = weights,
-                             .weight_count = s->steps[i].count,
-                             .max_binding = s->max_binding,
-                             .chosen = &s->variants[i]};
+        kvk_vk_step_ctx c = step_ctx(s, i);
+        c.rec = &s->rec;
+        c.output = tensor_binding(s, plan, step->output);
+        c.weights = weights;
+        c.weight_count = s->steps[i].count;
+        c.scratch = (kvk_vk_binding){s->scratch.buffer, 0, s->scratch.size};
+        c.chosen = &s->variants[i];
         for (int k = 0; k < step->input_count; k++)
             c.inputs[k] = tensor_binding(s, plan, step->inputs[k]);
         for (int k = 0; k < s->steps[i].count; k++) {
@@ -223,6 +237,22 @@ static kvk_status record_network(vk_state *s) {
     vkCmdPipelineBarrier(s->rec.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
                          1, &mb, 0, NULL, 0, NULL);
     return kvk_vk_recorder_end(&s->rec);
+}
+
+/* Kernels that decide a step's weight layout are chosen first; the scratch buffer is sized for
+ * the step that needs most (s->scratch.size, allocated later). */
+static kvk_status choose_kernels(vk_state *s) {
+    for (int i = 0; i < s->plan->step_count; i++) {
+        const kvk_vk_op *op = kvk_vk_op_for(s->plan->steps[i].op);
+        kvk_vk_step_ctx c = step_ctx(s, i);
+        if (op->choose) s->kernel[i] = c.kernel = op->choose(&c);
+        if (op->choose && !c.kernel)
+            return kvk_fail(KVK_ERROR_UNSUPPORTED, "layer '%s': no kernel variant fits",
+                            c.node->name);
+        uint64_t bytes = op->scratch_bytes ? op->scratch_bytes(&c) : 0;
+        if (bytes > s->scratch.size) s->scratch.size = bytes;
+    }
+    return KVK_OK;
 }
 
 /* Every step's op has an entry, and the entry runs the step's tensor types. */
@@ -250,7 +280,7 @@ static kvk_status check_support(const kvk_graph *g, const kvk_plan *p) {
     return KVK_OK;
 }
 
-kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const kvk_plan *p,
+kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_plan *p,
                                const kvk_vk_model_options *o, kvk_vk_model **out) {
     *out = NULL;
     kvk_status st = check_support(graph, p);
@@ -262,11 +292,17 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const
     s->plan = p;
     s->max_binding = o->max_binding;
     if (o->kernels) s->kernels = *o->kernels;
-    s->variants = calloc((size_t)(p->step_count ? p->step_count : 1), sizeof *s->variants);
-    if (!s->variants) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    s->alignment = o->alignment;
+    size_t steps = (size_t)(p->step_count ? p->step_count : 1);
+    s->variants = calloc(steps, sizeof *s->variants);
+    s->kernel = calloc(steps, sizeof *s->kernel);
+    if (!s->variants || !s->kernel) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    if (st == KVK_OK) st = choose_kernels(s);
     if (st == KVK_OK) st = place_weights(s, o->alignment);
-    if (st == KVK_OK) st = upload_weights(s);
+    if (st == KVK_OK) st = upload_weights(s, o->release_host_weights ? graph : NULL);
     if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, &s->arena);
+    if (st == KVK_OK && s->scratch.size)
+        st = kvk_vk_buffer_create(dev, s->scratch.size, 1, &s->scratch);
     if (st == KVK_OK)
         st = kvk_vk_buffer_create(dev,
                                   (VkDeviceSize)p->batch *
@@ -325,11 +361,13 @@ void kvk_vk_model_destroy(kvk_vk_model *s) {
     kvk_vk_recorder_free(&s->rec);
     for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);
     kvk_vk_buffer_destroy(dev, &s->arena);
+    kvk_vk_buffer_destroy(dev, &s->scratch);
     kvk_vk_buffer_destroy(dev, &s->input);
     for (int k = 0; k < KVK_MAX_OUTPUTS; k++) kvk_vk_buffer_destroy(dev, &s->outputs[k]);
     free(s->blocks);
     free(s->pieces);
     free(s->steps);
     free(s->variants);
+    free(s->kernel);
     free(s);
 }

@@ -12,12 +12,15 @@ typedef struct kvk_vk_model_options {
     uint64_t max_binding; /* the cap on one storage buffer binding (tests lower it) */
     size_t alignment;     /* of offsets inside buffers, as the plan was built with */
     const kvk_vk_kernel_override *kernels; /* forced kernel variants, or NULL */
+    /* Free each node's host weights once they are on the device: on a CPU driver the device
+     * copy is host memory too, so keeping both would double the model's footprint. */
+    int release_host_weights;
 } kvk_vk_model_options;
 
 /* Uploads the weights, allocates the activation arena and records the network. The graph and
- * plan must outlive the model. Fails naming the layer whose op or tensor type the device
- * backend does not run. */
-kvk_status kvk_vk_model_create(kvk_vk_device *dev, const kvk_graph *graph, const kvk_plan *plan,
+ * plan must outlive the model; the graph's weights are freed with release_host_weights. Fails
+ * naming the layer whose op or tensor type the device backend does not run. */
+kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_plan *plan,
                                const kvk_vk_model_options *options, kvk_vk_model **out);
 /* Runs `batch` images in chunks of the plan's batch. */
 kvk_status kvk_vk_model_run(kvk_vk_model *m, const float *input, int batch, float *const *outputs);

@@ -167,6 +167,31 @@ static void check_weight_names(void) {
     }
 }
 
+/* the application a saved config's Model name is (its preprocess_input mode for config
+ * models): keras.applications' own model names */
+static void check_model_names(void) {
+    static const char *const names[][2] = {
+        {"resnet50", "resnet50"},
+        {"resnet50v2", "resnet50_v2"},
+        {"resnet152v2", "resnet152_v2"},
+        {"densenet169", "densenet169"},
+        {"mobilenet_0.25_128", "mobilenet"},
+        {"mobilenetv2_1.00_224", "mobilenet_v2"},
+        {"inception_resnet_v2", "inception_resnet_v2"},
+        {"inception_v3", "inception_v3"},
+        {"model", NULL},
+        {"mobilenet_x", NULL},
+        {"sequential", NULL},
+        {"resnet50v3", NULL},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const kvk_application *app = kvk_application_for_model_name(names[i][0]);
+        tu_check(names[i][1] ? app && !strcmp(app->name, names[i][1]) : !app,
+                 "Keras model name %s is application %s (got %s)", names[i][0],
+                 names[i][1] ? names[i][1] : "(none)", app ? app->name : "(none)");
+    }
+}
+
 /* alpha and depth_multiplier: only where Keras has them, positive; MobileNet's classifier
  * takes the sizes Keras has ImageNet weights for */
 static void check_alpha(kvk_context *ctx) {
@@ -324,6 +349,7 @@ int main(void) {
     check_weight_names();
     check_alpha(ctx);
     check_inferred_alpha();
+    check_model_names();
     kvk_context_destroy(ctx);
     return tu_finish();
 }

@@ -1,9 +1,12 @@
-/* kvk against real Keras: a case folder made by make_keras_cases.py holds weight files that
- * Keras wrote (save_weights, model.save, a theano-ordered copy, renumbered copies), an input,
- * and Keras' own output for it. Every weight file must reproduce that output within the
- * stated tolerance. A feature case (case.json "features") instead lists layer outputs
- * (optionally globally pooled) that kvk must return through options.output_layers.
- * usage: test_keras CASE_DIR... */
+/* kvk against real Keras: a case folder made by make_keras_cases.py (tf-keras) or
+ * make_keras3_cases.py (Keras 3) holds weight files that Keras wrote (save_weights,
+ * model.save, a theano-ordered copy, renumbered copies; Keras 3 .weights.h5 and .keras
+ * archives), an input, and Keras' own output for it. A case of make_config_cases.py names a
+ * "model_file" instead of an application: kvk builds the model from the config saved in it
+ * (each of "files" gives the weights), or must refuse it with a message containing
+ * "expect_error". Every weight file must reproduce that output within the stated tolerance. A
+ * feature case (case.json "features") instead lists layer outputs (optionally globally pooled)
+ * that kvk must return through options.output_layers. usage: test_keras CASE_DIR... */
 #include "testutil.h"
 
 #include "api/internal.h"
@@ -256,9 +259,17 @@ static double run_case(kvk_context *ctx, const char *dir) {
         o.depth_multiplier = json_int(c, "depth_multiplier");
     }
     const char *naming = kvk_json_get_string(c, "naming");
+    const char *model_file = kvk_json_get_string(c, "model_file");
+    const char *expect_error = kvk_json_get_string(c, "expect_error");
+    char model_path[4096];
+    if (model_file) {
+        snprintf(model_path, sizeof model_path, "%s/%s", dir, model_file);
+        o.model_file = model_path;
+        o.height = o.width = 0; /* the config's */
+    }
 
     const kvk_json *files = kvk_json_get(c, "files");
-    if (files && files->type == KVK_JSON_ARRAY && files->length == 0) {
+    if (!model_file && files && files->type == KVK_JSON_ARRAY && files->length == 0) {
         run_layers_case(&o, c, dir);
         kvk_json_free(c);
         free(text);
@@ -290,43 +301,73 @@ static double run_case(kvk_context *ctx, const char *dir) {
     double worst = 0;
     for (size_t i = 0; files && i < files->length; i++) {
         const char *file = kvk_json_string(kvk_json_at(files, i));
-        if (!file || !strstr(file, ".h5")) continue;
+        if (!file ||
+            (!strstr(file, ".h5") && !strstr(file, "model.json") && !strstr(file, ".keras")))
+            continue;
         if (features) {
             double err = run_features(ctx, &o, dir, file, features, &x);
             if (err > worst || isnan(err)) worst = err;
             continue;
         }
         snprintf(path, sizeof path, "%s/%s", dir, file);
-        kvk_model_options mo = o;
-        mo.weights = path;
-        kvk_model *m;
-        if (!tu_check(kvk_model_create(ctx, &mo, &m) == KVK_OK, "%s: build: %s", file,
-                      kvk_last_error()))
-            continue;
-        if (naming && !strcmp(o.architecture, "resnet50")) {
-            const char *probe =
-                !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";
-            tu_check(kvk_graph_find(&m->graph, probe) >= 0, "%s: %s naming recognised", file,
-                     naming);
+        /* an application's model.save file runs twice: with kvk's builder, and from the
+         * architecture saved in it (options.model_file) */
+        int from_config = !model_file && strstr(file, "model") == file;
+        for (int pass = 0; pass <= from_config; pass++) {
+            kvk_model_options mo = o;
+            mo.weights = path;
+            if (model_file && strstr(file, "model.json")) { /* TF.js: its own architecture */
+                mo.model_file = path;
+                mo.weights = NULL;
+            }
+            const char *how = "";
+            if (pass == 1) {
+                mo = (kvk_model_options){.model_file = path, .batch = o.batch};
+                how = " (saved config)";
+            }
+            kvk_model *m;
+            if (expect_error) {
+                kvk_status st = kvk_model_create(ctx, &mo, &m);
+                if (st == KVK_OK) kvk_model_destroy(m);
+                printf("%s %s: refused: %s\n", dir, file,
+                       st == KVK_OK ? "(built!)" : kvk_last_error());
+                tu_check(st != KVK_OK && strstr(kvk_last_error(), expect_error),
+                         "%s: refused with a message containing \"%s\": %s", file, expect_error,
+                         st == KVK_OK ? "it was built" : kvk_last_error());
+                continue;
+            }
+            if (!tu_check(kvk_model_create(ctx, &mo, &m) == KVK_OK, "%s%s: build: %s", file, how,
+                          kvk_last_error()))
+                continue;
+            if (model_file || pass == 1)
+                tu_check(!strcmp(kvk_model_source(m), "config"), "%s: built from the config (%s)",
+                         file, kvk_model_source(m));
+            /* (the legacy ResNet50 gives its unnamed layers Keras 2.2's 1-based names,
+             * activation_1, ..., which keras-applications on tf-keras numbers from 0) */
+            const kvk_json *layers = kvk_json_get(c, "layers");
+            if (layers && layers->type == KVK_JSON_ARRAY && pass == 0 && !model_file &&
+                !strcmp(file, "weights.h5") && !(naming && !strcmp(naming, "legacy")))
+                check_layer_names(&m->graph, layers, file);
+            if (naming && o.architecture && !strcmp(o.architecture, "resnet50")) {
+                const char *probe =
+                    !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";
+                tu_check(kvk_graph_find(&m->graph, probe) >= 0, "%s: %s naming recognised", file,
+                         naming);
+            }
+            tu_check(kvk_model_output_size(m) * o.batch == out_n, "%s: output size %ld, Keras %ld",
+                     file, kvk_model_output_size(m) * o.batch, out_n);
+            tu_poison(y, out_n);
+            if (tu_check(kvk_model_run(m, x.data, o.batch, y) == KVK_OK, "%s: run: %s", file,
+                         kvk_last_error())) {
+                double err = tu_rel_error(y, want.data, out_n);
+                if (err > worst || isnan(err)) worst = err;
+                printf("%s %s%s on %s: relative error vs Keras %.3g\n", dir, file, how,
+                       kvk_context_device_name(ctx), err);
+                tu_check(err <= TOLERANCE, "%s%s: relative error %.3g <= %g", file, how, err,
+                         TOLERANCE);
+            }
+            kvk_model_destroy(m);
         }
-        /* (the legacy ResNet50 gives its unnamed layers Keras 2.2's 1-based names,
-         * activation_1, ..., which keras-applications on tf-keras numbers from 0) */
-        const kvk_json *layers = kvk_json_get(c, "layers");
-        if (layers && layers->type == KVK_JSON_ARRAY && !strcmp(file, "weights.h5") &&
-            !(naming && !strcmp(naming, "legacy")))
-            check_layer_names(&m->graph, layers, file);
-        tu_check(kvk_model_output_size(m) * o.batch == out_n, "%s: output size %ld, Keras %ld",
-                 file, kvk_model_output_size(m) * o.batch, out_n);
-        tu_poison(y, out_n);
-        if (tu_check(kvk_model_run(m, x.data, o.batch, y) == KVK_OK, "%s: run: %s", file,
-                     kvk_last_error())) {
-            double err = tu_rel_error(y, want.data, out_n);
-            if (err > worst || isnan(err)) worst = err;
-            printf("%s %s on %s: relative error vs Keras %.3g\n", dir, file,
-                   kvk_context_device_name(ctx), err);
-            tu_check(err <= TOLERANCE, "%s: relative error %.3g <= %g", file, err, TOLERANCE);
-        }
-        kvk_model_destroy(m);
     }
     printf("%s: largest relative error vs Keras: %.3g\n", dir, worst);
     free(y);

@@ -374,6 +374,12 @@ static void test_conv2d(void) {
         {2, 5, 5, 17, 3, 5, 5, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR}, /* one output pixel */
         {1, 1, 1, 64, 33, 1, 1, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_RELU},  /* 1x1 image */
         {1, 3, 4, 2, 1, 3, 3, 3, 3, KVK_PAD_SAME, 1, KVK_ACT_LINEAR},   /* one output channel */
+        /* 3x3 stride 1 (Winograd's): odd and even outputs, tiles overhanging the edge */
+        {2, 9, 7, 8, 12, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {1, 6, 6, 5, 3, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR},
+        {3, 1, 1, 4, 4, 3, 3, 1, 1, KVK_PAD_SAME, 0, KVK_ACT_LINEAR},
+        {1, 2, 17, 16, 33, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {2, 5, 8, 3, 64, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_RELU},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) conv_one(fixed[i]);
     static const int cins[] = {1, 2, 3, 4, 5, 7, 8, 12, 16, 19, 32};
@@ -1759,6 +1765,7 @@ static void test_kernel_variants(void) {
         if (!strcmp(k->family, "conv2d")) {
             test_conv2d();
             test_dense();
+            test_concat(); /* convolutions written into a Concatenate's slice */
         } else if (!strcmp(k->family, "depthwise_conv2d")) {
             test_depthwise();
             test_separable();
@@ -1805,7 +1812,7 @@ static void test_backend_tables(void) {
              "the reference refuses an op kind it lacks, naming the layer: %s", kvk_last_error());
     kvk_cpu_model_destroy(cm);
     kvk_vk_model *vm = NULL;
-    kvk_vk_model_options vo = {g_ctx->max_binding_bytes, g_ctx->alignment, NULL};
+    kvk_vk_model_options vo = {g_ctx->max_binding_bytes, g_ctx->alignment, NULL, 0};
     tu_check(kvk_vk_model_create(g_ctx->vk, &g, &plan, &vo, &vm) != KVK_OK &&
                  strstr(kvk_last_error(), "flatten_here"),
              "the device refuses an op kind it lacks, naming the layer: %s", kvk_last_error());

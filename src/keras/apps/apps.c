@@ -86,6 +86,27 @@ const char *kvk_application_names(void) {
     return NAMES;
 }
 
+const kvk_application *kvk_application_for_model_name(const char *model_name) {
+    if (!model_name) return NULL;
+    for (size_t i = 0; i < sizeof applications / sizeof applications[0]; i++) {
+        const kvk_application *app = &applications[i];
+        char joined[64]; /* "resnet50_v2" -> "resnet50v2", Keras' model name */
+        size_t n = 0;
+        for (const char *p = app->name; *p && n + 1 < sizeof joined; p++)
+            if (*p != '_' || strncmp(p, "_v2", 3) != 0) joined[n++] = *p;
+        joined[n] = '\0';
+        if (!strcmp(model_name, app->name) || !strcmp(model_name, joined)) return app;
+        /* MobileNet: "mobilenet_<alpha>_<rows>", MobileNetV2: "mobilenetv2_<alpha>_<rows>" */
+        if (app->options & KVK_APP_ALPHA) {
+            size_t len = strlen(joined);
+            if (!strncmp(model_name, joined, len) && model_name[len] == '_' &&
+                model_name[len + 1] >= '0' && model_name[len + 1] <= '9')
+                return app;
+        }
+    }
+    return NULL;
+}
+
 const char *kvk_application_weights_file(const kvk_application *app, double alpha, int height,
                                          int width, int include_top, char *buf, size_t size) {
     if (alpha == 0) alpha = 1.0;

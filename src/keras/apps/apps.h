@@ -44,6 +44,10 @@ const kvk_application *kvk_application_find(const char *name);
 /* The known names separated by ", " (for messages and --help). */
 const char *kvk_application_names(void);
 
+/* The application whose keras.applications constructor names its Model `model_name`
+ * ("resnet50v2", "mobilenet_0.25_128", "densenet121", ...), or NULL. */
+const kvk_application *kvk_application_for_model_name(const char *model_name);
+
 /* Keras' own weight file name for this application under ~/.keras/models/ (alpha 0: 1.0;
  * height/width 0: the default size), in buf; returns buf. */
 const char *kvk_application_weights_file(const kvk_application *app, double alpha, int height,

@@ -5,19 +5,16 @@
 #include "core/error.h"
 #include "vk/ops/ops.h"
 
-static int depthwise_pieces(const kvk_graph *g, const kvk_node *n, uint64_t max_binding,
-                            size_t *floats, int max_pieces) {
-    (void)g;
+static int depthwise_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces) {
     (void)max_pieces;
+    const kvk_node *n = c->node;
     floats[0] = ((size_t)n->kh * n->kw + 1) * (size_t)n->shape.c;
-    return floats[0] * sizeof(float) <= max_binding ? 1 : -1;
+    return floats[0] * sizeof(float) <= c->max_binding ? 1 : -1;
 }
 
-static void depthwise_pack(const kvk_graph *g, const kvk_node *n, uint64_t max_binding, int index,
-                           float *dst) {
-    (void)g;
-    (void)max_binding;
+static void depthwise_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     (void)index;
+    const kvk_node *n = c->node;
     size_t taps = (size_t)n->kh * n->kw * (size_t)n->shape.c;
     memcpy(dst, n->kernel, taps * sizeof(float));
     if (n->bias)
@@ -64,5 +61,5 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     return kvk_vk_dispatch1d(c, kernel->name, spec, 1, b, 3, &p, sizeof p, p.total);
 }
 
-const kvk_vk_op kvk_vk_depthwise_op = {depthwise_pieces, depthwise_pack, depthwise_record,
-                                       KVK_DTYPE_BIT(KVK_DTYPE_F32)};
+const kvk_vk_op kvk_vk_depthwise_op = {NULL, depthwise_pieces, depthwise_pack,
+                                       NULL, depthwise_record, KVK_DTYPE_BIT(KVK_DTYPE_F32)};

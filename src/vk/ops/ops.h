@@ -9,7 +9,8 @@
 #include "vk/ops/params.h"
 #include "vk/vk.h"
 
-/* Everything an op needs to record one step. */
+/* Everything an op needs about one step: to choose its kernel, lay out its weights, size its
+ * scratch memory (rec NULL, bindings empty) and record it. */
 typedef struct kvk_vk_step_ctx {
     kvk_vk_recorder *rec;
     const kvk_vk_caps *caps;
@@ -18,22 +19,28 @@ typedef struct kvk_vk_step_ctx {
     const kvk_plan *plan;
     const kvk_step *step;
     const kvk_node *node;
+    const kvk_vk_kernel *kernel; /* what the op's choose() picked, or NULL */
+    uint64_t max_binding;
+    size_t alignment;                 /* of buffer offsets */
     kvk_vk_binding inputs[3], output; /* a fused residual is the last input */
     const kvk_vk_binding *weights;    /* the step's weight pieces, in the op's order */
     int weight_count;
-    uint64_t max_binding;
-    const char **chosen; /* receives the kernel variant the op recorded */
+    kvk_vk_binding scratch; /* scratch_bytes() of memory only this step uses */
+    const char **chosen;    /* receives the kernel variant the op recorded */
 } kvk_vk_step_ctx;
 
 /* One op kind on the device. Weightless ops leave the weight functions NULL. */
 typedef struct kvk_vk_op {
+    /* The kernel variant for the step when it decides the weights' layout, before they are
+     * placed (NULL: the op chooses while recording). */
+    const kvk_vk_kernel *(*choose)(const kvk_vk_step_ctx *c);
     /* Weights as pieces, each small enough for one binding: sizes in floats into
      * piece_floats; returns the count, or -1 when they cannot be split to fit. */
-    int (*weight_pieces)(const kvk_graph *g, const kvk_node *n, uint64_t max_binding,
-                         size_t *piece_floats, int max_pieces);
+    int (*weight_pieces)(const kvk_vk_step_ctx *c, size_t *piece_floats, int max_pieces);
     /* Writes piece `index` in the device layout. */
-    void (*weight_pack)(const kvk_graph *g, const kvk_node *n, uint64_t max_binding, int index,
-                        float *dst);
+    void (*weight_pack)(const kvk_vk_step_ctx *c, int index, float *dst);
+    /* Bytes of scratch memory the step needs while it runs (NULL: none). */
+    uint64_t (*scratch_bytes)(const kvk_vk_step_ctx *c);
     kvk_status (*record)(const kvk_vk_step_ctx *c);
     unsigned dtypes; /* KVK_DTYPE_BIT()s of the tensor types its kernels read and write */
 } kvk_vk_op;

@@ -26,5 +26,7 @@ KVK_PARAMS_STRUCT(kvk_eltwise_params, KVK_ELTWISE_PARAMS)
 KVK_PARAMS_STRUCT(kvk_zeropad_params, KVK_ZEROPAD_PARAMS)
 KVK_PARAMS_STRUCT(kvk_softmax_params, KVK_SOFTMAX_PARAMS)
 KVK_PARAMS_STRUCT(kvk_channel_slice_params, KVK_CHANNEL_SLICE_PARAMS)
+KVK_PARAMS_STRUCT(kvk_winograd_input_params, KVK_WINOGRAD_INPUT_PARAMS)
+KVK_PARAMS_STRUCT(kvk_winograd_output_params, KVK_WINOGRAD_OUTPUT_PARAMS)
 
 #endif

@@ -1,0 +1,51 @@
+#version 450
+// Winograd F(2,3), step 3 of 3: for each 2x2 output tile t and output channel c, the 16
+// products M[xi][t][c] become Y = A^T M A (A^T = [1 1 1 0; 0 1 -1 -1]), plus the bias and the
+// fused activation, written where they fall inside the OH x OW output (a tile may overhang it).
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#include "push.glsl"
+#include "activation.glsl"
+#include "index.glsl"
+
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
+
+layout(std430, set = 0, binding = 0) readonly buffer M { float m[]; };
+layout(std430, set = 0, binding = 1) readonly buffer Bias { float bias[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
+
+KVK_PUSH_CONSTANTS(KVK_WINOGRAD_OUTPUT_PARAMS)
+
+void main() {
+    int i = kvk_flat_index();
+    if (i >= p.total) return;
+    int c = i % p.OC;
+    int t = i / p.OC;
+    int tx = t % p.TW;
+    int ty = (t / p.TW) % p.TH;
+    int n = t / (p.TW * p.TH);
+    float q[4][4];
+    [[unroll]] for (int r = 0; r < 4; r++)
+        [[unroll]] for (int s = 0; s < 4; s++) q[r][s] = m[(r * 4 + s) * p.total + i];
+    // A^T q: rows q0 + q1 + q2, q1 - q2 - q3; then the same on columns
+    float a[2][4];
+    [[unroll]] for (int s = 0; s < 4; s++) {
+        a[0][s] = q[0][s] + q[1][s] + q[2][s];
+        a[1][s] = q[1][s] - q[2][s] - q[3][s];
+    }
+    float b = bias[c];
+    [[unroll]] for (int r = 0; r < 2; r++) {
+        int oy = 2 * ty + r;
+        if (oy >= p.OH) continue;
+        float o0 = a[r][0] + a[r][1] + a[r][2] + b;
+        float o1 = a[r][1] - a[r][2] - a[r][3] + b;
+        int row = (n * p.OH + oy) * p.OW;
+        int ox = 2 * tx;
+        y[(row + ox) * p.ostride + p.obase + c] =
+            kvk_activate(o0, ACT, p.act_slope, p.act_max, p.act_threshold);
+        if (ox + 1 < p.OW)
+            y[(row + ox + 1) * p.ostride + p.obase + c] =
+                kvk_activate(o1, ACT, p.act_slope, p.act_max, p.act_threshold);
+    }
+}
