@@ -150,7 +150,7 @@ CASES = {
     "xception_features":         ("xception", None, False, None, 1000, 150, 150, 2, [W]),
     # MobileNet (alpha, depth_multiplier in OPTIONS): default 224, smallest 32; ReLU6,
     # DepthwiseConv2D; the classifier a 1x1 Conv2D after GlobalAveragePooling2D(keepdims)
-    "mobilenet_top_a025":        ("mobilenet", None, True, None, 1000, 128, 128, 1, [W]),
+    "mobilenet_top_a025":        ("mobilenet", None, True, None, 1000, 128, 128, 1, [W, M]),
     "mobilenet_notop_avg_a050":  ("mobilenet", None, False, "avg", 1000, 48, 64, 2, [W]),
     "mobilenet_min_max_a075_dm2": ("mobilenet", None, False, "max", 1000, 32, 32, 1, [W]),
     # MobileNetV2: correct_pad on odd and even sizes, Add where shapes allow
@@ -160,7 +160,7 @@ CASES = {
     "mobilenet_v2_notop_none_a130": ("mobilenet_v2", None, False, None, 1000, 95, 79, 1, [W]),
     # DenseNet: BN-ReLU-Conv, Concatenate chains, layer names with "/" (conv1/conv). Cases
     # without files (*_layers) check only the architecture: layer names and output shape
-    "densenet121_notop_avg":     ("densenet121", None, False, "avg", 1000, 64, 48, 2, [W]),
+    "densenet121_notop_avg":     ("densenet121", None, False, "avg", 1000, 64, 48, 2, [W, M]),
     "densenet169_layers":        ("densenet169", None, False, "max", 1000, 32, 32, 1, []),
     "densenet201_layers":        ("densenet201", None, False, None, 1000, 64, 80, 1, []),
     # ResNet101/152 (V1 blocks) and the pre-activation V2 family
