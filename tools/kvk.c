@@ -99,8 +99,9 @@ static const char *const NOTES =
     "--preprocess. With --model NAME and a file saved by model.save, the saved architecture\n"
     "is used when it is or contains NAME (--verbose says which). `inspect` prints the saved\n"
     "architecture's layer table (like model.summary()).\n"
-    "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (tf for\n"
-    "inception_v3 and xception, caffe for the others). Images are read as Keras' load_img\n"
+    "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (caffe for\n"
+    "vgg16/19 and resnet50/101/152, torch for densenet*, tf for the others). MobileNet's alpha\n"
+    "is the weight file's. Images are read as Keras' load_img\n"
     "(target_size=...) reads them; --batch N runs N images at a time (default: up to 8).\n"
     "Images over --max-pixels N pixels (default: KVK_MAX_IMAGE_PIXELS, else 178956970 as in\n"
     "Pillow; 0: no limit) are refused from their header; over half of it, a warning.\n"
@@ -307,8 +308,9 @@ static const char *model_weights(const args *a, const kvk_application *app, int 
                                  char *buf, size_t size) {
     if (a->weights) return a->weights;
     const char *home = getenv("HOME");
+    char name[256]; /* MobileNet's depend on alpha and size: 1.0 and 224 here */
     snprintf(buf, size, "%s/.keras/models/%s", home ? home : "",
-             include_top ? app->weights_file : app->weights_file_notop);
+             kvk_application_weights_file(app, 0, 0, 0, include_top, name, sizeof name));
     FILE *f = fopen(buf, "rb");
     if (f) {
         fclose(f);

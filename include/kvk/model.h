@@ -19,7 +19,7 @@ typedef enum kvk_pooling { KVK_POOLING_NONE, KVK_POOLING_AVG, KVK_POOLING_MAX } 
  * application and a weight file that carries a config, the config wins when the whole model
  * is asked for (include_top, no pooling); kvk_model_source() says which was used. */
 typedef struct kvk_model_options {
-    const char *architecture; /* "vgg16", "vgg19", "resnet50", "inception_v3", "xception" */
+    const char *architecture; /* "vgg16", "resnet50", "mobilenet_v2", ... (kvk --help lists them) */
     const char *weights;      /* a weight file path; NULL = random weights (benchmarks) */
     int include_top;          /* 1: the classifier, at the default input size only */
     kvk_pooling pooling;      /* without the top: none (4-D output), avg or max */
@@ -41,6 +41,11 @@ typedef struct kvk_model_options {
      * the config's (height/width needed only where the config leaves it None); include_top,
      * pooling and architecture are ignored; output_layers take the config's layer names. */
     const char *model_file;
+    /* MobileNet and MobileNetV2's width multiplier `alpha`: 0 = the one the weight file was
+     * made with (told from its layer widths), or 1.0 without a file. Other models: 0. */
+    double alpha;
+    /* MobileNet's depth_multiplier: 0 = the weight file's, or 1 without a file. */
+    int depth_multiplier;
 } kvk_model_options;
 
 kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, kvk_model **out);

@@ -110,12 +110,14 @@ static kvk_status select_outputs(kvk_graph *g, const kvk_application *app, const
     if (o->output_layer_count < 1 || o->output_layer_count > KVK_MAX_OUTPUTS)
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: between 1 and %d output layers, got %d",
                         app->keras_name, KVK_MAX_OUTPUTS, o->output_layer_count);
-    int nodes[KVK_MAX_OUTPUTS];
+    int nodes[KVK_MAX_OUTPUTS], layers = g->count;
     for (int k = 0; k < o->output_layer_count; k++) {
         const char *name = o->output_layers[k];
         int n = name ? kvk_graph_find(g, name) : -1;
-        /* internal nodes (a SeparableConv2D's depthwise half) are not Keras layers */
-        if (n < 0 || strchr(name, '/'))
+        /* internal nodes (a SeparableConv2D's depthwise half, the pooling added here) are not
+         * Keras layers; Keras' own names may have a '/' (DenseNet's "conv1/conv") */
+        if (n < 0 || n >= layers ||
+            (g->nodes[n].op == KVK_OP_DEPTHWISE_CONV2D && g->nodes[n].separable_of >= 0))
             return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                             "%s%s has no layer named '%s' (the names are Keras' own, as in "
                             "model.summary()%s)",

@@ -227,8 +227,9 @@ kvk_status kvk_random_weights(kvk_graph *g, unsigned seed) {
                                              : 1.0;
             if (!strcmp(what, "depthwise_kernel")) /* each output sees one input channel */
                 fan_in = (double)e.dims[k][0] * e.dims[k][1];
+            int kernel = strstr(what, "kernel") != NULL;
             for (long j = 0; j < count; j++) {
-                if (strstr(what, "kernel"))
+                if (kernel)
                     w[j] = (float)(next_normal(&state) * sqrt(2.0 / fan_in));
                 else if (!strcmp(what, "gamma") || !strcmp(what, "moving_variance"))
                     w[j] = 0.5f + next_uniform(&state);

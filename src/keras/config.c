@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "keras/apps/apps.h"
 #include "keras/bind.h"
 #include "keras/weights_internal.h"
 
@@ -1181,7 +1182,7 @@ static kvk_status build_model(ctx *c, const kvk_json *model, const tensor *input
 
 typedef struct scan_format {
     int first, last, depth;
-    const char *app; /* a known application's model name found */
+    const kvk_application *app; /* a keras.applications model found by its name */
 } scan_format;
 
 static void scan_config(const kvk_json *v, scan_format *f, int depth) {
@@ -1195,12 +1196,9 @@ static void scan_config(const kvk_json *v, scan_format *f, int depth) {
     if (df && !strcmp(df, "channels_first")) f->first = 1;
     if (df && !strcmp(df, "channels_last")) f->last = 1;
     const char *cls = kvk_json_get_string(v, "class_name");
-    if (is_model_class(cls) && !f->app) {
-        static const char *const apps[] = {"resnet50", "vgg16", "vgg19", "inception_v3",
-                                           "xception"};
-        const char *name = layer_name(v);
-        for (size_t i = 0; name && i < sizeof apps / sizeof apps[0]; i++)
-            if (!strcmp(name, apps[i])) f->app = apps[i];
+    if (is_model_class(cls) && !f->app) { /* a keras.applications model, by its name */
+        const kvk_application *app = kvk_application_for_model_name(layer_name(v));
+        if (app) f->app = app;
     }
     for (size_t i = 0; i < v->length; i++)
         if (v->items[i].type == KVK_JSON_ARRAY || v->items[i].type == KVK_JSON_OBJECT)
@@ -1290,9 +1288,7 @@ kvk_status kvk_config_build_json(const kvk_json *config, const char *what, int h
     info->channels_first = f.first;
     info->keras3 = has_keras3_marks(config, 0);
     c.keras_major = written_by_keras3(config, 0) ? 3 : 2;
-    info->preprocess = !f.app                                                         ? "none"
-                       : !strcmp(f.app, "inception_v3") || !strcmp(f.app, "xception") ? "tf"
-                                                                                      : "caffe";
+    info->preprocess = f.app ? f.app->preprocess : "none";
     const char *name = layer_name(config);
     snprintf(info->name, sizeof info->name, "%s", name ? name : "model");
     tensor outs[KVK_MAX_OUTPUTS];

@@ -1,7 +1,7 @@
 /* Whole architectures with random weights: the Vulkan device against the CPU reference, which
  * runs every Keras layer unfused (BatchNormalization, Activation, ZeroPadding2D as their own
  * steps), so this also checks the fusion passes and the memory plan.
- * usage: test_models ARCH NAMING INCLUDE_TOP POOLING HEIGHT WIDTH BATCH CLASSES */
+ * usage: test_models ARCH NAMING INCLUDE_TOP POOLING HEIGHT WIDTH BATCH CLASSES [ALPHA [DM]] */
 #include "testutil.h"
 
 #include "api/internal.h"
@@ -9,10 +9,10 @@
 #include "keras/bind.h"
 
 int main(int argc, char **argv) {
-    if (argc != 9) {
+    if (argc < 9 || argc > 11) {
         fprintf(stderr,
                 "usage: %s ARCH NAMING(keras2|legacy) TOP(0|1) POOLING(none|avg|max) H W "
-                "BATCH CLASSES\n",
+                "BATCH CLASSES [ALPHA [DEPTH_MULTIPLIER]]\n",
                 argv[0]);
         return 2;
     }
@@ -23,6 +23,8 @@ int main(int argc, char **argv) {
                            .width = atoi(argv[6]),
                            .batch = atoi(argv[7]),
                            .classes = atoi(argv[8]),
+                           .alpha = argc > 9 ? atof(argv[9]) : 0,
+                           .depth_multiplier = argc > 10 ? atoi(argv[10]) : 0,
                            .random_seed = (unsigned)rand() | 1u};
     o.pooling = !strcmp(argv[4], "avg")   ? KVK_POOLING_AVG
                 : !strcmp(argv[4], "max") ? KVK_POOLING_MAX
@@ -53,8 +55,9 @@ int main(int argc, char **argv) {
         if (st == KVK_OK) st = kvk_random_weights(&g, o.random_seed);
         /* Random weights saturate the classifier's softmax (one class at 1.0), which would
          * hide any error: compare the logits. Softmax itself is covered by the op tests and,
-         * unsaturated, by the Keras cases. */
-        if (g.output >= 0 && g.nodes[g.output].op == KVK_OP_DENSE &&
+         * unsaturated, by the Keras cases. (MobileNet's softmax is an Activation layer.) */
+        if (g.output >= 0 &&
+            (g.nodes[g.output].op == KVK_OP_DENSE || g.nodes[g.output].op == KVK_OP_ACTIVATION) &&
             g.nodes[g.output].act == KVK_ACT_SOFTMAX)
             g.nodes[g.output].act = KVK_ACT_LINEAR;
         if (!tu_check(st == KVK_OK, "build %s: %s", o.architecture, kvk_last_error()))
@@ -86,8 +89,9 @@ int main(int argc, char **argv) {
         else
             kvk_model_run(m_ref, x, o.batch, y_ref);
         double err = tu_rel_error(y_dev, y_ref, out_n);
-        printf("%s %s top=%d pooling=%s %dx%d batch %d: relative error vs CPU reference %.3g\n",
-               argv[1], argv[2], o.include_top, argv[4], h, w, o.batch, err);
+        printf("%s %s top=%d pooling=%s %dx%d batch %d alpha %g: relative error vs CPU "
+               "reference %.3g\n",
+               argv[1], argv[2], o.include_top, argv[4], h, w, o.batch, o.alpha, err);
         tu_check(err <= 1e-4, "relative error %.3g <= 1e-4 (run %d)", err, run);
         /* a new input: nothing may be left over from the last run */
         for (long i = 0; i < in_n; i++) x[i] = tu_uniform(-120.f, 150.f);

@@ -14,6 +14,9 @@ For each case, OUT_DIR/NAME/ gets:
                  SeparableConv2D/DepthwiseConv2D kernels are left alone); the first
                  Dense after Flatten (VGG fc1) has its kernel rows in channels_first
                  flatten order (c, h, w) instead of (h, w, c); root attr backend = "theano"
+  weights_logits.h5
+                 weights.h5 with MobileNetV2's Dense "predictions" renamed "Logits", as
+                 keras-applications <= 1.0.8 named it (only cases that list it)
   weights_names1.h5, weights_offset.h5
                  weights.h5 with every auto-named layer (conv2d, batch_normalization,
                  activation, add, ...) renumbered: 1-based like Keras 2.0-2.2 wrote them
@@ -23,14 +26,19 @@ For each case, OUT_DIR/NAME/ gets:
                  HDF5 groups, layer_names and weight_names are renamed consistently; Keras
                  loads them by order (only cases that list them)
   input.npy      float32 NHWC input, uniform random in the range of the architecture's
-                 preprocess_input mode: "caffe" (VGG, ResNet50): per BGR channel over
-                 pixel 0..255 minus the ImageNet mean; "tf" (InceptionV3, Xception): [-1, 1]
+                 preprocess_input mode: "caffe" (VGG, ResNet50/101/152): per BGR channel over
+                 pixel 0..255 minus the ImageNet mean; "tf" (InceptionV3, Xception, MobileNet,
+                 ResNetV2, ...): [-1, 1]; "torch" (DenseNet): uniform pixels, / 255, minus
+                 the ImageNet mean, over its std
   output.npy     float32 model.predict(input)
   features_K.npy feature cases only: float32 output of the K-th entry of case.json
                  "features" ({"layer", "pooling", "file"}): the named layer's output in
                  Model(base.input, [base.get_layer(n).output, ...]), then for pooling
                  "avg"/"max" the mean/max over axes (1, 2)
-  case.json      description of the case (arch, naming, sizes, files, versions)
+  case.json      description of the case (arch, naming, sizes, files, versions, the
+                 constructor's other arguments (OPTIONS), the model's layer names). A case
+                 with no files is the architecture only: case.json with layers and
+                 output_shape, nothing else (no weights, no inference)
   done.json      completion marker (script hash, time, bytes); a case whose
                  done.json has this script's hash is skipped on reruns
 
@@ -74,14 +82,34 @@ ARCHS = {
     "resnet50": ("ResNet50", "caffe"),
     "inception_v3": ("InceptionV3", "tf"),
     "xception": ("Xception", "tf"),
+    "mobilenet": ("MobileNet", "tf"),
+    "mobilenet_v2": ("MobileNetV2", "tf"),
+    "densenet121": ("DenseNet121", "torch"),
+    "densenet169": ("DenseNet169", "torch"),
+    "densenet201": ("DenseNet201", "torch"),
+    "resnet101": ("ResNet101", "caffe"),
+    "resnet152": ("ResNet152", "caffe"),
+    "resnet50_v2": ("ResNet50V2", "tf"),
+    "resnet101_v2": ("ResNet101V2", "tf"),
+    "resnet152_v2": ("ResNet152V2", "tf"),
+    "inception_resnet_v2": ("InceptionResNetV2", "tf"),
 }
 
 PREPROCESSING = {
     "caffe": "caffe (BGR, mean-subtracted, no scaling), uniform random",
     "tf": "tf (RGB scaled to [-1, 1]), uniform random in [-1, 1]",
+    "torch": "torch (RGB / 255, minus the ImageNet mean, over its std), of uniform random pixels",
 }
 
+# Torch-mode statistics (imagenet_utils._preprocess_numpy_input, RGB).
+TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
 W, M, TH, N1, OFF = "weights.h5", "model.h5", "weights_th.h5", "weights_names1.h5", "weights_offset.h5"
+# MobileNetV2's classifier as keras-applications named it (and the official ImageNet files
+# have it): Dense "Logits", not "predictions"
+LG = "weights_logits.h5"
+LOGITS = {"predictions": "Logits"}
 
 # name: (arch, naming, include_top, pooling, classes, height, width, batch, files)
 CASES = {
@@ -120,6 +148,43 @@ CASES = {
     "resnet50_features":         ("resnet50", "keras2", False, None, 1000, 96, 128, 2, [W]),
     "inception_v3_features":     ("inception_v3", None, False, None, 1000, 150, 150, 2, [W]),
     "xception_features":         ("xception", None, False, None, 1000, 150, 150, 2, [W]),
+    # MobileNet (alpha, depth_multiplier in OPTIONS): default 224, smallest 32; ReLU6,
+    # DepthwiseConv2D; the classifier a 1x1 Conv2D after GlobalAveragePooling2D(keepdims)
+    "mobilenet_top_a025":        ("mobilenet", None, True, None, 1000, 128, 128, 1, [W, M]),
+    "mobilenet_notop_avg_a050":  ("mobilenet", None, False, "avg", 1000, 48, 64, 2, [W]),
+    "mobilenet_min_max_a075_dm2": ("mobilenet", None, False, "max", 1000, 32, 32, 1, [W]),
+    # MobileNetV2: correct_pad on odd and even sizes, Add where shapes allow
+    "mobilenet_v2_top_a100":     ("mobilenet_v2", None, True, None, 1000, 96, 96, 1, [W, LG]),
+    "mobilenet_v2_notop_avg_a035": ("mobilenet_v2", None, False, "avg", 1000, 75, 91, 2, [W]),
+    "mobilenet_v2_layers_a140":  ("mobilenet_v2", None, True, None, 1000, 224, 224, 1, []),
+    "mobilenet_v2_notop_none_a130": ("mobilenet_v2", None, False, None, 1000, 95, 79, 1, [W]),
+    # DenseNet: BN-ReLU-Conv, Concatenate chains, layer names with "/" (conv1/conv). Cases
+    # without files (*_layers) check only the architecture: layer names and output shape
+    "densenet121_notop_avg":     ("densenet121", None, False, "avg", 1000, 64, 48, 2, [W, M]),
+    "densenet169_layers":        ("densenet169", None, False, "max", 1000, 32, 32, 1, []),
+    "densenet201_layers":        ("densenet201", None, False, None, 1000, 64, 80, 1, []),
+    # ResNet101/152 (V1 blocks) and the pre-activation V2 family
+    "resnet101_notop_avg":       ("resnet101", None, False, "avg", 1000, 64, 64, 1, [W]),
+    "resnet152_layers":          ("resnet152", None, True, None, 1000, 224, 224, 1, []),
+    "resnet50_v2_notop_avg":     ("resnet50_v2", None, False, "avg", 1000, 64, 64, 2, [W]),
+    "resnet101_v2_notop_none":   ("resnet101_v2", None, False, None, 1000, 64, 64, 1, [W]),
+    # InceptionResNetV2: default 299, smallest 75; the scaled residual (CustomScaleLayer) and
+    # auto-named layers, also renumbered from 1 as in Keras 2.0-2.2 files (InceptionResNetV2
+    # and ResNet152V2 are not generated at their default size or with the top: minutes of
+    # TensorFlow for what the other cases' heads and blocks cover)
+    "inception_resnet_v2_min_avg": ("inception_resnet_v2", None, False, "avg", 1000, 75, 91, 1, [W, N1]),
+}
+
+# Constructor arguments besides the common ones, per case (recorded in case.json). With
+# "infer" the test lets kvk tell them from the weight file instead of passing them.
+OPTIONS = {
+    "mobilenet_top_a025": {"alpha": 0.25},
+    "mobilenet_notop_avg_a050": {"alpha": 0.5, "infer": True},
+    "mobilenet_min_max_a075_dm2": {"alpha": 0.75, "depth_multiplier": 2},
+    "mobilenet_v2_top_a100": {"alpha": 1.0},
+    "mobilenet_v2_notop_avg_a035": {"alpha": 0.35, "infer": True},
+    "mobilenet_v2_layers_a140": {"alpha": 1.4},
+    "mobilenet_v2_notop_none_a130": {"alpha": 1.3, "infer": True},
 }
 
 # Feature cases: (layer, pooling) per output, in order. Layer names are those of a fresh
@@ -189,10 +254,11 @@ OFFSETS = {"conv2d": 97, "batch_normalization": 98, "activation": 80, "max_pooli
            "average_pooling2d": 95, "concatenate": 99, "add": 90, "input": 3}
 
 
-def build_model(tf_keras, arch, naming, include_top, pooling, classes, h, w):
+def build_model(tf_keras, arch, naming, include_top, pooling, classes, h, w, options=None):
     """Instantiate the Keras Applications model with random (unset) weights."""
     kw = dict(weights=None, include_top=include_top, pooling=pooling,
               classes=classes, input_shape=(h, w, 3))
+    kw.update({k: v for k, v in (options or {}).items() if k != "infer"})
     if naming == "legacy":
         # keras-applications 1.0.8: the Keras 2.2.x ResNet50 (conv1, bn_conv1,
         # res2a_branch2a, ..., fc1000), run on tf-keras' backend/layers.
@@ -206,6 +272,10 @@ def make_input(arch, rng, shape):
     if ARCHS[arch][1] == "tf":
         # like preprocess_input mode "tf": pixel / 127.5 - 1
         return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+    if ARCHS[arch][1] == "torch":
+        # like preprocess_input mode "torch" of pixels uniform in [0, 255]
+        x = rng.uniform(0.0, 255.0, shape).astype(np.float32) / np.float32(255.0)
+        return ((x - TORCH_MEAN) / TORCH_STD).astype(np.float32)
     # Input like a caffe-preprocessed BGR image: channel c in [-mean_c, 255 - mean_c].
     return (rng.uniform(0.0, 255.0, shape).astype(np.float32) - CAFFE_MEAN_BGR).astype(np.float32)
 
@@ -260,7 +330,8 @@ def init_weights(tf, tf_keras, model, x, rng):
             layer.activation = tf_keras.activations.linear
             y = layer(xin).numpy()            # pre-bias, pre-activation output
             layer.activation = act
-            if act is tf_keras.activations.softmax:
+            if act is tf_keras.activations.softmax or layer.name == "conv_preds":
+                # (MobileNet's classifier is a 1x1 Conv2D "conv_preds" before its softmax)
                 # classifier: logits with std ~2
                 scale = np.float32(2.0 / max(float(y.std()), 1e-12))
                 kernels[last] *= scale
@@ -389,7 +460,7 @@ def renumber(name, shifts):
     return f"{prefix}_{k + shifts[prefix]}"
 
 
-def write_renamed_copy(h5py, src, dst, shifts):
+def write_renamed_copy(h5py, src, dst, shifts, names_map=None):
     """weights.h5 with auto-named layers renumbered: groups, layer_names and weight_names
     ("conv2d_5/kernel:0" -> "conv2d_102/kernel:0") renamed, order kept. Returns the map."""
     mapping = {}
@@ -398,7 +469,7 @@ def write_renamed_copy(h5py, src, dst, shifts):
         for k, v in a.attrs.items():
             b.attrs[k] = v
         names = [_str(n) for n in a.attrs["layer_names"]]
-        mapping = {n: renumber(n, shifts) for n in names}
+        mapping = {n: (names_map.get(n, n) if names_map else renumber(n, shifts)) for n in names}
         assert len(set(mapping.values())) == len(names)
         b.attrs["layer_names"] = np.array([mapping[n].encode() for n in names])
         for n in names:
@@ -482,7 +553,7 @@ def fp64_errors(tf_keras, name, weights, x, y, feats):
     tf_keras.backend.clear_session()
     tf_keras.backend.set_floatx("float64")
     try:
-        m64 = build_model(tf_keras, arch, naming, top, pooling, classes, h, w)
+        m64 = build_model(tf_keras, arch, naming, top, pooling, classes, h, w, OPTIONS.get(name))
         m64.set_weights([v.astype(np.float64) for v in weights])
         x64 = x.astype(np.float64)
         errs = {"output": rel_error(y, m64.predict(x64, batch_size=batch, verbose=0))}
@@ -512,7 +583,9 @@ def make_case(name, out_root, mods, fp64=False):
     tf_keras.backend.clear_session()   # reproducible auto layer names (input_1, conv2d, ...)
     tf_keras.utils.set_random_seed(seed % (2**31))
 
-    model = build_model(tf_keras, arch, naming, top, pooling, classes, h, w)
+    model = build_model(tf_keras, arch, naming, top, pooling, classes, h, w, OPTIONS.get(name))
+    if not files:
+        return make_layers_case(name, d, model, t0)
     x = make_input(arch, rng, (batch, h, w, 3))
     init_weights(tf, tf_keras, model, x, rng)
     y = model.predict(x, batch_size=batch, verbose=0).astype(np.float32)
@@ -532,12 +605,16 @@ def make_case(name, out_root, mods, fp64=False):
             mapping = write_renamed_copy(h5py, os.path.join(d, W), os.path.join(d, fname), shifts)
             renamed[fname] = check_renamed_copy(h5py, os.path.join(d, W), os.path.join(d, fname),
                                                 mapping, shifts)
+    if LG in files:
+        mapping = write_renamed_copy(h5py, os.path.join(d, W), os.path.join(d, LG), None, LOGITS)
+        assert [k for k, v in mapping.items() if k != v] == ["predictions"], mapping
+        renamed[LG] = {"renamed_layers": 1, "map": LOGITS}
 
     # Reload check: each saved file reproduces output.npy exactly. Into the same model (its
     # predict function is traced already) with every weight zeroed first; the renamed copies
     # load by order, as Keras' load_weights(by_name=False) does.
     zeros = [np.zeros_like(v) for v in model.get_weights()]
-    for fname in (N1, OFF, W):  # weights.h5 last: the features below come from it
+    for fname in (N1, OFF, LG, W):  # weights.h5 last: the features below come from it
         if fname not in files:
             continue
         model.set_weights(zeros)
@@ -574,6 +651,7 @@ def make_case(name, out_root, mods, fp64=False):
         "model_name": model.name,
         "input_layer": model.layers[0].name,
         "output_layer": model.layers[-1].name,
+        "layers": [l.name for l in model.layers],
         "bn_epsilon": float(bn[0].epsilon) if bn else None,
         "n_weighted_layers": len(weighted),
         "n_weights": int(sum(np.prod(v.shape) for v in model.weights)),
@@ -584,6 +662,8 @@ def make_case(name, out_root, mods, fp64=False):
         "tensorflow": tf.__version__,
         "generator": "tests/oracle/make_keras_cases.py",
     }
+    if name in OPTIONS:
+        info.update(OPTIONS[name])
     if renamed:
         info["renamed"] = renamed
     if feats:
@@ -617,6 +697,26 @@ def make_case(name, out_root, mods, fp64=False):
     with open(os.path.join(d, "done.json"), "w") as f:
         json.dump({"script_sha256": SCRIPT_HASH, "seconds": round(secs, 2), "bytes": nbytes}, f)
     print(f"{name}: {secs:.1f} s, {nbytes / 1e6:.1f} MB, {stats}", flush=True)
+
+
+def make_layers_case(name, d, model, t0):
+    """A case without files: only the architecture, for kvk's graph to match by layer names
+    and output shape (no weights, no inference; cheap for the deepest models)."""
+    arch, naming, top, pooling, classes, h, w, batch, _ = CASES[name]
+    info = {"name": name, "arch": arch, "naming": naming, "include_top": top, "pooling": pooling,
+            "classes": classes, "height": h, "width": w, "batch": batch, "files": [],
+            "output_shape": [batch] + list(model.output_shape[1:]),
+            "layers": [l.name for l in model.layers],
+            "keras": "tf-keras " + __import__("tf_keras").__version__,
+            "generator": "tests/oracle/make_keras_cases.py"}
+    info.update(OPTIONS.get(name, {}))
+    with open(os.path.join(d, "case.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    secs = time.time() - t0
+    with open(os.path.join(d, "done.json"), "w") as f:
+        json.dump({"script_sha256": SCRIPT_HASH, "seconds": round(secs, 2), "bytes": dir_bytes(d)}, f)
+    print(f"{name}: {secs:.1f} s, layers only: {len(model.layers)} layers, "
+          f"output {tuple(info['output_shape'])}", flush=True)
 
 
 def is_done(out_root, name):

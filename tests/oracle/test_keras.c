@@ -12,6 +12,7 @@
 #include "api/internal.h"
 #include "core/json.h"
 #include "core/npy.h"
+#include "keras/apps/apps.h"
 
 static const double TOLERANCE = 1e-4; /* ||kvk - keras|| / ||keras||, fp32 */
 
@@ -158,6 +159,74 @@ static double run_features(kvk_context *ctx, const kvk_model_options *o, const c
     return worst;
 }
 
+/* kvk's internal nodes, which are no Keras layers: a SeparableConv2D's depthwise half, and
+ * nodes named "<layer>/<part>" after a layer of the graph (a pooled feature output). */
+static int internal_node(const kvk_graph *g, int i) {
+    const kvk_node *n = &g->nodes[i];
+    if (n->op == KVK_OP_DEPTHWISE_CONV2D && n->separable_of >= 0) return 1;
+    const char *slash = strrchr(n->name, '/');
+    if (!slash) return 0;
+    char prefix[sizeof n->name];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(slash - n->name), n->name);
+    return kvk_graph_find(g, prefix) >= 0;
+}
+
+/* case.json "layers": the Keras model's layer names, which must be exactly the graph's (what
+ * features and weight files are named by). */
+static void check_layer_names(const kvk_graph *g, const kvk_json *layers, const char *file) {
+    int missing = 0, extra = 0;
+    for (size_t k = 0; k < layers->length; k++) {
+        const char *name = kvk_json_string(kvk_json_at(layers, k));
+        if (name && kvk_graph_find(g, name) < 0 && missing++ < 5)
+            tu_check(0, "%s: Keras layer '%s' is not in kvk's graph", file, name);
+    }
+    for (int i = 0; i < g->count; i++) {
+        if (internal_node(g, i)) continue;
+        size_t k = 0;
+        for (; k < layers->length; k++) {
+            const char *name = kvk_json_string(kvk_json_at(layers, k));
+            if (name && !strcmp(name, g->nodes[i].name)) break;
+        }
+        if (k == layers->length && extra++ < 5)
+            tu_check(0, "%s: kvk's layer '%s' is not in the Keras model", file, g->nodes[i].name);
+    }
+    tu_check(!missing && !extra,
+             "%s: the %zu Keras layer names are kvk's (%d missing, %d not Keras')", file,
+             layers->length, missing, extra);
+}
+
+/* A case without files: kvk's graph for the case's options (no weights, nothing run) must
+ * have the Keras model's layer names and output shape. */
+static void run_layers_case(const kvk_model_options *o, const kvk_json *c, const char *dir) {
+    const kvk_application *app = kvk_application_find(o->architecture);
+    kvk_app_args args;
+    if (!tu_check(app && kvk_application_check_args(app, o, &args) == KVK_OK, "%s: %s: %s", dir,
+                  o->architecture ? o->architecture : "(no arch)", kvk_last_error()))
+        return;
+    kvk_graph g;
+    kvk_graph_init(&g);
+    if (tu_check(app->build(&g, &args) == KVK_OK, "%s: build: %s", dir, kvk_last_error())) {
+        const kvk_json *layers = kvk_json_get(c, "layers"),
+                       *shape = kvk_json_get(c, "output_shape");
+        if (tu_check(layers && layers->type == KVK_JSON_ARRAY, "%s: case.json lists layers", dir))
+            check_layer_names(&g, layers, dir);
+        /* per image: (h, w, c) or (c), Keras' shape without the batch axis */
+        kvk_shape out = g.nodes[g.output].shape;
+        int flat = g.nodes[g.output].rank == 1;
+        int want[3] = {flat ? out.c : out.h, out.w, out.c}, dims = flat ? 1 : 3;
+        int same = shape && shape->type == KVK_JSON_ARRAY && (int)shape->length == dims + 1;
+        for (int d = 0; same && d < dims; d++) {
+            const kvk_json *v = kvk_json_at(shape, (size_t)d + 1);
+            same = v && v->type == KVK_JSON_NUMBER && (int)v->number == want[d];
+        }
+        tu_check(same, "%s: output %s (%d, %d, %d) per image is Keras' output_shape", dir,
+                 flat ? "(c)" : "(h, w, c)", out.h, out.w, out.c);
+        printf("%s: %d layers and the output shape of Keras' model\n", dir,
+               layers ? (int)layers->length : 0);
+    }
+    kvk_graph_free(&g);
+}
+
 /* One case folder: every weight file it lists against Keras' output. Returns the largest
  * error (NaN if a run failed). */
 static double run_case(kvk_context *ctx, const char *dir) {
@@ -183,6 +252,12 @@ static double run_case(kvk_context *ctx, const char *dir) {
     o.height = json_int(c, "height");
     o.width = json_int(c, "width");
     o.batch = json_int(c, "batch");
+    /* MobileNet's alpha and depth_multiplier, unless kvk is to tell them from the file */
+    const kvk_json *alpha = kvk_json_get(c, "alpha"), *infer = kvk_json_get(c, "infer");
+    if (!(infer && infer->type == KVK_JSON_TRUE)) {
+        o.alpha = alpha && alpha->type == KVK_JSON_NUMBER ? alpha->number : 0;
+        o.depth_multiplier = json_int(c, "depth_multiplier");
+    }
     const char *naming = kvk_json_get_string(c, "naming");
     const char *model_file = kvk_json_get_string(c, "model_file");
     const char *expect_error = kvk_json_get_string(c, "expect_error");
@@ -193,6 +268,13 @@ static double run_case(kvk_context *ctx, const char *dir) {
         o.height = o.width = 0; /* the config's */
     }
 
+    const kvk_json *files = kvk_json_get(c, "files");
+    if (!model_file && files && files->type == KVK_JSON_ARRAY && files->length == 0) {
+        run_layers_case(&o, c, dir);
+        kvk_json_free(c);
+        free(text);
+        return 0;
+    }
     kvk_npy x = {0}, want = {0};
     snprintf(path, sizeof path, "%s/input.npy", dir);
     tu_check(kvk_npy_read(path, &x) == KVK_OK, "read input: %s", kvk_last_error());
@@ -216,12 +298,11 @@ static double run_case(kvk_context *ctx, const char *dir) {
     for (int i = 0; i < want.ndim; i++) out_n *= (long)want.dims[i];
     float *y = features ? NULL : malloc(sizeof(float) * (size_t)out_n);
 
-    const kvk_json *files = kvk_json_get(c, "files");
     double worst = 0;
     for (size_t i = 0; files && i < files->length; i++) {
         const char *file = kvk_json_string(kvk_json_at(files, i));
-        if (!file || (!strstr(file, ".h5") && !strstr(file, "model.json") &&
-                      !strstr(file, ".keras")))
+        if (!file ||
+            (!strstr(file, ".h5") && !strstr(file, "model.json") && !strstr(file, ".keras")))
             continue;
         if (features) {
             double err = run_features(ctx, &o, dir, file, features, &x);
@@ -261,6 +342,12 @@ static double run_case(kvk_context *ctx, const char *dir) {
             if (model_file || pass == 1)
                 tu_check(!strcmp(kvk_model_source(m), "config"), "%s: built from the config (%s)",
                          file, kvk_model_source(m));
+            /* (the legacy ResNet50 gives its unnamed layers Keras 2.2's 1-based names,
+             * activation_1, ..., which keras-applications on tf-keras numbers from 0) */
+            const kvk_json *layers = kvk_json_get(c, "layers");
+            if (layers && layers->type == KVK_JSON_ARRAY && pass == 0 && !model_file &&
+                !strcmp(file, "weights.h5") && !(naming && !strcmp(naming, "legacy")))
+                check_layer_names(&m->graph, layers, file);
             if (naming && o.architecture && !strcmp(o.architecture, "resnet50")) {
                 const char *probe =
                     !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";

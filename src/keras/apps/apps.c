@@ -7,23 +7,118 @@
 
 #include "core/error.h"
 
+/* MobileNet: mobilenet_<alpha>_<rows>_tf[_no_top].h5, alpha written 1_0, 7_5, 5_0 or 2_5 and
+ * rows the input size where Keras has ImageNet weights for it, else 224 (mobilenet.py). */
+static void mobilenet_weights_name(double alpha, int rows, int include_top, char *buf,
+                                   size_t size) {
+    const char *text = alpha == 1.0 ? "1_0" : alpha == 0.75 ? "7_5" : alpha == 0.5 ? "5_0" : "2_5";
+    snprintf(buf, size, "mobilenet_%s_%d_tf%s.h5", text, rows, include_top ? "" : "_no_top");
+}
+
+/* Python's str(float(x)): the shortest decimal that reads back as x, with a ".0" if whole. */
+static void python_float(double x, char *buf, size_t size) {
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    if (!strpbrk(buf, ".en")) snprintf(buf + strlen(buf), size - strlen(buf), ".0");
+}
+
+/* MobileNetV2: mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<str(float(alpha))>_<rows>
+ * [_no_top].h5 (mobilenet_v2.py) */
+static void mobilenet_v2_weights_name(double alpha, int rows, int include_top, char *buf,
+                                      size_t size) {
+    char a[32];
+    python_float(alpha, a, sizeof a);
+    snprintf(buf, size, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_%s_%d%s.h5", a, rows,
+             include_top ? "" : "_no_top");
+}
+
+/* The square input sizes Keras has ImageNet MobileNet weights for (besides 224). */
+static const int MOBILENET_SIZES[] = {128, 160, 192, 0};
+static const int MOBILENET_V2_SIZES[] = {96, 128, 160, 192, 0};
+
+#define TF_KERNELS(name)                                                                           \
+    name "_weights_tf_dim_ordering_tf_kernels.h5",                                                 \
+        name "_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
 static const kvk_application applications[] = {
-    {"vgg16", "VGG16", 224, 32, "caffe", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-     "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_vgg16},
-    {"vgg19", "VGG19", 224, 32, "caffe", "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_vgg19},
-    {"resnet50", "ResNet50", 224, 32, "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-     "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_resnet50},
+    {"vgg16", "VGG16", 224, 32, "caffe", TF_KERNELS("vgg16"), kvk_build_vgg16, 0, NULL, NULL},
+    {"vgg19", "VGG19", 224, 32, "caffe", TF_KERNELS("vgg19"), kvk_build_vgg19, 0, NULL, NULL},
+    {"resnet50", "ResNet50", 224, 32, "caffe", TF_KERNELS("resnet50"), kvk_build_resnet50, 0, NULL,
+     NULL},
     /* "inceptionv3" matches keras_name below, case-insensitively */
-    {"inception_v3", "InceptionV3", 299, 75, "tf",
-     "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_inception_v3},
-    {"xception", "Xception", 299, 71, "tf", "xception_weights_tf_dim_ordering_tf_kernels.h5",
-     "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", kvk_build_xception},
+    {"inception_v3", "InceptionV3", 299, 75, "tf", TF_KERNELS("inception_v3"),
+     kvk_build_inception_v3, 0, NULL, NULL},
+    {"xception", "Xception", 299, 71, "tf", TF_KERNELS("xception"), kvk_build_xception, 0, NULL,
+     NULL},
+    {"mobilenet", "MobileNet", 224, 32, "tf", NULL, NULL, kvk_build_mobilenet,
+     KVK_APP_ALPHA | KVK_APP_DEPTH_MULTIPLIER, MOBILENET_SIZES, mobilenet_weights_name},
+    {"mobilenet_v2", "MobileNetV2", 224, 32, "tf", NULL, NULL, kvk_build_mobilenet_v2,
+     KVK_APP_ALPHA, MOBILENET_V2_SIZES, mobilenet_v2_weights_name},
+    {"densenet121", "DenseNet121", 224, 32, "torch", TF_KERNELS("densenet121"),
+     kvk_build_densenet121, 0, NULL, NULL},
+    {"densenet169", "DenseNet169", 224, 32, "torch", TF_KERNELS("densenet169"),
+     kvk_build_densenet169, 0, NULL, NULL},
+    {"densenet201", "DenseNet201", 224, 32, "torch", TF_KERNELS("densenet201"),
+     kvk_build_densenet201, 0, NULL, NULL},
+    {"resnet101", "ResNet101", 224, 32, "caffe", TF_KERNELS("resnet101"), kvk_build_resnet101, 0,
+     NULL, NULL},
+    {"resnet152", "ResNet152", 224, 32, "caffe", TF_KERNELS("resnet152"), kvk_build_resnet152, 0,
+     NULL, NULL},
+    /* "resnet50v2" matches keras_name, case-insensitively; Keras' files are resnet50v2_... */
+    {"resnet50_v2", "ResNet50V2", 224, 32, "tf", TF_KERNELS("resnet50v2"), kvk_build_resnet50_v2, 0,
+     NULL, NULL},
+    {"resnet101_v2", "ResNet101V2", 224, 32, "tf", TF_KERNELS("resnet101v2"),
+     kvk_build_resnet101_v2, 0, NULL, NULL},
+    {"resnet152_v2", "ResNet152V2", 224, 32, "tf", TF_KERNELS("resnet152v2"),
+     kvk_build_resnet152_v2, 0, NULL, NULL},
+    {"inception_resnet_v2", "InceptionResNetV2", 299, 75, "tf", TF_KERNELS("inception_resnet_v2"),
+     kvk_build_inception_resnet_v2, 0, NULL, NULL},
 };
 
+static const char *const NAMES =
+    "vgg16, vgg19, resnet50, resnet101, resnet152, resnet50_v2, resnet101_v2, resnet152_v2, "
+    "inception_v3, inception_resnet_v2, xception, mobilenet, mobilenet_v2, densenet121, "
+    "densenet169, densenet201";
+
 const char *kvk_application_names(void) {
-    return "vgg16, vgg19, resnet50, inception_v3, xception";
+    return NAMES;
+}
+
+const kvk_application *kvk_application_for_model_name(const char *model_name) {
+    if (!model_name) return NULL;
+    for (size_t i = 0; i < sizeof applications / sizeof applications[0]; i++) {
+        const kvk_application *app = &applications[i];
+        char joined[64]; /* "resnet50_v2" -> "resnet50v2", Keras' model name */
+        size_t n = 0;
+        for (const char *p = app->name; *p && n + 1 < sizeof joined; p++)
+            if (*p != '_' || strncmp(p, "_v2", 3) != 0) joined[n++] = *p;
+        joined[n] = '\0';
+        if (!strcmp(model_name, app->name) || !strcmp(model_name, joined)) return app;
+        /* MobileNet: "mobilenet_<alpha>_<rows>", MobileNetV2: "mobilenetv2_<alpha>_<rows>" */
+        if (app->options & KVK_APP_ALPHA) {
+            size_t len = strlen(joined);
+            if (!strncmp(model_name, joined, len) && model_name[len] == '_' &&
+                model_name[len + 1] >= '0' && model_name[len + 1] <= '9')
+                return app;
+        }
+    }
+    return NULL;
+}
+
+const char *kvk_application_weights_file(const kvk_application *app, double alpha, int height,
+                                         int width, int include_top, char *buf, size_t size) {
+    if (alpha == 0) alpha = 1.0;
+    int h = height ? height : app->default_size, w = width ? width : app->default_size;
+    int rows = app->default_size;
+    for (const int *s = app->top_sizes; s && *s; s++)
+        if (h == w && h == *s) rows = h;
+    if (app->weights_name)
+        app->weights_name(alpha, rows, include_top, buf, size);
+    else
+        snprintf(buf, size, "%s", include_top ? app->weights_file : app->weights_file_notop);
+    return buf;
 }
 
 const kvk_application *kvk_application_find(const char *name) {
@@ -50,13 +145,38 @@ kvk_status kvk_application_check_args(const kvk_application *app, const kvk_mode
     if (opts->height < 0 || opts->width < 0)
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: input size %dx%d is negative",
                         app->keras_name, opts->height, opts->width);
-    /* keras' obtain_input_shape: ImageNet weights with the top fix the input size... */
-    if (opts->include_top && opts->weights && (h != app->default_size || w != app->default_size))
+    if (!(app->options & KVK_APP_ALPHA) && opts->alpha != 0)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                        "%s has no alpha (got %g; MobileNet and MobileNetV2 have one)",
+                        app->keras_name, opts->alpha);
+    if (!(opts->alpha >= 0) || opts->alpha > 1e3) /* NaN too */
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "%s: alpha must be positive, got %g",
+                        app->keras_name, opts->alpha);
+    if (!(app->options & KVK_APP_DEPTH_MULTIPLIER) && opts->depth_multiplier != 0)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                        "%s has no depth_multiplier (got %d; MobileNet has one)", app->keras_name,
+                        opts->depth_multiplier);
+    if (opts->depth_multiplier < 0 || opts->depth_multiplier > 1024)
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                        "%s: depth_multiplier must be between 1 and 1024, got %d", app->keras_name,
+                        opts->depth_multiplier);
+    args->alpha = opts->alpha;
+    args->depth_multiplier = opts->depth_multiplier;
+    /* keras' obtain_input_shape: ImageNet weights with the top fix the input size (MobileNet's
+     * to one of several square sizes)... */
+    int top_size_ok = h == app->default_size && w == app->default_size;
+    char sizes[128] = "";
+    for (const int *s = app->top_sizes; s && *s; s++) {
+        if (h == *s && w == *s) top_size_ok = 1;
+        snprintf(sizes + strlen(sizes), sizeof sizes - strlen(sizes), ", (%d, %d, 3)", *s, *s);
+    }
+    if (opts->include_top && opts->weights && !top_size_ok)
         return kvk_fail(KVK_ERROR_SHAPE,
                         "%s: with include_top and loaded weights the input shape must be "
-                        "(%d, %d, 3), got (%d, %d, 3) (Keras' rule: the classifier's weights "
+                        "%s(%d, %d, 3)%s, got (%d, %d, 3) (Keras' rule: the classifier's weights "
                         "fix the input size; use include_top=false for other sizes)",
-                        app->keras_name, app->default_size, app->default_size, h, w);
+                        app->keras_name, *sizes ? "one of " : "", app->default_size,
+                        app->default_size, sizes, h, w);
     /* ...and every input must be at least min_size on both sides. */
     if (h < app->min_size || w < app->min_size)
         return kvk_fail(KVK_ERROR_SHAPE,
@@ -86,6 +206,18 @@ int kvk_app_head(kvk_graph *g, int x, const kvk_app_args *args, const char *avg_
     if (!args->include_top) return kvk_app_head_pooling(g, x, args->pooling, avg_name, max_name);
     x = kvk_graph_global_avgpool(g, x, "avg_pool");
     return kvk_graph_dense(g, x, "predictions", args->classes, KVK_ACT_SOFTMAX);
+}
+
+int kvk_app_weight_dim(const kvk_weight_file *file, const char *layer) {
+    const kvk_weight_layer *l = file ? kvk_weight_file_layer(file, layer) : NULL;
+    if (!l || l->count < 1 || l->weights[0].ndim < 1) return 0;
+    return (int)l->weights[0].dims[l->weights[0].ndim - 1];
+}
+
+int kvk_app_relu6(kvk_graph *g, int x, const char *name) {
+    kvk_act relu6 = kvk_act_default(KVK_ACT_RELU);
+    relu6.max_value = 6.0f;
+    return kvk_graph_activation_ex(g, x, name, relu6);
 }
 
 const char *kvk_app_auto_name(char *buf, const char *prefix, int *counter) {

@@ -2,6 +2,8 @@
 #ifndef KVK_KERAS_APPS_H
 #define KVK_KERAS_APPS_H
 
+#include <stddef.h>
+
 #include "core/graph.h"
 #include "keras/weights.h"
 #include "kvk/model.h"
@@ -13,7 +15,12 @@ typedef struct kvk_app_args {
     int classes;
     int height, width;
     const kvk_weight_file *weights; /* NULL for random weights; lets a builder pick a naming */
+    double alpha;                   /* MobileNet(V2) width multiplier; 0: the file's, else 1.0 */
+    int depth_multiplier;           /* MobileNet; 0: the file's, else 1 */
 } kvk_app_args;
+
+/* The constructor arguments an application takes besides the common ones. */
+enum { KVK_APP_ALPHA = 1, KVK_APP_DEPTH_MULTIPLIER = 2 };
 
 typedef struct kvk_application {
     const char *name;       /* "resnet50" */
@@ -23,12 +30,28 @@ typedef struct kvk_application {
     /* Keras' file names under ~/.keras/models/ (with top, without top) */
     const char *weights_file, *weights_file_notop;
     kvk_status (*build)(kvk_graph *g, const kvk_app_args *args);
+    unsigned options; /* KVK_APP_ALPHA, KVK_APP_DEPTH_MULTIPLIER */
+    /* Square sizes besides default_size that the classifier accepts with loaded weights
+     * (Keras' ImageNet files for MobileNet come in several); 0-terminated, or NULL. */
+    const int *top_sizes;
+    /* Keras' file names when they depend on alpha and the input size (MobileNet, V2):
+     * writes the name into buf; NULL when weights_file/_notop are the names. */
+    void (*weights_name)(double alpha, int rows, int include_top, char *buf, size_t size);
 } kvk_application;
 
 /* NULL if unknown; the error lists the known names. */
 const kvk_application *kvk_application_find(const char *name);
 /* The known names separated by ", " (for messages and --help). */
 const char *kvk_application_names(void);
+
+/* The application whose keras.applications constructor names its Model `model_name`
+ * ("resnet50v2", "mobilenet_0.25_128", "densenet121", ...), or NULL. */
+const kvk_application *kvk_application_for_model_name(const char *model_name);
+
+/* Keras' own weight file name for this application under ~/.keras/models/ (alpha 0: 1.0;
+ * height/width 0: the default size), in buf; returns buf. */
+const char *kvk_application_weights_file(const kvk_application *app, double alpha, int height,
+                                         int width, int include_top, char *buf, size_t size);
 
 /* Checks the input size as Keras' obtain_input_shape does, and fills defaults. */
 kvk_status kvk_application_check_args(const kvk_application *app, const kvk_model_options *opts,
@@ -61,5 +84,23 @@ kvk_status kvk_build_vgg19(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_resnet50(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_inception_v3(kvk_graph *g, const kvk_app_args *args);
 kvk_status kvk_build_xception(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_mobilenet(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_mobilenet_v2(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_densenet121(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_densenet169(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_densenet201(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_resnet101(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_resnet152(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_resnet50_v2(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_resnet101_v2(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_resnet152_v2(kvk_graph *g, const kvk_app_args *args);
+kvk_status kvk_build_inception_resnet_v2(kvk_graph *g, const kvk_app_args *args);
+
+/* The last dimension of the first weight of a layer in the file (a kernel's filters, a
+ * depthwise kernel's multiplier), or 0 without file, layer or weights. */
+int kvk_app_weight_dim(const kvk_weight_file *file, const char *layer);
+
+/* ReLU(6.0): MobileNet's and MobileNetV2's activation. */
+int kvk_app_relu6(kvk_graph *g, int x, const char *name);
 
 #endif

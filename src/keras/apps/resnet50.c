@@ -1,4 +1,4 @@
-/* ResNet50 in the two namings Keras has shipped:
+/* ResNet50, ResNet101 and ResNet152 (V1; ResNet50 in the two namings Keras has shipped):
  *  - "keras2": tf.keras / Keras 3 (keras/applications/resnet.py): conv1_conv,
  *    conv2_block1_1_conv, ..., predictions; BatchNormalization epsilon 1.001e-5.
  *  - "legacy": keras-applications <= 1.0.8 / Keras 2.2.4 (resnet50.py): conv1, bn_conv1,
@@ -52,7 +52,8 @@ static int stack1(kvk_graph *g, int x, int filters, int blocks, int stride1, con
     return x;
 }
 
-static kvk_status build_keras2(kvk_graph *g, const kvk_app_args *args) {
+/* resnet.py ResNet(stack_fn, preact=False, use_bias=True): blocks per stage conv2..conv5 */
+static kvk_status build_keras2(kvk_graph *g, const kvk_app_args *args, const int blocks[4]) {
     int x = kvk_graph_input(g, "input_1", args->height, args->width, 3);
     x = kvk_graph_zeropad(g, x, "conv1_pad", 3, 3, 3, 3);
     x = kvk_graph_conv2d(g, x, "conv1_conv", 64, 7, 7, 2, 2, KVK_PAD_VALID, 1, KVK_ACT_LINEAR);
@@ -60,10 +61,10 @@ static kvk_status build_keras2(kvk_graph *g, const kvk_app_args *args) {
     x = kvk_graph_activation(g, x, "conv1_relu", KVK_ACT_RELU);
     x = kvk_graph_zeropad(g, x, "pool1_pad", 1, 1, 1, 1);
     x = kvk_graph_maxpool(g, x, "pool1_pool", 3, 3, 2, 2, KVK_PAD_VALID);
-    x = stack1(g, x, 64, 3, 1, "conv2");
-    x = stack1(g, x, 128, 4, 2, "conv3");
-    x = stack1(g, x, 256, 6, 2, "conv4");
-    x = stack1(g, x, 512, 3, 2, "conv5");
+    x = stack1(g, x, 64, blocks[0], 1, "conv2");
+    x = stack1(g, x, 128, blocks[1], 2, "conv3");
+    x = stack1(g, x, 256, blocks[2], 2, "conv4");
+    x = stack1(g, x, 512, blocks[3], 2, "conv5");
     kvk_app_head(g, x, args, "avg_pool", "max_pool");
     return g->status;
 }
@@ -139,9 +140,22 @@ static kvk_status build_legacy(kvk_graph *g, const kvk_app_args *args) {
 
 /* The file decides the naming; without weights, today's Keras naming. */
 kvk_status kvk_build_resnet50(kvk_graph *g, const kvk_app_args *args) {
+    static const int blocks[4] = {3, 4, 6, 3};
     const kvk_weight_file *wf = args->weights;
     if (wf && !kvk_weight_file_layer(wf, "conv1_conv") &&
         (kvk_weight_file_layer(wf, "conv1") || kvk_weight_file_layer(wf, "res2a_branch2a")))
         return build_legacy(g, args);
-    return build_keras2(g, args);
+    return build_keras2(g, args, blocks);
+}
+
+/* ResNet101 and ResNet152 (keras.applications.resnet, tf-keras 2.x and keras-applications
+ * 1.0.8 alike) exist only in the tf.keras naming. */
+kvk_status kvk_build_resnet101(kvk_graph *g, const kvk_app_args *args) {
+    static const int blocks[4] = {3, 4, 23, 3};
+    return build_keras2(g, args, blocks);
+}
+
+kvk_status kvk_build_resnet152(kvk_graph *g, const kvk_app_args *args) {
+    static const int blocks[4] = {3, 8, 36, 3};
+    return build_keras2(g, args, blocks);
 }
