@@ -42,7 +42,14 @@ BENCHNCNN=""
 KVK="${KVK_BIN:-}"
 DOC="$ROOT/docs/performance.md"
 NOTE=""
-COMMAND="scripts/compare.sh$(printf ' %q' "$@")"
+quote() { # the arguments as a shell would need them, plainly where it can
+  local a out=""
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./,=:+@%-]+$ ]]; then out+=" $a"; else out+=" '${a//\'/\'\\\'\'}'"; fi
+  done
+  printf '%s' "$out"
+}
+COMMAND="scripts/compare.sh$(quote "$@")"
 
 log() { echo "compare: $*" >&2; }
 die() { log "$*"; exit 2; }
