@@ -519,13 +519,15 @@ def cpu_summary():
 
 def cmd_report(args):
     rows = {}
+    models = []  # in the order they were run (--models)
     for line in open(args.results):
         line = line.strip()
         if not line.startswith("{"):
             continue
         r = json.loads(line)
         rows[(r["model"], r["engine"], r["device"])] = r
-    models = [m for m in MODELS if any(k[0] == m for k in rows)]
+        if r["model"] not in models:
+            models.append(r["model"])
     cols = [c for c in ENGINE_ORDER if any((m,) + c in rows for m in models)]
     # FLOPs per image: kvk's count (same architecture for every engine).
     gflop = {}
