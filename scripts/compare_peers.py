@@ -281,6 +281,10 @@ def cmd_export(args):
                 else:
                     os.replace(os.path.join(work, args.model + ".ncnn.bin"), base + ".ncnn.bin")
                     os.replace(param, base + ".ncnn.param")
+                    # pnnx's intermediate files are copies of the weights: keep its log only.
+                    for f in os.listdir(work):
+                        if f != "pnnx.log":
+                            os.remove(os.path.join(work, f))
             except RuntimeError as e:
                 status["ncnn"] = str(e)
     if status["ncnn"] is None:
