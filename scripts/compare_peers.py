@@ -318,7 +318,7 @@ def cmd_ncnn(args):
     base = os.path.join(args.dir, args.model)
     label = args.label or args.device
     if not os.path.exists(base + ".ncnn.param"):
-        reason = "not converted"
+        reason = "export failed, see %s.export.log" % os.path.join(args.dir, args.model)
         if os.path.exists(base + ".export.json"):
             reason = json.load(open(base + ".export.json")).get("ncnn", reason)
         emit({"model": args.model, "engine": "ncnn", "device": label, "error": reason})
@@ -389,7 +389,7 @@ def cmd_ort(args):
 
     path = os.path.join(args.dir, args.model + ".onnx")
     if not os.path.exists(path):
-        reason = "not converted"
+        reason = "export failed, see %s.export.log" % os.path.join(args.dir, args.model)
         ej = os.path.join(args.dir, args.model + ".export.json")
         if os.path.exists(ej):
             reason = json.load(open(ej)).get("onnx", reason)
