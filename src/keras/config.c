@@ -429,6 +429,36 @@ static int need_image(ctx *c, const char *name, const char *cls, tensor x) {
     return 0;
 }
 
+/* Add or Multiply of n >= 2 inputs as a chain of two-input nodes; the last one takes the
+ * layer's name, the others "name/add1", "name/multiply2", ... */
+static tensor pairwise(ctx *c, const char *lname, const char *cls, const char *name,
+                       const tensor *in, int n) {
+    int multiply = !strcmp(cls, "Multiply");
+    if (n < 2) {
+        fail_layer(c, lname, cls, "needs at least 2 inputs, the config gives %d", n);
+        return fail_t();
+    }
+    tensor out = in[0];
+    for (int i = 1; i < n; i++) {
+        if (!multiply && in[i].rank != in[0].rank) {
+            fail_layer(c, lname, cls, "inputs of different ranks");
+            return fail_t();
+        }
+        char part[NAME_SIZE + 24];
+        snprintf(part, sizeof part, "%s/%s%d", name, multiply ? "multiply" : "add", i);
+        const char *nm = i == n - 1 ? name : part;
+        if (strlen(nm) >= NAME_SIZE) {
+            fail_layer(c, lname, cls, "the name is too long");
+            return fail_t();
+        }
+        int node = multiply ? kvk_graph_multiply(c->g, out.node, in[i].node, nm)
+                            : kvk_graph_add(c->g, out.node, in[i].node, nm);
+        out = built(c, node, in[0].rank);
+        if (out.node < 0) return fail_t();
+    }
+    return out;
+}
+
 /* One call of a (non-model) layer on its inputs. */
 static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_json *cfg,
                           const tensor *in, int n, int call) {
@@ -577,24 +607,6 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
             *slots[i] = (float)v->number;
         }
         out = built(c, kvk_graph_activation_ex(g, x.node, name, act), x.rank);
-    } else if (!strcmp(cls, "Multiply")) {
-        if (n < 2) {
-            fail_layer(c, lname, cls, "needs at least 2 inputs, the config gives %d", n);
-            return fail_t();
-        }
-        int acc = x.node;
-        for (int i = 1; i < n; i++) {
-            char part[NAME_SIZE + 24];
-            snprintf(part, sizeof part, "%s/multiply%d", name, i);
-            const char *nm = i == n - 1 ? name : part;
-            if (strlen(nm) >= NAME_SIZE) {
-                fail_layer(c, lname, cls, "the name is too long");
-                return fail_t();
-            }
-            out = built(c, kvk_graph_multiply(g, acc, in[i].node, nm), x.rank);
-            if (out.node < 0) return fail_t();
-            acc = out.node;
-        }
     } else if (!strcmp(cls, "Rescaling")) {
         /* y = x * scale + offset, each a number or one per channel */
         float *sc = malloc(sizeof(float) * (size_t)s.c), *sh = malloc(sizeof(float) * (size_t)s.c);
@@ -630,28 +642,9 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
         kvk_shape target =
             rank == 1 ? (kvk_shape){1, 1, dims[0]} : (kvk_shape){dims[0], dims[1], dims[2]};
         out = built(c, kvk_graph_reshape(g, x.node, name, rank, target), rank);
-    } else if (!strcmp(cls, "Add")) {
-        if (n < 2) {
-            fail_layer(c, lname, cls, "needs at least 2 inputs, the config gives %d", n);
-            return fail_t();
-        }
-        int acc = x.node;
-        for (int i = 1; i < n; i++) {
-            if (in[i].rank != x.rank) {
-                fail_layer(c, lname, cls, "inputs of different ranks");
-                return fail_t();
-            }
-            char part[NAME_SIZE + 16];
-            snprintf(part, sizeof part, "%s/add%d", name, i);
-            const char *nm = i == n - 1 ? name : part;
-            if (strlen(nm) >= NAME_SIZE) {
-                fail_layer(c, lname, cls, "the name is too long");
-                return fail_t();
-            }
-            out = built(c, kvk_graph_add(g, acc, in[i].node, nm), x.rank);
-            if (out.node < 0) return fail_t();
-            acc = out.node;
-        }
+    } else if (!strcmp(cls, "Add") || !strcmp(cls, "Multiply")) {
+        out = pairwise(c, lname, cls, name, in, n);
+        if (out.node < 0) return fail_t();
     } else if (!strcmp(cls, "Concatenate")) {
         const kvk_json *axis = kvk_json_get(cfg, "axis");
         int ax = -1, nodes[KVK_MAX_INPUTS];
