@@ -311,8 +311,10 @@ static double run_case(kvk_context *ctx, const char *dir) {
         }
         snprintf(path, sizeof path, "%s/%s", dir, file);
         /* an application's model.save file runs twice: with kvk's builder, and from the
-         * architecture saved in it (options.model_file) */
-        int from_config = !model_file && strstr(file, "model") == file;
+         * architecture saved in it (options.model_file); not when the saved model nests the
+         * application under a head of its own ("nested"), whose output is not the case's */
+        int from_config = !model_file && strstr(file, "model") == file &&
+                          !kvk_json_is(kvk_json_get(c, "nested"), KVK_JSON_OBJECT);
         for (int pass = 0; pass <= from_config; pass++) {
             kvk_model_options mo = o;
             mo.weights = path;
