@@ -99,11 +99,16 @@ static void reorder_dense_rows(float *kernel, kvk_shape s, int units, const floa
 /* Checks the shapes; with `copy` also moves (or copies) the data into the node. */
 static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *file,
                             kvk_weight_layer *layer, const expected *e, int copy) {
-    char want[96], got[96];
+    char want[96], got[96], cls[160];
+    /* "Conv2D", or "Conv2D; the file's layer_3" where the file's layer is matched by order */
+    if (strcmp(layer->name, n->name))
+        snprintf(cls, sizeof cls, "%s; the file's %s", layer_class(n), layer->name);
+    else
+        snprintf(cls, sizeof cls, "%s", layer_class(n));
     if (layer->count != e->count)
         return kvk_fail(KVK_ERROR_SHAPE,
                         "%s: layer '%s' (%s) has %d weights in the file, expected %d (%s%s%s%s)",
-                        file->path, n->name, layer_class(n), layer->count, e->count, e->what[0],
+                        file->path, n->name, cls, layer->count, e->count, e->what[0],
                         e->count > 1 ? ", " : "", e->count > 1 ? e->what[1] : "",
                         e->count > 2 ? ", ..." : "");
     for (int i = 0; i < e->count; i++) {
@@ -115,7 +120,7 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
             format_dims(got, sizeof got, w->dims, w->ndim);
             return kvk_fail(KVK_ERROR_SHAPE,
                             "%s: layer '%s' (%s): weight '%s' (%s) has shape %s, expected %s",
-                            file->path, n->name, layer_class(n), w->name, e->what[i], got, want);
+                            file->path, n->name, cls, w->name, e->what[i], got, want);
         }
         if (!copy) continue;
         long count = element_count(e, i);
@@ -161,8 +166,34 @@ static void alias_shared_data(kvk_weight_file *file) {
         }
 }
 
+/* A Keras 0.x/1.0 file names no layer: its layers with weights are the model's, in order. */
+static kvk_status bind_by_order(kvk_graph *g, kvk_weight_file *file, int copy) {
+    int used = 0;
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *n = &g->nodes[i];
+        expected e;
+        if (!expected_weights(g, n, &e)) continue;
+        if (used == file->layer_count)
+            return kvk_fail(KVK_ERROR_SHAPE,
+                            "%s: the file has %d layers with weights (matched by order, as Keras "
+                            "0.x/1.0 files name none), but the model has more: layer '%s' (%s) "
+                            "is left without weights",
+                            file->path, file->layer_count, n->name, layer_class(n));
+        kvk_status st = bind_node(g, n, file, &file->layers[used++], &e, copy);
+        if (st != KVK_OK) return st;
+    }
+    if (used < file->layer_count)
+        return kvk_fail(KVK_ERROR_SHAPE,
+                        "%s: the file has %d layers with weights (matched by order, as Keras "
+                        "0.x/1.0 files name none) but the model only %d: the file's %s and after "
+                        "are left over; is it a weight file for this model?",
+                        file->path, file->layer_count, used, file->layers[used].name);
+    return KVK_OK;
+}
+
 static kvk_status bind_all(kvk_graph *g, kvk_weight_file *file, int copy) {
     if (copy) alias_shared_data(file);
+    if (file->format == KVK_FORMAT_H5_LEGACY) return bind_by_order(g, file, copy);
     for (int i = 0; i < g->count; i++) {
         kvk_node *n = &g->nodes[i];
         expected e;

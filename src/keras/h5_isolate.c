@@ -322,7 +322,8 @@ static int read_answer(in_stream *s, int with_data, kvk_weight_file **out, int *
     char *path = NULL;
     ok = ok && in_u32(s, &format) &&
          (format == KVK_FORMAT_H5_WEIGHTS || format == KVK_FORMAT_H5_MODEL ||
-          format == KVK_FORMAT_KERAS3_H5 || format == KVK_FORMAT_KERAS_ARCHIVE) &&
+          format == KVK_FORMAT_KERAS3_H5 || format == KVK_FORMAT_KERAS_ARCHIVE ||
+          format == KVK_FORMAT_H5_LEGACY) &&
          in_u32(s, &major) && major <= 3 && in_string(s, &path) && path;
     if (ok) file = kvk_weights_new(path, (kvk_weight_format)format);
     free(path);

@@ -219,6 +219,8 @@ const char *kvk_weight_format_name(kvk_weight_format format) {
         return "Keras 3 .weights.h5 (HDF5, layers/<layer>/vars)";
     case KVK_FORMAT_KERAS_ARCHIVE:
         return ".keras archive (config.json, metadata.json, model.weights.h5)";
+    case KVK_FORMAT_H5_LEGACY:
+        return "Keras 0.x/1.0 weights (HDF5, nb_layers, layer_<i>/param_<j>)";
     }
     return "?";
 }

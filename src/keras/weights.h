@@ -28,6 +28,8 @@ typedef enum kvk_weight_format {
     KVK_FORMAT_TFJS_LAYERS,   /* model.json with weightsManifest + binary shards */
     KVK_FORMAT_KERAS3_H5,     /* Keras 3 .weights.h5: layers/<layer>/vars/<i> (weights_keras3.h) */
     KVK_FORMAT_KERAS_ARCHIVE, /* .keras zip: config.json, metadata.json, model.weights.h5 */
+    KVK_FORMAT_H5_LEGACY,     /* Keras 0.x/1.0: attr nb_layers, groups layer_<i>/param_<j>; no
+                                 layer names: bound to the model's layers by order */
 } kvk_weight_format;
 
 typedef struct kvk_weight {

@@ -1,6 +1,10 @@
 /* Keras 1 and 2 HDF5 weight files: save_weights() (layer_names at the root) and model.save()
  * (the same under the group model_weights, with model_config at the root). Each layer group
- * lists its datasets in attr weight_names, as paths relative to the group. */
+ * lists its datasets in attr weight_names, as paths relative to the group.
+ * The oldest layout (Keras 0.x and 1.0 Sequential save_weights, e.g. the 2016 theano
+ * vgg16_weights.h5): root attr nb_layers, groups layer_0, layer_1, ... each with attr
+ * nb_params and datasets param_0, param_1, ...; no names, so the binder matches layers by
+ * order. */
 #include <hdf5.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -153,9 +157,10 @@ static kvk_status read_dataset(hid_t group, const char *path, const char *layer,
     hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     hid_t ds = H5Dopen2(group, w->name, H5P_DEFAULT);
     if (ds < 0)
-        return kvk_fail(KVK_ERROR_FORMAT,
-                        "%s: layer '%s': dataset '%s' is named in weight_names but missing", path,
-                        layer, w->name);
+        return kvk_fail(
+            KVK_ERROR_FORMAT,
+            "%s: layer '%s': dataset '%s' is listed (weight_names, nb_params) but missing", path,
+            layer, w->name);
     type = H5Dget_type(ds);
     space = H5Dget_space(ds);
     if (type < 0 || space < 0) {
@@ -319,6 +324,76 @@ static kvk_status read_layers(hid_t group, kvk_weight_file *file, int with_data,
     return st;
 }
 
+/* A scalar (or one-element) integer attribute within [lo, hi]. Returns 0 if absent, 1 if
+ * read, -1 (with the error set) otherwise. */
+static int read_int_attr(hid_t obj, const char *attr_name, const char *path, const char *where,
+                         long lo, long hi, long *out) {
+    if (H5Aexists(obj, attr_name) <= 0) return 0;
+    int result = -1;
+    hid_t attr = H5Aopen(obj, attr_name, H5P_DEFAULT);
+    hid_t type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    hid_t space = attr >= 0 ? H5Aget_space(attr) : H5I_INVALID_HID;
+    long long value = 0;
+    if (type >= 0 && space >= 0 && H5Tget_class(type) == H5T_INTEGER &&
+        H5Sget_simple_extent_npoints(space) == 1 && H5Aread(attr, H5T_NATIVE_LLONG, &value) >= 0) {
+        if (value < lo || value > hi)
+            kvk_fail(KVK_ERROR_FORMAT, "%s: %sattribute '%s' is %lld, expected %ld to %ld", path,
+                     where, attr_name, value, lo, hi);
+        else
+            result = 1;
+    } else {
+        kvk_fail(KVK_ERROR_FORMAT, "%s: %sattribute '%s' is not one integer", path, where,
+                 attr_name);
+    }
+    close_id(&space, H5Sclose);
+    close_id(&type, H5Tclose);
+    close_id(&attr, H5Aclose);
+    if (result == 1) *out = (long)value;
+    return result;
+}
+
+/* Keras 0.x/1.0: layer_<i> groups, parameter-free layers included, named after their index. */
+static kvk_status read_legacy_layers(hid_t root, kvk_weight_file *file, int with_data, int *listed,
+                                     h5_budget *budget) {
+    const char *path = file->path;
+    long nb_layers = 0;
+    if (read_int_attr(root, "nb_layers", path, "", 0, 100000, &nb_layers) < 0)
+        return KVK_ERROR_FORMAT;
+    *listed = (int)nb_layers;
+    kvk_status st = KVK_OK;
+    for (long i = 0; i < nb_layers && st == KVK_OK; i++) {
+        char name[32], where[64];
+        snprintf(name, sizeof name, "layer_%ld", i);
+        snprintf(where, sizeof where, "group '%s': ", name);
+        if (H5Lexists(root, name, H5P_DEFAULT) <= 0)
+            return kvk_fail(KVK_ERROR_FORMAT, "%s: nb_layers is %ld but there is no group '%s'",
+                            path, nb_layers, name);
+        hid_t lg = H5Gopen2(root, name, H5P_DEFAULT);
+        if (lg < 0) return kvk_fail(KVK_ERROR_FORMAT, "%s: '%s' is not an HDF5 group", path, name);
+        long nb_params = 0;
+        int r = read_int_attr(lg, "nb_params", path, where, 0, 64, &nb_params);
+        if (r == 0)
+            st = kvk_fail(KVK_ERROR_FORMAT, "%s: group '%s' has no 'nb_params' attribute", path,
+                          name);
+        else if (r < 0)
+            st = KVK_ERROR_FORMAT;
+        kvk_weight_layer *layer = NULL;
+        if (st == KVK_OK && nb_params > 0 && !(layer = kvk_weights_layer_add(file, name)))
+            st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+        for (long j = 0; j < nb_params && st == KVK_OK; j++) {
+            char param[32];
+            snprintf(param, sizeof param, "param_%ld", j);
+            kvk_weight *w = kvk_weights_weight_add(layer, param);
+            if (!w)
+                st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+            else
+                st = read_dataset(lg, path, name, w, with_data, budget);
+        }
+        H5Gclose(lg);
+    }
+    return st;
+}
+
 kvk_status kvk_weights_read_h5_direct(const char *path, int with_data, kvk_weight_file **out,
                                       int *listed_layers) {
     *out = NULL;
@@ -344,12 +419,15 @@ kvk_status kvk_weights_read_h5_direct(const char *path, int with_data, kvk_weigh
                           "%s: group 'model_weights' has no 'layer_names' attribute", path);
             goto done;
         }
+    } else if (H5Aexists(f, "nb_layers") > 0) {
+        format = KVK_FORMAT_H5_LEGACY;
+        group = H5Gopen2(f, "/", H5P_DEFAULT);
     } else {
         int keras3 = H5Lexists(f, "layers", H5P_DEFAULT) > 0 ||
                      H5Lexists(f, "_layer_checkpoint_dependencies", H5P_DEFAULT) > 0;
         st = kvk_fail(KVK_ERROR_FORMAT,
-                      "%s: HDF5 file without a 'layer_names' attribute or a 'model_weights' "
-                      "group: not a Keras 1/2 weight file%s",
+                      "%s: HDF5 file without a 'layer_names' or 'nb_layers' attribute or a "
+                      "'model_weights' group: not a Keras 0.x/1/2 weight file%s",
                       path, keras3 ? " (Keras 3 .weights.h5 files are not supported)" : "");
         goto done;
     }
@@ -375,7 +453,10 @@ kvk_status kvk_weights_read_h5_direct(const char *path, int with_data, kvk_weigh
     struct stat sb;
     h5_budget budget = {0, 0, 0};
     if (stat(path, &sb) == 0 && sb.st_size > 0) budget.file_size = (uint64_t)sb.st_size;
-    st = read_layers(group, file, with_data, listed_layers, &budget);
+    if (format == KVK_FORMAT_H5_LEGACY)
+        st = read_legacy_layers(group, file, with_data, listed_layers, &budget);
+    else
+        st = read_layers(group, file, with_data, listed_layers, &budget);
 done:
     if (group >= 0) H5Gclose(group);
     H5Fclose(f);

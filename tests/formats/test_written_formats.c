@@ -593,6 +593,132 @@ static void test_keras1_theano(void) {
     release(tf, n);
 }
 
+/* Keras 0.x/1.0 (the 2016 vgg16_weights.h5): attr nb_layers, layer_<i>/param_<j>, groups for
+ * parameter-free layers too. `skip_group` omits one group, `nb_params_text` stores layer 1's
+ * nb_params as a string, `drop_param` leaves layer 3's param_1 out. */
+typedef struct legacy_opts {
+    int skip_group;
+    int nb_params_text;
+    int drop_param;
+} legacy_opts;
+
+static void write_legacy_h5(const char *path, const tweight *ws, int n, int nb_layers,
+                            legacy_opts lo) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t scalar = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "nb_layers", H5T_STD_I64LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    long long v = nb_layers;
+    H5Awrite(a, H5T_NATIVE_LLONG, &v);
+    H5Aclose(a);
+    for (int l = 0; l < nb_layers; l++) {
+        if (l == lo.skip_group) continue;
+        char name[32];
+        snprintf(name, sizeof name, "layer_%d", l);
+        hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        int params = 0;
+        for (int k = 0; k < n; k++)
+            if (!strcmp(ws[k].layer, name)) {
+                if (!(lo.drop_param && l == 3 && params == 1)) write_dataset(g, &ws[k], 0);
+                params++;
+            }
+        if (lo.nb_params_text && l == 1) {
+            attr_string(g, "nb_params", "2", 0);
+        } else {
+            v = params;
+            a = H5Acreate2(g, "nb_params", H5T_STD_I32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+            H5Awrite(a, H5T_NATIVE_LLONG, &v);
+            H5Aclose(a);
+        }
+        H5Gclose(g);
+    }
+    H5Sclose(scalar);
+    H5Fclose(f);
+}
+
+static void test_keras0_legacy(void) {
+    /* ZeroPadding2D, Convolution2D, MaxPooling2D, Dense: theano kernels (out, in, kh, kw). */
+    tweight ws[] = {
+        {"layer_1", "param_0", 4, {4, 3, 3, 2}, CONV_TH_TRANSPOSE_FLIP, T_F32, 0, 0, {0}},
+        {"layer_1", "param_1", 1, {4}, CONV_NONE, T_F32, 0, 0, {0}},
+        {"layer_3", "param_0", 2, {20, 3}, CONV_NONE, T_F64, 0, 0, {0}},
+        {"layer_3", "param_1", 1, {3}, CONV_NONE, T_F32, 0, 0, {0}},
+    };
+    int n = (int)(sizeof ws / sizeof ws[0]);
+    prepare(ws, n);
+    const char *path = tmp_path("vgg16_weights.h5");
+    write_legacy_h5(path, ws, n, 4, (legacy_opts){-1, 0, 0});
+    read_and_verify("keras 0.x nb_layers", path, ws, n, KVK_FORMAT_H5_LEGACY, 1, 1, 1);
+
+    path = tmp_path("legacy_missing_group.h5");
+    write_legacy_h5(path, ws, n, 4, (legacy_opts){2, 0, 0});
+    expect_failure("legacy missing group", path, NEEDLES("nb_layers is 4", "'layer_2'"));
+    path = tmp_path("legacy_text_nb_params.h5");
+    write_legacy_h5(path, ws, n, 4, (legacy_opts){-1, 1, 0});
+    expect_failure("legacy nb_params a string", path,
+                   NEEDLES("group 'layer_1'", "'nb_params' is not one integer"));
+    path = tmp_path("legacy_missing_param.h5");
+    write_legacy_h5(path, ws, n, 4, (legacy_opts){-1, 0, 1});
+    expect_failure("legacy missing param", path,
+                   NEEDLES("layer 'layer_3'", "'param_1'", "missing"));
+    release(ws, n);
+}
+
+/* A legacy file is bound by order: VGG16 without its top (13 convolutions) at 32x32 on the
+ * CPU reference takes a file of 13 ZeroPadding2D + Convolution2D pairs and 5 poolings;
+ * one convolution too few, one too many, or a wrong shape is refused naming both layers. */
+static void test_keras0_binding(void) {
+    static const int widths[13] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+    static const int pool_after[13] = {0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1};
+    kvk_context *ctx = NULL;
+    kvk_context_options co = {.device = "cpu-reference"};
+    if (!tu_check(kvk_context_create(&co, &ctx) == KVK_OK, "cpu-reference context: %s",
+                  kvk_last_error()))
+        return;
+    for (int variant = 0; variant < 4; variant++) { /* ok, one too few, one too many, bad shape */
+        tweight ws[2 * 14];
+        char names[14][24];
+        int n = 0, layer = 0, cin = 3, convs = variant == 1 ? 12 : variant == 2 ? 14 : 13;
+        for (int c = 0; c < convs; c++) {
+            int cout = widths[c < 13 ? c : 12];
+            layer++; /* the ZeroPadding2D before it */
+            snprintf(names[c], sizeof names[c], "layer_%d", layer++);
+            int kw = variant == 3 && c == 4 ? 2 : 3;
+            ws[n++] = (tweight){
+                names[c], "param_0", 4,  {cout, cin, 3, kw}, CONV_TH_TRANSPOSE_FLIP, T_F32,
+                0,        0,         {0}};
+            ws[n++] = (tweight){names[c], "param_1", 1, {cout}, CONV_NONE, T_F32, 0, 0, {0}};
+            cin = cout;
+            layer += c < 13 && pool_after[c];
+        }
+        prepare(ws, n);
+        char file[64];
+        snprintf(file, sizeof file, "vgg16_legacy_%d.h5", variant);
+        const char *path = tmp_path(file);
+        write_legacy_h5(path, ws, n, layer, (legacy_opts){-1, 0, 0});
+        release(ws, n);
+        kvk_model_options o = {.architecture = "vgg16", .weights = path, .height = 32, .width = 32};
+        kvk_model *m = NULL;
+        kvk_status st = kvk_model_create(ctx, &o, &m);
+        const char *msg = kvk_last_error();
+        if (variant == 0)
+            CHECK(st == KVK_OK, "legacy vgg16 notop binds by order: %s", msg);
+        else if (variant == 1)
+            CHECK(st != KVK_OK && strstr(msg, "has 12 layers with weights") &&
+                      strstr(msg, "'block5_conv3'"),
+                  "legacy file one convolution short: %s", msg);
+        else if (variant == 2)
+            CHECK(st != KVK_OK && strstr(msg, "has 14 layers with weights") &&
+                      strstr(msg, "layer_"),
+                  "legacy file one convolution too many: %s", msg);
+        else
+            CHECK(st != KVK_OK && strstr(msg, "'block3_conv1'") && strstr(msg, "layer_") &&
+                      strstr(msg, "(3, 2, 128, 256)"),
+                  "legacy file with a wrong kernel shape: %s", msg);
+        kvk_model_destroy(m);
+    }
+    kvk_context_destroy(ctx);
+}
+
 static void test_h5_malformed(void) {
     tweight ws[] = {
         {"conv", "conv/kernel:0", 4, {3, 3, 2, 4}, CONV_NONE, T_F32, 0, 0, {0}},
@@ -637,7 +763,7 @@ static void test_h5_malformed(void) {
     hid_t g = H5Gcreate2(f, "activations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(g);
     H5Fclose(f);
-    expect_failure("HDF5 without Keras layout", path, NEEDLES("not a Keras 1/2 weight file"));
+    expect_failure("HDF5 without Keras layout", path, NEEDLES("not a Keras 0.x/1/2 weight file"));
 
     /* A truncated file: keep the first 2 KiB of a file with 400 KB of data. */
     tweight big[] = {{"fc", "fc/kernel:0", 2, {400, 250}, CONV_NONE, T_F32, 0, 0, {0}}};
@@ -918,6 +1044,8 @@ int main(void) {
     test_keras2_theano_weights();
     test_keras1_tf();
     test_keras1_theano();
+    test_keras0_legacy();
+    test_keras0_binding();
     test_h5_malformed();
     test_not_weight_files();
     test_tfjs();

@@ -14,6 +14,15 @@ For each case, OUT_DIR/NAME/ gets:
                  SeparableConv2D/DepthwiseConv2D kernels are left alone); the first
                  Dense after Flatten (VGG fc1) has its kernel rows in channels_first
                  flatten order (c, h, w) instead of (h, w, c); root attr backend = "theano"
+  weights_legacy.h5
+                 the same weights as a Keras 0.x/1.0 Sequential saved them (the layout of the
+                 2016 theano vgg16_weights.h5; VGG cases that list it): root attr nb_layers,
+                 groups layer_<i> with attr nb_params and datasets param_<j>, one group per
+                 layer of the old Sequential, parameter-free ones included: an explicit
+                 ZeroPadding2D before each 'valid' 3x3 Conv2D (Keras 2's padding='same'),
+                 Dropout after each Dense but the last; kernels theano-ordered (out, in, kh,
+                 kw) and flipped, the first Dense after Flatten with its rows in (c, h, w)
+                 order. Keras 1 loaded it by layer index (Sequential.load_weights' legacy path)
   weights_logits.h5
                  weights.h5 with MobileNetV2's Dense "predictions" renamed "Logits", as
                  keras-applications <= 1.0.8 named it (only cases that list it)
@@ -110,13 +119,15 @@ W, M, TH, N1, OFF = "weights.h5", "model.h5", "weights_th.h5", "weights_names1.h
 # have it): Dense "Logits", not "predictions"
 LG = "weights_logits.h5"
 LOGITS = {"predictions": "Logits"}
+# Keras 0.x/1.0 Sequential save_weights, as the 2016 theano vgg16_weights.h5 (VGG only)
+LEG = "weights_legacy.h5"
 
 # name: (arch, naming, include_top, pooling, classes, height, width, batch, files)
 CASES = {
-    "vgg16_top":                 ("vgg16", None, True, None, 1000, 224, 224, 1, [W, TH]),
+    "vgg16_top":                 ("vgg16", None, True, None, 1000, 224, 224, 1, [W, TH, LEG]),
     "vgg16_notop_avg":           ("vgg16", None, False, "avg", 1000, 64, 80, 2, [W, M, TH]),
     "vgg19_top":                 ("vgg19", None, True, None, 1000, 224, 224, 1, [W, TH]),
-    "vgg19_notop_max":           ("vgg19", None, False, "max", 1000, 48, 48, 1, [W, TH]),
+    "vgg19_notop_max":           ("vgg19", None, False, "max", 1000, 48, 48, 1, [W, TH, LEG]),
     "vgg16_top_classes10":       ("vgg16", None, True, None, 10, 224, 224, 2, [W]),
     "resnet50_top":              ("resnet50", "keras2", True, None, 1000, 224, 224, 1, [W, M, TH]),
     "resnet50_legacy_top":       ("resnet50", "legacy", True, None, 1000, 224, 224, 1, [W, M]),
@@ -425,6 +436,47 @@ def write_theano_copy(h5py, src, dst, model, tf_keras):
     return fc1, convs
 
 
+def write_legacy_copy(h5py, model, tf_keras, dst):
+    """weights_legacy.h5 (see the module doc). Returns the number of groups written."""
+    L = tf_keras.layers
+    groups = []   # (old class, [arrays]) in the order of the old Sequential
+    prev = None
+    layers = [l for l in model.layers if not isinstance(l, L.InputLayer)]
+    for i, l in enumerate(layers):
+        if isinstance(l, L.Conv2D) and type(l).__name__ == "Conv2D":
+            assert l.padding == "same" and l.kernel_size == (3, 3) and l.strides == (1, 1)
+            k, b = l.get_weights()
+            groups.append(("ZeroPadding2D", []))
+            groups.append(("Convolution2D", [k.transpose(3, 2, 0, 1)[:, :, ::-1, ::-1], b]))
+        elif isinstance(l, L.Dense):
+            k, b = l.get_weights()
+            if isinstance(prev, L.Flatten):
+                h, w, c = prev.input_shape[1:]
+                k = k.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(k.shape)
+            groups.append(("Dense", [k, b]))
+            if i + 1 < len(layers):
+                groups.append(("Dropout", []))
+        else:
+            assert not l.weights, f"{l.name}: no Keras 0.x layout written for {type(l).__name__}"
+            groups.append((type(l).__name__, []))
+        prev = l
+    with h5py.File(dst, "w") as f:
+        f.attrs["nb_layers"] = len(groups)
+        for i, (_, params) in enumerate(groups):
+            g = f.create_group(f"layer_{i}")
+            g.attrs["nb_params"] = len(params)
+            for j, p in enumerate(params):
+                g.create_dataset(f"param_{j}", data=np.ascontiguousarray(p, np.float32))
+    # undo the conversions with numpy: the file holds exactly the model's weights
+    with h5py.File(dst, "r") as f:
+        stored = [f[f"layer_{i}"][f"param_{j}"][()] for i in range(f.attrs["nb_layers"])
+                  for j in range(f[f"layer_{i}"].attrs["nb_params"])]
+    want = [a for _, params in groups for a in params]
+    assert len(stored) == len(want) == len(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(stored, want))
+    return len(groups)
+
+
 def check_theano_copy(h5py, plain, th, fc1, convs):
     """Undo the theano conversion with numpy and compare with weights.h5: exactly the
     Conv2D kernels are flipped, everything else (separable/depthwise kernels, BN) is not."""
@@ -599,6 +651,8 @@ def make_case(name, out_root, mods, fp64=False):
     if TH in files:
         fc1, convs = write_theano_copy(h5py, os.path.join(d, W), os.path.join(d, TH), model, tf_keras)
         check_theano_copy(h5py, os.path.join(d, W), os.path.join(d, TH), fc1, convs)
+    legacy_layers = write_legacy_copy(h5py, model, tf_keras, os.path.join(d, LEG)) \
+        if LEG in files else None
     renamed = {}
     for fname, shifts in ((N1, {p: 1 for p in OFFSETS}), (OFF, OFFSETS)):
         if fname in files:
@@ -657,6 +711,7 @@ def make_case(name, out_root, mods, fp64=False):
         "n_weights": int(sum(np.prod(v.shape) for v in model.weights)),
         "theano_fc1": ({"layer": fc1[0], "feature_map_hwc": list(fc1[1]),
                         "row_order": "chw"} if fc1 else None),
+        "legacy_nb_layers": legacy_layers,
         "seed": seed,
         "keras": "tf-keras " + tf_keras.__version__,
         "tensorflow": tf.__version__,
