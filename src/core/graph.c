@@ -372,6 +372,12 @@ int kvk_graph_affine(kvk_graph *g, int x, const char *name, float *scale, float 
     return id;
 }
 
+int kvk_graph_normalization(kvk_graph *g, int x, const char *name, int invert) {
+    int id = add_node(g, KVK_OP_AFFINE, name, x, -1, 1);
+    if (id >= 0) g->nodes[id].affine_stats = invert ? 2 : 1;
+    return id;
+}
+
 void kvk_graph_keepdims(kvk_graph *g, int pool) {
     if (pool >= 0 && pool < g->count) g->nodes[pool].rank = 3;
 }

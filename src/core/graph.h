@@ -95,6 +95,9 @@ typedef struct kvk_node {
     float *kernel, *bias;
     float *gamma, *beta, *mean, *variance;
     float *scale, *shift; /* Affine: per output channel */
+    /* Affine from a Normalization layer's weights (mean, variance, count): 1 normalises, 2
+     * inverts; the binder turns them into scale and shift. 0 otherwise. */
+    int affine_stats;
 
     /* set by passes */
     int removed;  /* folded into another node */
@@ -157,6 +160,9 @@ int kvk_graph_multiply(kvk_graph *g, int a, int b, const char *name);
 /* y = x * scale[c] + shift[c]. The node takes ownership of the two arrays of x's channel count
  * (Rescaling: the scale and offset repeated; Normalization: 1 / sqrt(variance), -mean / ...). */
 int kvk_graph_affine(kvk_graph *g, int x, const char *name, float *scale, float *shift);
+/* Normalization whose mean and variance are weights (adapt()ed, not in the config): scale and
+ * shift come when the weights are bound. invert: Keras 3's invert=True. */
+int kvk_graph_normalization(kvk_graph *g, int x, const char *name, int invert);
 int kvk_graph_dropout(kvk_graph *g, int x, const char *name);
 int kvk_graph_depthwise_conv2d(kvk_graph *g, int x, const char *name, int kh, int kw, int sh,
                                int sw, kvk_padding padding, int depth_multiplier, int use_bias,

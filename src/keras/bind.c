@@ -66,6 +66,12 @@ static int expected_weights(const kvk_graph *g, kvk_node *n, expected *e) {
         expect(e, &n->kernel, "kernel", 2, cin, n->shape.c, 0, 0);
         expect(e, &n->bias, "bias", 1, n->shape.c, 0, 0, 0);
         break;
+    case KVK_OP_AFFINE: /* a Normalization layer's adapt() state; count is checked, not kept */
+        if (!n->affine_stats) break;
+        expect(e, &n->mean, "mean", 1, n->shape.c, 0, 0, 0);
+        expect(e, &n->variance, "variance", 1, n->shape.c, 0, 0, 0);
+        expect(e, NULL, "count", 0, 0, 0, 0, 0);
+        break;
     case KVK_OP_BATCHNORM:
         if (n->bn_scale) expect(e, &n->gamma, "gamma", 1, n->shape.c, 0, 0, 0);
         if (n->bn_center) expect(e, &n->beta, "beta", 1, n->shape.c, 0, 0, 0);
@@ -96,6 +102,22 @@ static void reorder_dense_rows(float *kernel, kvk_shape s, int units, const floa
             }
 }
 
+/* Normalization: y = (x - mean) / max(sqrt(variance), epsilon), or with invert
+ * y = mean + x * max(sqrt(variance), epsilon) (Keras' epsilon, 1e-7), as the affine op's
+ * scale and shift, computed in place in the node's own copies of the statistics. */
+static void normalization_from_stats(kvk_node *n) {
+    for (int c = 0; c < n->shape.c; c++) {
+        double d = fmax(sqrt((double)n->variance[c]), 1e-7), m = n->mean[c];
+        n->variance[c] = (float)(n->affine_stats == 2 ? d : 1.0 / d);
+        n->mean[c] = (float)(n->affine_stats == 2 ? m : -m / d);
+    }
+    free(n->scale);
+    free(n->shift);
+    n->scale = n->variance;
+    n->shift = n->mean;
+    n->mean = n->variance = NULL;
+}
+
 /* Checks the shapes; with `copy` also moves (or copies) the data into the node. */
 static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *file,
                             kvk_weight_layer *layer, const expected *e, int copy) {
@@ -122,13 +144,14 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
                             "%s: layer '%s' (%s): weight '%s' (%s) has shape %s, expected %s",
                             file->path, n->name, cls, w->name, e->what[i], got, want);
         }
-        if (!copy) continue;
+        if (!copy || !e->slot[i]) continue;
         long count = element_count(e, i);
         const kvk_node *src = n->input_count ? &g->nodes[n->inputs[0]] : NULL;
         int reorder = n->op == KVK_OP_DENSE && i == 0 && file->channels_first && src &&
                       src->op == KVK_OP_FLATTEN;
         float *data;
-        if (w->data && !reorder) { /* moved, not copied: the file's copy is freed soon anyway */
+        /* moved, not copied (the file's copy is freed soon anyway), unless changed below */
+        if (w->data && !reorder && !n->affine_stats) {
             data = w->data;
             w->data = NULL;
             w->moved_to = data;
@@ -147,6 +170,7 @@ static kvk_status bind_node(kvk_graph *g, kvk_node *n, const kvk_weight_file *fi
         free(*e->slot[i]);
         *e->slot[i] = data;
     }
+    if (copy && n->affine_stats) normalization_from_stats(n);
     return KVK_OK;
 }
 
@@ -249,6 +273,7 @@ kvk_status kvk_random_weights(kvk_graph *g, unsigned seed) {
         expected e;
         if (!expected_weights(g, n, &e)) continue;
         for (int k = 0; k < e.count; k++) {
+            if (!e.slot[k]) continue;
             long count = element_count(&e, k);
             float *w = malloc(sizeof(float) * (size_t)count);
             if (!w) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory for random weights");
@@ -262,7 +287,7 @@ kvk_status kvk_random_weights(kvk_graph *g, unsigned seed) {
             for (long j = 0; j < count; j++) {
                 if (kernel)
                     w[j] = (float)(next_normal(&state) * sqrt(2.0 / fan_in));
-                else if (!strcmp(what, "gamma") || !strcmp(what, "moving_variance"))
+                else if (!strcmp(what, "gamma") || strstr(what, "variance"))
                     w[j] = 0.5f + next_uniform(&state);
                 else
                     w[j] = 0.1f * next_normal(&state);
@@ -270,6 +295,7 @@ kvk_status kvk_random_weights(kvk_graph *g, unsigned seed) {
             free(*e.slot[k]);
             *e.slot[k] = w;
         }
+        if (n->affine_stats) normalization_from_stats(n);
     }
     return KVK_OK;
 }

@@ -37,7 +37,8 @@ const char *kvk_config_supported_layers(void) {
     return "InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization, "
            "Activation, ReLU, LeakyReLU, ELU, Softmax, Add, Multiply, Concatenate (channel "
            "axis), ZeroPadding2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, "
-           "GlobalMaxPooling2D, Flatten, Reshape, Rescaling, Dense, Dropout, SpatialDropout2D, "
+           "GlobalMaxPooling2D, Flatten, Reshape, Rescaling, Normalization (channel axis), Dense, "
+           "Dropout, SpatialDropout2D, "
            "GaussianNoise, GaussianDropout, AlphaDropout, ActivityRegularization, and nested "
            "Sequential/Functional models; activations linear, relu, relu6, softmax, sigmoid, "
            "tanh, swish/silu, hard_sigmoid, hard_swish/hard_silu, elu, softplus";
@@ -630,6 +631,61 @@ static tensor apply_layer(ctx *c, const char *lname, const char *cls, const kvk_
             }
         }
         out = built(c, kvk_graph_affine(g, x.node, name, sc, sh), x.rank);
+    } else if (!strcmp(cls, "Normalization")) {
+        const kvk_json *axis = kvk_json_get(cfg, "axis");
+        int ax = 0;
+        if (kvk_json_is(axis, KVK_JSON_ARRAY) && axis->length == 1) axis = &axis->items[0];
+        if (!json_int(axis, &ax) || !is_channel_axis(c, ax, x.rank)) {
+            fail_layer(c, lname, cls,
+                       "only the channel axis is supported (one mean and "
+                       "variance per channel), not this 'axis'");
+            return fail_t();
+        }
+        int invert = json_bool(kvk_json_get(cfg, "invert"), 0);
+        const kvk_json *mv[2] = {kvk_json_get(cfg, "mean"), kvk_json_get(cfg, "variance")};
+        int given = mv[0] && !kvk_json_is(mv[0], KVK_JSON_NULL);
+        if (given != (mv[1] && !kvk_json_is(mv[1], KVK_JSON_NULL))) {
+            fail_layer(c, lname, cls, "'mean' and 'variance' must be given together");
+            return fail_t();
+        }
+        if (!given) { /* adapt()ed: the statistics are the layer's weights */
+            out = built(c, kvk_graph_normalization(g, x.node, name, invert), x.rank);
+            c->params += 2LL * s.c + 1;
+            weighted = 1;
+        } else {
+            /* a number, or one per channel in any nesting Keras broadcasts ([[[[m0, m1]]]]) */
+            float *stats[2] = {malloc(sizeof(float) * (size_t)s.c),
+                               malloc(sizeof(float) * (size_t)s.c)};
+            for (int k = 0; k < 2 && stats[0] && stats[1]; k++) {
+                const kvk_json *v = mv[k];
+                while (kvk_json_is(v, KVK_JSON_ARRAY) && v->length == 1 &&
+                       kvk_json_is(&v->items[0], KVK_JSON_ARRAY))
+                    v = &v->items[0];
+                int ok = 1;
+                for (int ch = 0; ok && ch < s.c; ch++) {
+                    const kvk_json *e =
+                        kvk_json_is(v, KVK_JSON_ARRAY) && (int)v->length == s.c ? &v->items[ch]
+                        : kvk_json_is(v, KVK_JSON_ARRAY) && v->length == 1      ? &v->items[0]
+                                                                                : v;
+                    ok = kvk_json_is(e, KVK_JSON_NUMBER) && (k == 0 || e->number >= 0);
+                    if (ok) stats[k][ch] = (float)e->number;
+                }
+                if (!ok) {
+                    free(stats[0]);
+                    free(stats[1]);
+                    fail_layer(c, lname, cls, "'%s' must be a number%s or %d of them",
+                               k ? "variance" : "mean", k ? " >= 0" : "", s.c);
+                    return fail_t();
+                }
+            }
+            /* y = (x - mean) / max(sqrt(variance), 1e-7); inverted: mean + x * that */
+            for (int ch = 0; stats[0] && stats[1] && ch < s.c; ch++) {
+                double d = fmax(sqrt((double)stats[1][ch]), 1e-7), m = stats[0][ch];
+                stats[1][ch] = (float)(invert ? d : 1.0 / d);
+                stats[0][ch] = (float)(invert ? m : -m / d);
+            }
+            out = built(c, kvk_graph_affine(g, x.node, name, stats[1], stats[0]), x.rank);
+        }
     } else if (!strcmp(cls, "Reshape")) {
         const kvk_json *ts = kvk_json_get(cfg, "target_shape");
         int dims[3] = {0, 0, 0};

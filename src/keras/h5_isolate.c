@@ -350,11 +350,11 @@ static int read_answer(in_stream *s, int with_data, kvk_weight_file **out, int *
             kvk_weight *w = ok ? kvk_weights_weight_add(layer, wname) : NULL;
             free(wname);
             ok = ok && w && in_bytes(s, w->dims, sizeof(int64_t) * ndim) && in_u32(s, &dtype) &&
-                 dtype >= 1 && dtype <= 3 && in_u32(s, &has_data) &&
+                 dtype >= 1 && dtype < DTYPE_COUNT && in_u32(s, &has_data) &&
                  has_data == (uint32_t)with_data;
             if (!ok) break;
             w->ndim = (int)ndim;
-            w->dtype = dtype == 1 ? "float16" : dtype == 2 ? "float32" : "float64";
+            w->dtype = DTYPES[dtype];
             int64_t count_values = kvk_weight_elements(w);
             ok = count_values >= 0;
             if (ok && has_data) {

@@ -169,7 +169,10 @@ static kvk_status read_dataset(hid_t group, const char *path, const char *layer,
         goto done;
     }
     size_t size = H5Tget_size(type);
-    if (H5Tget_class(type) != H5T_FLOAT || (size != 2 && size != 4 && size != 8)) {
+    /* An integer scalar is a counter (Normalization's count): read as a float like the rest. */
+    int counter =
+        H5Tget_class(type) == H5T_INTEGER && H5Sget_simple_extent_ndims(space) == 0 && size <= 8;
+    if (!counter && (H5Tget_class(type) != H5T_FLOAT || (size != 2 && size != 4 && size != 8))) {
         const char *what = H5Tget_class(type) == H5T_INTEGER  ? "integer"
                            : H5Tget_class(type) == H5T_STRING ? "string"
                            : H5Tget_class(type) == H5T_FLOAT  ? "float"
@@ -180,7 +183,10 @@ static kvk_status read_dataset(hid_t group, const char *path, const char *layer,
                  path, layer, w->name, size, what);
         goto done;
     }
-    w->dtype = size == 2 ? "float16" : size == 4 ? "float32" : "float64";
+    w->dtype = counter     ? (size == 8 ? "int64" : "int32")
+               : size == 2 ? "float16"
+               : size == 4 ? "float32"
+                           : "float64";
     int ndim = H5Sget_simple_extent_ndims(space);
     if (ndim < 0 || ndim > KVK_MAX_DIMS) {
         kvk_fail(KVK_ERROR_FORMAT,

@@ -279,6 +279,17 @@ static void test_refused(void) {
          "lam",
          {"layer 'lam' (Lambda)", "Python code", "supported:"}},
         {"missing inbound", CONV("c1", "nope", ""), "c1", {"layer 'c1' (Conv2D)", "'nope'"}},
+        {"Normalization over the spatial axes",
+         "{\"class_name\": \"Normalization\", \"name\": \"nz\", \"config\": {\"name\": "
+         "\"nz\", \"axis\": [1]}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}",
+         "nz",
+         {"layer 'nz' (Normalization)", "channel axis"}},
+        {"Normalization with a negative variance",
+         "{\"class_name\": \"Normalization\", \"name\": \"nv\", \"config\": {\"name\": "
+         "\"nv\", \"axis\": -1, \"mean\": 0.5, \"variance\": [1, -1, 2]}, \"inbound_nodes\": "
+         "[[[\"input_1\", 0, 0, {}]]]}",
+         "nv",
+         {"layer 'nv' (Normalization)", "'variance' must be a number >= 0 or 3 of them"}},
         {"cycle", CONV("c1", "c2", "") ", " CONV("c2", "c1", ""), "c2", {"(Conv2D)", "cycle"}},
         {"inconsistent shapes: Add",
          CONV("c1", "input_1",

@@ -67,7 +67,8 @@ CASES = {
     "cfg_keras3_functional": ("keras3_functional", 20, 24, 2, "tf", False),
     # VGG16 base + Flatten + Dense(256, relu) + Dropout + Dense(1, sigmoid)
     "cfg_vgg16_sigmoid": ("vgg_sigmoid", 48, 48, 1, "caffe", False),
-    # every activation and the parameterised ReLU layers, Rescaling, a squeeze-and-excite
+    # every activation and the parameterised ReLU layers, Rescaling, Normalization (adapted,
+    # given, inverted), a squeeze-and-excite
     # gate (GAP, Reshape, hard_sigmoid, Multiply)
     "cfg_new_layers": ("new_layers", 24, 20, 2, "tf", False),
 }
@@ -214,6 +215,9 @@ def build(tf, tf_keras, kind, h, w, x, rng):
     if kind == "new_layers":
         inp = tf_keras.Input((h, w, 3), name="image")
         a = L.Rescaling(1 / 2.0, offset=-0.25, name="rescale")(inp)
+        a = L.Normalization(name="norm_adapted")(a)   # adapt()'s statistics as weights
+        a = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[2.0, 0.5, 1.5], name="norm_given")(a)
+        a = L.Normalization(invert=True, name="norm_inverted")(a)
         a = L.Conv2D(8, 3, padding="same", activation="swish", name="c_swish")(a)
         a = L.ReLU(max_value=6.0, name="relu6")(a)
         b = L.Conv2D(8, 3, padding="same", activation="tanh", name="c_tanh")(a)

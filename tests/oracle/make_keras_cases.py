@@ -385,6 +385,17 @@ def init_weights(tf, tf_keras, model, x, rng):
             byname = {"gamma": gamma, "beta": beta, "moving_mean": mmean, "moving_variance": mvar}
             layer.set_weights([byname[weight_key(wt)] for wt in layer.weights])
             out = layer(xin, training=False)
+        elif isinstance(layer, L.Normalization):
+            # adapt()'s state, from this input's statistics, perturbed per channel
+            xv = xin.numpy()
+            axes = tuple(range(xv.ndim - 1))
+            c = xv.shape[-1]
+            mean = xv.mean(axis=axes) + rng.standard_normal(c) * 0.1 * xv.std(axis=axes)
+            var = xv.var(axis=axes) * rng.uniform(0.5, 1.5, c)
+            byname = {"mean": mean.astype(np.float32), "variance": var.astype(np.float32),
+                      "count": np.int64(xv.size // c)}
+            layer.set_weights([byname[weight_key(wt)] for wt in layer.weights])
+            out = layer(xin)
         else:
             assert not layer.weights, f"unexpected weighted layer {layer.name} ({type(layer).__name__})"
             out = layer(xin)
