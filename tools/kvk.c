@@ -33,20 +33,21 @@ static const struct command {
     {"predict", C_PREDICT,
      "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
      "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
-     "              [--batch N] [--max-pixels N] [--verbose]\n"
+     "              [--batch N] [--max-pixels N] [--alpha A] [--depth-multiplier N] [--verbose]\n"
      "  kvk predict IMAGE... --model-file FILE [--labels FILE] [--size H[xW]] [options as "
      "above]\n"},
     {"features", C_FEATURES,
      "  kvk features IMAGE... --model NAME --layer LAYER [--layer LAYER2...] [--weights FILE]\n"
      "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
      "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
-     "              [--preprocess MODE] [--max-pixels N] [--verbose]\n"
+     "              [--preprocess MODE] [--max-pixels N] [--alpha A] [--depth-multiplier N]\n"
+     "              [--verbose]\n"
      "  kvk features IMAGE... --model-file FILE --layer LAYER... [options as above]\n"},
     {"inspect", C_INSPECT, "  kvk inspect FILE\n"},
     {"devices", C_DEVICES, "  kvk devices [--verbose]\n"},
     {"bench", C_BENCH,
      "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
-     "            [--no-reference] [--verbose]\n"},
+     "            [--alpha A] [--depth-multiplier N] [--no-reference] [--verbose]\n"},
 };
 #define COMMAND_COUNT ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
@@ -73,6 +74,8 @@ static const struct option {
     {"--include-top", C_FEATURES, 0},
     {"--size", C_PREDICT | C_FEATURES | C_BENCH, 1}, /* predict: with --model-file only */
     {"--runs", C_BENCH, 1},
+    {"--alpha", C_PREDICT | C_FEATURES | C_BENCH, 1},
+    {"--depth-multiplier", C_PREDICT | C_FEATURES | C_BENCH, 1},
     {"--no-top", C_BENCH, 0},
     {"--no-reference", C_BENCH, 0},
     {"--verbose", C_ALL, 0},
@@ -100,8 +103,10 @@ static const char *const NOTES =
     "is used when it is or contains NAME (--verbose says which). `inspect` prints the saved\n"
     "architecture's layer table (like model.summary()).\n"
     "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (caffe for\n"
-    "vgg16/19 and resnet50/101/152, torch for densenet*, tf for the others). MobileNet's alpha\n"
-    "is the weight file's. Images are read as Keras' load_img\n"
+    "vgg16/19 and resnet50/101/152, torch for densenet*, tf for the others). --alpha A and\n"
+    "--depth-multiplier N (MobileNet, MobileNetV2: alpha only) are keras.applications' width\n"
+    "arguments: by default the weight file's (told from its layer widths), 1.0 and 1 with\n"
+    "random weights; Keras' default file name follows --alpha. Images are read as Keras' load_img\n"
     "(target_size=...) reads them; --batch N runs N images at a time (default: up to 8).\n"
     "Images over --max-pixels N pixels (default: KVK_MAX_IMAGE_PIXELS, else 178956970 as in\n"
     "Pillow; 0: no limit) are refused from their header; over half of it, a warning.\n"
@@ -161,6 +166,8 @@ typedef struct args {
     const char *model, *weights, *device, *resize, *jpeg, *preprocess, *size, *pooling, *out;
     const char *model_file, *labels;
     int top, with_top, json, verbose, batch, runs, no_top, no_reference;
+    double alpha;         /* --alpha; 0: not given */
+    int depth_multiplier; /* --depth-multiplier; 0: not given */
     long long max_pixels; /* --max-pixels; 0: not given */
     const char **files, **layers;
     int file_count, layer_count;
@@ -275,6 +282,18 @@ static int parse_args(int argc, char **argv, const struct command *cmd, args *a)
                 return usage_error("--max-pixels needs a number of pixels (0: no limit), got ",
                                    next);
             if (a->max_pixels == 0) a->max_pixels = -1;
+        } else if (!strcmp(o, "--alpha")) {
+            VALUE();
+            char *end;
+            errno = 0;
+            a->alpha = strtod(next, &end);
+            if (errno || *end || !*next || !(a->alpha > 0 && a->alpha <= 10))
+                return usage_error("--alpha needs a width multiplier above 0 (e.g. 0.35), got ",
+                                   next);
+        } else if (!strcmp(o, "--depth-multiplier")) {
+            VALUE();
+            if (!parse_int(next, 1, &a->depth_multiplier))
+                return usage_error("--depth-multiplier needs a positive number, got ", next);
         } else if (!strcmp(o, "--runs")) {
             VALUE();
             if (!parse_int(next, 1, &a->runs))
@@ -308,9 +327,9 @@ static const char *model_weights(const args *a, const kvk_application *app, int 
                                  char *buf, size_t size) {
     if (a->weights) return a->weights;
     const char *home = getenv("HOME");
-    char name[256]; /* MobileNet's depend on alpha and size: 1.0 and 224 here */
+    char name[256]; /* MobileNet's depend on alpha and size: --alpha (else 1.0) and 224 here */
     snprintf(buf, size, "%s/.keras/models/%s", home ? home : "",
-             kvk_application_weights_file(app, 0, 0, 0, include_top, name, sizeof name));
+             kvk_application_weights_file(app, a->alpha, 0, 0, include_top, name, sizeof name));
     FILE *f = fopen(buf, "rb");
     if (f) {
         fclose(f);
@@ -548,7 +567,9 @@ static int cmd_predict(const args *a) {
                             .include_top = 1,
                             .height = height,
                             .width = width,
-                            .batch = batch};
+                            .batch = batch,
+                            .alpha = a->alpha,
+                            .depth_multiplier = a->depth_multiplier};
     kvk_model *model;
     if (kvk_model_create(ctx, &mo, &model) != KVK_OK) {
         kvk_context_destroy(ctx);
@@ -860,7 +881,9 @@ static int cmd_features(const args *a) {
                             .batch = batch,
                             .output_layers = a->layers,
                             .output_layer_count = count,
-                            .output_pooling = pooling};
+                            .output_pooling = pooling,
+                            .alpha = a->alpha,
+                            .depth_multiplier = a->depth_multiplier};
     if (a->verbose && app)
         fprintf(stderr, "kvk: %s %s, weights %s, %d image(s) per run\n", app->name,
                 a->with_top ? "with its classifier" : "without its classifier", weights, batch);
@@ -952,6 +975,8 @@ static int bench_one(const args *a, const char *device, int runs, double *median
                             .height = h,
                             .width = w,
                             .batch = a->batch ? a->batch : 1,
+                            .alpha = a->alpha,
+                            .depth_multiplier = a->depth_multiplier,
                             .random_seed = 1};
     kvk_model *model;
     double t0 = now_seconds();

@@ -211,6 +211,11 @@ expect_fail "bench with a file" "unexpected argument x\.png" bench x.png --model
 expect_fail "inspect --json" "inspect does not take --json" inspect "$weights" --json
 expect_fail "devices --model" "devices does not take --model" devices --model vgg16
 expect_fail "unknown option" "unknown option --frobnicate" predict x.png --frobnicate
+# keras.applications' width arguments: MobileNet's alpha and depth_multiplier
+expect_ok "bench --alpha 0.25 --depth-multiplier 2" "throughput" bench --model mobilenet --alpha 0.25 --depth-multiplier 2 --size 32 --runs 1 --no-top --no-reference
+expect_fail "--alpha on VGG16" "VGG16 has no alpha \(got 0\.5" bench --model vgg16 --alpha 0.5 --size 32 --runs 1 --no-reference
+expect_fail "--alpha 0" "--alpha needs a width multiplier above 0" bench --model mobilenet --alpha 0
+HOME=$tmp expect_fail "--alpha picks Keras' file name" "mobilenet_5_0_224_tf\.h5 does not exist" predict "$images/opencv_orange.jpg" --model mobilenet --alpha 0.5
 
 # --json is written whole or not at all: a bad image after a good one is an error with nothing
 # on stdout (not half a document)
