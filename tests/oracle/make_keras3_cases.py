@@ -64,7 +64,11 @@ CASES = {
     "k3_inception_v3_notop_avg": ("inception_v3", False, "avg", 1000, 80, 96, 2, [WH5, LEG], False),
     "k3_xception_notop_none":    ("xception", False, None, 1000, 71, 90, 1, [WH5, LEG], False),
     "k3_resnet50_nested":        ("resnet50", False, "avg", 1000, 48, 64, 2, [WH5, KER, LEG], True),
+    # applications beyond the five (alpha passed through OPTIONS below)
+    "k3_mobilenet_v2_notop_avg_a050": ("mobilenet_v2", False, "avg", 1000, 64, 64, 1, [WH5, KER], False),
+    "k3_resnet50_v2_notop_none": ("resnet50_v2", False, None, 1000, 40, 56, 1, [KER], False),
 }
+OPTIONS = {"k3_mobilenet_v2_notop_avg_a050": {"alpha": 0.5}}
 # tf-keras (2.13 and later) writes .keras archives in the same layout, without names: one case
 # written by tf-keras 2.21 (model.save("model.keras")), InceptionV3 since its model.layers
 # order is not its creation order.
@@ -92,14 +96,17 @@ def init_weights(keras, model, x, rng):
         if isinstance(layer, (L.Conv2D, L.Dense, L.SeparableConv2D, L.DepthwiseConv2D)):
             kernels = {}
             if isinstance(layer, (L.SeparableConv2D, L.DepthwiseConv2D)):
-                dk = layer.depthwise_kernel
-                kernels["depthwise_kernel"] = (rng.standard_normal(dk.shape, dtype=np.float32) *
-                                               np.float32(np.sqrt(2.0 / (dk.shape[0] * dk.shape[1]))))
+                # (Keras 3's DepthwiseConv2D calls its kernel "kernel")
+                dk = getattr(layer, "depthwise_kernel", None)
+                dk = layer.kernel if dk is None else dk
+                last = k2.weight_key(dk)
+                kernels[last] = (rng.standard_normal(dk.shape, dtype=np.float32) *
+                                 np.float32(np.sqrt(2.0 / (dk.shape[0] * dk.shape[1]))))
                 if isinstance(layer, L.SeparableConv2D):
                     pk = layer.pointwise_kernel
                     kernels["pointwise_kernel"] = (rng.standard_normal(pk.shape, dtype=np.float32) *
                                                    np.float32(np.sqrt(2.0 / pk.shape[2])))
-                last = "pointwise_kernel" if isinstance(layer, L.SeparableConv2D) else "depthwise_kernel"
+                    last = "pointwise_kernel"
             else:
                 kernel = layer.kernel
                 fan_in = int(np.prod(kernel.shape[:-1]))
@@ -256,7 +263,8 @@ def make_case(name, out_root, mods):
         for _ in range(count):
             getattr(keras.layers, cls)(**({"filters": 1, "kernel_size": 1} if cls == "Conv2D" else {}))
     base = getattr(keras.applications, k2.ARCHS[arch][0])(
-        weights=None, include_top=top, pooling=pooling, classes=classes, input_shape=(h, w, 3))
+        weights=None, include_top=top, pooling=pooling, classes=classes, input_shape=(h, w, 3),
+        **OPTIONS.get(name, {}))
     x = k2.make_input(arch, rng, (batch, h, w, 3))
     init_weights(keras, base, x, rng)
     y = base.predict(x, batch_size=batch, verbose=0).astype(np.float32)
@@ -319,6 +327,7 @@ def make_case(name, out_root, mods):
         "tensorflow": tf.__version__,
         "generator": "tests/oracle/make_keras3_cases.py",
     }
+    info.update(OPTIONS.get(name, {}))
     with open(os.path.join(d, "case.json"), "w") as f:
         json.dump(info, f, indent=2)
     stats = f"out {tuple(y.shape)} std {y.std():.4g}"
