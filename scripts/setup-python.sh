@@ -24,7 +24,10 @@ PINS=(
   numpy==2.4.6
   pillow==13.0.0
 )
-NODEPS_PINS=(tf-keras==2.21.0)
+# tensorflowjs: its Keras converter module only (tests/oracle/make_config_cases.py loads
+# keras_h5_conversion without the package's __init__, whose SavedModel and JAX converters
+# would pull jax, flax and tensorflow-decision-forests)
+NODEPS_PINS=(tf-keras==2.21.0 tensorflowjs==4.22.0)
 
 log() { echo "setup-python: $*" >&2; }
 

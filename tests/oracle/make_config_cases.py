@@ -107,6 +107,36 @@ def init_head(tf, tf_keras, layers, x, rng):
         y = layer(y, training=False)
 
 
+def tfjs_keras_converter():
+    """tensorflowjs' own Keras converter module (what `tensorflowjs_converter --input_format
+    keras` runs). The package's __init__ imports its SavedModel and JAX converters, whose
+    dependencies are not installed (tensorflowjs comes with --no-deps): load the Keras
+    modules under stand-in parent packages instead."""
+    import importlib
+    import importlib.util
+    import types
+    if "tensorflowjs" in sys.modules:
+        return importlib.import_module("tensorflowjs.converters.keras_h5_conversion")
+    root = os.path.dirname(importlib.util.find_spec("tensorflowjs").origin)
+    for name, path in (("tensorflowjs", root), ("tensorflowjs.converters", os.path.join(root, "converters"))):
+        if name not in sys.modules:
+            mod = types.ModuleType(name)
+            mod.__path__ = [path]
+            sys.modules[name] = mod
+    return importlib.import_module("tensorflowjs.converters.keras_h5_conversion")
+
+
+def write_tfjs_with_converter(h5_path, out_dir):
+    """tensorflowjs 4.22's converter on a model.save .h5, as its
+    dispatch_keras_h5_to_tfjs_layers_model_conversion does (4 MB shards)."""
+    import h5py
+    conv = tfjs_keras_converter()
+    os.makedirs(out_dir, exist_ok=True)
+    with h5py.File(h5_path, "r") as f:
+        topology, groups = conv.h5_merged_saved_model_to_tfjs_format(f)
+    conv.write_artifacts(topology, groups, out_dir)
+
+
 def write_tfjs(h5_path, out_dir, tf_keras):
     """model.json + group1-shard1of1.bin as tensorflowjs_converter writes a Keras model.save
     file (not installed here: it would pull its own TensorFlow): modelTopology holds the
@@ -347,7 +377,8 @@ def make_case(name, out_root, tf, tf_keras):
         files.append("weights.h5")
     if name in TFJS:
         write_tfjs(os.path.join(d, "model.h5"), os.path.join(d, "tfjs"), tf_keras)
-        files.append("tfjs/model.json")
+        write_tfjs_with_converter(os.path.join(d, "model.h5"), os.path.join(d, "tfjs_converter"))
+        files += ["tfjs/model.json", "tfjs_converter/model.json"]
     m2 = tf_keras.models.load_model(os.path.join(d, "model.h5"), compile=False)
     assert np.array_equal(y, m2.predict(x, batch_size=batch, verbose=0)), f"{name}: reload differs"
     np.save(os.path.join(d, "input.npy"), x)
