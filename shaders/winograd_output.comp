@@ -1,7 +1,9 @@
 #version 450
-// Winograd F(2,3), step 3 of 3: for each 2x2 output tile t and output channel c, the 16
-// products M[xi][t][c] become Y = A^T M A (A^T = [1 1 1 0; 0 1 -1 -1]), plus the bias and the
-// fused activation, written where they fall inside the OH x OW output (a tile may overhang it).
+// Winograd F(M,3), step 3 of 3 (M: the variant's define TILE, 2 or 4): for each MxM output tile t
+// and output channel c, the N*N products P[xi][t][c] (N = M + 2) become Y = A^T P A
+// (F(2,3): A^T = [1 1 1 0; 0 1 -1 -1]; F(4,3): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0;
+// 0 1 1 4 4 0; 0 1 -1 8 -8 1]), plus the bias and the fused activation, written where they
+// fall inside the OH x OW output (a tile may overhang it).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "push.glsl"
@@ -25,6 +27,36 @@ void main() {
     int tx = t % p.TW;
     int ty = (t / p.TW) % p.TH;
     int n = t / (p.TW * p.TH);
+    float b = bias[c];
+#if TILE == 4
+    float q[6][6];
+    [[unroll]] for (int r = 0; r < 6; r++)
+        [[unroll]] for (int s = 0; s < 6; s++) q[r][s] = m[(r * 6 + s) * p.total + i];
+    float a[4][6];
+    [[unroll]] for (int s = 0; s < 6; s++) {
+        float p12 = q[1][s] + q[2][s], m12 = q[1][s] - q[2][s];
+        float p34 = q[3][s] + q[4][s], m34 = q[3][s] - q[4][s];
+        a[0][s] = q[0][s] + p12 + p34;
+        a[1][s] = m12 + 2.0 * m34;
+        a[2][s] = p12 + 4.0 * p34;
+        a[3][s] = m12 + 8.0 * m34 + q[5][s];
+    }
+    [[unroll]] for (int r = 0; r < 4; r++) {
+        int oy = 4 * ty + r;
+        if (oy >= p.OH) continue;
+        float p12 = a[r][1] + a[r][2], m12 = a[r][1] - a[r][2];
+        float p34 = a[r][3] + a[r][4], m34 = a[r][3] - a[r][4];
+        float o[4] = {a[r][0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34,
+                      m12 + 8.0 * m34 + a[r][5]};
+        int row = (n * p.OH + oy) * p.OW;
+        [[unroll]] for (int k = 0; k < 4; k++) {
+            int ox = 4 * tx + k;
+            if (ox < p.OW)
+                y[(row + ox) * p.ostride + p.obase + c] =
+                    kvk_activate(o[k] + b, ACT, p.act_slope, p.act_max, p.act_threshold);
+        }
+    }
+#else
     float q[4][4];
     [[unroll]] for (int r = 0; r < 4; r++)
         [[unroll]] for (int s = 0; s < 4; s++) q[r][s] = m[(r * 4 + s) * p.total + i];
@@ -34,7 +66,6 @@ void main() {
         a[0][s] = q[0][s] + q[1][s] + q[2][s];
         a[1][s] = q[1][s] - q[2][s] - q[3][s];
     }
-    float b = bias[c];
     [[unroll]] for (int r = 0; r < 2; r++) {
         int oy = 2 * ty + r;
         if (oy >= p.OH) continue;
@@ -48,4 +79,5 @@ void main() {
             y[(row + ox + 1) * p.ostride + p.obase + c] =
                 kvk_activate(o1, ACT, p.act_slope, p.act_max, p.act_threshold);
     }
+#endif
 }

@@ -19,12 +19,20 @@ static int subgroups_of_4(const kvk_vk_caps *c) {
     return subgroups_of(c, 4);
 }
 
+/* conv2d_tiled: 16x16 invocations and 8 KiB of shared memory */
+static int tiled_workgroups(const kvk_vk_caps *c) {
+    return c->max_invocations >= 256 && c->shared_memory_bytes >= 8192;
+}
+
 static const kvk_vk_kernel KERNELS[] = {
+    {"conv2d_tiled", "conv2d", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory"},
     {"conv2d_rb8", "conv2d", subgroups_of_8, "subgroups of 8+ lanes with broadcast"},
     {"conv2d_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
     {"conv2d_rb1", "conv2d", NULL, NULL},
     /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output */
     {"conv2d_winograd", "conv2d", NULL, NULL},
+    /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
+    {"conv2d_winograd43", "conv2d", NULL, NULL},
     {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL},
     {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL},
 };
@@ -78,8 +86,10 @@ kvk_status kvk_vk_kernel_override_parse(const char *list, const kvk_vk_caps *cap
             if (!usable(caps, k))
                 return kvk_fail(KVK_ERROR_UNSUPPORTED,
                                 "kernel override names '%s', which needs %s: this device has "
-                                "subgroups of %u lanes",
-                                name, k->needs, caps->subgroup_size);
+                                "subgroups of %u lanes, %u invocations per workgroup, %u bytes "
+                                "of shared memory",
+                                name, k->needs, caps->subgroup_size, caps->max_invocations,
+                                caps->shared_memory_bytes);
             if (out->count == KVK_VK_MAX_FORCED)
                 return kvk_fail(KVK_ERROR_INVALID_ARGUMENT, "kernel override: at most %d variants",
                                 KVK_VK_MAX_FORCED);

@@ -1,6 +1,8 @@
 /* Conv2D and Dense on the device. Two ways:
  * - direct (conv2d_rb8/rb4/rb1): conv2d.comp, an implicit GEMM (Dense is a 1x1 convolution of
- *   a 1x1 image; the variants differ only in how many subgroup lanes share input loads).
+ *   a 1x1 image; the variants differ only in how many subgroup lanes share input loads); on
+ *   GPUs conv2d_tiled (conv2d_tiled.comp: the same GEMM through shared-memory tiles, same
+ *   weight layout and parameters).
  *   Weights are split by output channels into pieces that each fit one binding; each piece is
  *   [kh][kw][cin][channels rounded up to 4] then the bias, so the shader reads vec4s.
  * - Winograd F(2,3) (conv2d_winograd) for 3x3 stride-1 convolutions: each 2x2 output tile
@@ -9,7 +11,9 @@
  *   kernels U = G g G^T on conv2d.comp as one dispatch of 16 independent 1x1 products, and
  *   transformed back with the bias and the activation (winograd_output.comp). Pieces are the
  *   16 U matrices of a range of output channels, [16][cin + 1][channels rounded up to 4] (the
- *   +1 a zero bias row the product shader reads), then one last piece with the bias. */
+ *   +1 a zero bias row the product shader reads), then one last piece with the bias.
+ *   F(4,3) (conv2d_winograd43) likewise with 4x4 tiles: 36 products per 16 outputs (2.25
+ *   multiplications per output instead of F(2,3)'s 4 and the direct 9), larger transforms. */
 #include <limits.h>
 #include <string.h>
 
@@ -24,13 +28,27 @@ static int input_channels(const kvk_vk_step_ctx *c) {
     return c->graph->nodes[c->node->inputs[0]].shape.c;
 }
 
+/* The output tile of a Winograd variant (2: F(2,3), 4: F(4,3)), 0 for the direct kernels. */
+static int winograd_m(const kvk_vk_step_ctx *c) {
+    if (!c->kernel) return 0;
+    return !strcmp(c->kernel->name, "conv2d_winograd")     ? 2
+           : !strcmp(c->kernel->name, "conv2d_winograd43") ? 4
+                                                           : 0;
+}
+
 static int is_winograd(const kvk_vk_step_ctx *c) {
-    return c->kernel && !strcmp(c->kernel->name, "conv2d_winograd");
+    return winograd_m(c) != 0;
+}
+
+/* Winograd's independent products: (m + 2)^2. */
+static int winograd_slices(const kvk_vk_step_ctx *c) {
+    int n = winograd_m(c) + 2;
+    return n * n;
 }
 
 /* Floats of a piece of `channels` output channels. */
 static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
-    size_t rows = is_winograd(c) ? 16 * ((size_t)input_channels(c) + 1)
+    size_t rows = is_winograd(c) ? (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1)
                                  : (size_t)c->node->kh * c->node->kw * input_channels(c) + 1;
     return rows * (size_t)round4(channels);
 }
@@ -54,22 +72,28 @@ static int conv_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces)
     return count;
 }
 
-/* U = G g G^T of one 3x3 kernel slice g (row-major), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
- * in double. */
-static void winograd_kernel(const double g[9], double u[16]) {
-    double t[4][3];
-    for (int j = 0; j < 3; j++) {
-        t[0][j] = g[j];
-        t[1][j] = (g[j] + g[3 + j] + g[6 + j]) / 2;
-        t[2][j] = (g[j] - g[3 + j] + g[6 + j]) / 2;
-        t[3][j] = g[6 + j];
-    }
-    for (int i = 0; i < 4; i++) {
-        u[i * 4 + 0] = t[i][0];
-        u[i * 4 + 1] = (t[i][0] + t[i][1] + t[i][2]) / 2;
-        u[i * 4 + 2] = (t[i][0] - t[i][1] + t[i][2]) / 2;
-        u[i * 4 + 3] = t[i][2];
-    }
+/* G of F(2,3) (4x3) and of F(4,3) (6x3, Lavin and Gray's points 0, +-1, +-2), matching the
+ * B^T and A^T of shaders/winograd_input.comp and winograd_output.comp. */
+static const double G23[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+static const double G43[6][3] = {{1. / 4, 0, 0},
+                                 {-1. / 6, -1. / 6, -1. / 6},
+                                 {-1. / 6, 1. / 6, -1. / 6},
+                                 {1. / 24, 1. / 12, 1. / 6},
+                                 {1. / 24, -1. / 12, 1. / 6},
+                                 {0, 0, 1}};
+
+/* U = G g G^T of one 3x3 kernel slice g (row-major) for tile m (n = m + 2 rows of G), in
+ * double: u is n x n, row-major. */
+static void winograd_kernel(int m, const double g[9], double *u) {
+    int n = m + 2;
+    const double(*G)[3] = m == 4 ? G43 : G23;
+    double t[6][3];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++)
+            t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            u[i * n + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
 static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
@@ -84,14 +108,15 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     int channels = cout - oc0 < per ? cout - oc0 : per;
     int cp = round4(channels);
     if (is_winograd(c)) {
-        size_t slice = ((size_t)cin + 1) * (size_t)cp; /* one of the 16 matrices */
-        memset(dst, 0, sizeof(float) * 16 * slice);
+        int slices = winograd_slices(c);
+        size_t slice = ((size_t)cin + 1) * (size_t)cp; /* one of the slices' matrices */
+        memset(dst, 0, sizeof(float) * (size_t)slices * slice);
         for (int ci = 0; ci < cin; ci++)
             for (int o = 0; o < channels; o++) {
-                double g[9], u[16];
+                double g[9], u[36];
                 for (int k = 0; k < 9; k++) g[k] = n->kernel[((long)k * cin + ci) * cout + oc0 + o];
-                winograd_kernel(g, u);
-                for (int xi = 0; xi < 16; xi++)
+                winograd_kernel(winograd_m(c), g, u);
+                for (int xi = 0; xi < slices; xi++)
                     dst[xi * slice + (size_t)ci * cp + (size_t)o] = (float)u[xi];
             }
         return;
@@ -123,61 +148,76 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
 }
 #define KVK_CONV_LX 64 /* channel-group lanes per workgroup (at most) */
 
-/* The direct kernel for a product of npix pixels: the widest broadcast the tile allows. */
+/* The direct kernel for a product of npix pixels: on a GPU the shared-memory tiles of
+ * conv2d_tiled (not measured on one yet: no GPU was available; the CPU drivers run it only when
+ * forced, their shared memory and barriers being slow), else the widest broadcast the tile
+ * allows. */
 static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     int rp, ng;
     conv_tiling(c->caps->subgroup_size, npix, &rp, &ng);
-    const char *candidates[3];
+    const char *candidates[4];
     int count = 0;
+    if (c->caps->type != VK_PHYSICAL_DEVICE_TYPE_CPU) candidates[count++] = "conv2d_tiled";
     if (rp >= 8) candidates[count++] = "conv2d_rb8";
     if (rp >= 4) candidates[count++] = "conv2d_rb4";
     candidates[count++] = "conv2d_rb1";
+    if (c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU) candidates[count++] = "conv2d_tiled";
     return kvk_vk_choose(c->caps, c->kernels, candidates, count);
 }
 
-/* Winograd's tiles: T = batch * ceil(OH / 2) * ceil(OW / 2). */
-static long winograd_tiles(const kvk_vk_step_ctx *c) {
+/* Winograd's tiles: T = batch * ceil(OH / m) * ceil(OW / m). */
+static long winograd_tiles(const kvk_vk_step_ctx *c, int m) {
     kvk_shape os = c->node->shape;
-    return (long)c->plan->batch * ((os.h + 1) / 2) * ((os.w + 1) / 2);
+    return (long)c->plan->batch * ((os.h + m - 1) / m) * ((os.w + m - 1) / m);
 }
 
 static uint64_t align_up(uint64_t x, uint64_t a) {
     return (x + a - 1) / a * a;
 }
 
-/* The transformed input V (16 x T x cin) then the products M (16 x T x cout). */
-static uint64_t winograd_v_bytes(const kvk_vk_step_ctx *c) {
-    return 16u * (uint64_t)winograd_tiles(c) * (uint64_t)input_channels(c) * sizeof(float);
+/* The transformed input V (slices x T x cin) then the products M (slices x T x cout), for
+ * tile m. */
+static uint64_t winograd_v_bytes(const kvk_vk_step_ctx *c, int m) {
+    return (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)winograd_tiles(c, m) *
+           (uint64_t)input_channels(c) * sizeof(float);
 }
-static uint64_t winograd_m_bytes(const kvk_vk_step_ctx *c) {
-    return 16u * (uint64_t)winograd_tiles(c) * (uint64_t)c->node->shape.c * sizeof(float);
+static uint64_t winograd_m_bytes(const kvk_vk_step_ctx *c, int m) {
+    return (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)winograd_tiles(c, m) *
+           (uint64_t)c->node->shape.c * sizeof(float);
 }
 
-static int winograd_fits(const kvk_vk_step_ctx *c) {
+static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
     const kvk_node *n = c->node;
     if (n->op != KVK_OP_CONV2D || n->kh != 3 || n->kw != 3 || n->sh != 1 || n->sw != 1 ||
         c->step->input_count > 1)
         return 0;
     /* both scratch matrices within one binding, their indices within an int */
-    return winograd_v_bytes(c) <= c->max_binding && winograd_m_bytes(c) <= c->max_binding &&
-           winograd_v_bytes(c) / sizeof(float) < INT_MAX &&
-           winograd_m_bytes(c) / sizeof(float) < INT_MAX;
+    return winograd_v_bytes(c, m) <= c->max_binding && winograd_m_bytes(c, m) <= c->max_binding &&
+           winograd_v_bytes(c, m) / sizeof(float) < INT_MAX &&
+           winograd_m_bytes(c, m) / sizeof(float) < INT_MAX;
 }
 
 static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     int npix = n->op == KVK_OP_DENSE ? c->plan->batch : c->plan->batch * n->shape.h * n->shape.w;
     const kvk_vk_kernel *direct = choose_direct(c, npix);
-    if (!winograd_fits(c)) return direct;
-    /* Winograd first: VGG16 on lavapipe 1.5-2.3x and on SwiftShader 1.2x faster, measured in
-     * interleaved runs on a loaded 2-core Sapphire Rapids machine */
-    const char *candidates[2] = {"conv2d_winograd", direct->name};
-    return kvk_vk_choose(c->caps, c->kernels, candidates, 2);
+    /* Winograd first: F(2,3) made VGG16 on lavapipe 1.5-2.3x and on SwiftShader 1.2x faster
+     * than the direct kernel; F(4,3) then made lavapipe another 1.2-1.4x (VGG16) and 1.3-1.6x
+     * (ResNet50) faster, but SwiftShader (subgroups of 4) no faster (0.8-1.1x), so it keeps
+     * F(2,3). Interleaved runs on a loaded 2-core Sapphire Rapids machine. */
+    const char *candidates[3];
+    int count = 0, f43_first = c->caps->subgroup_size >= 8;
+    if (f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
+    if (winograd_fits(c, 2)) candidates[count++] = "conv2d_winograd";
+    if (!f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
+    candidates[count++] = direct->name;
+    return kvk_vk_choose(c->caps, c->kernels, candidates, count);
 }
 
 static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
     if (!is_winograd(c)) return 0;
-    return align_up(winograd_v_bytes(c), c->alignment) + winograd_m_bytes(c);
+    int m = winograd_m(c);
+    return align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
 }
 
 /* The broadcast width of each direct variant. */
@@ -195,6 +235,8 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     if (max_lx > 256) max_lx = 256;
     int rp, ng;
     conv_tiling(sg, p.npix, &rp, &ng);
+    int tiled = !strcmp(kernel->name, "conv2d_tiled");
+    if (tiled) rp = 64, ng = 1; /* conv2d_tiled.comp's block: 64 pixels x 16 channel vec4s */
     int rb = variant_rb(kernel);
     int per_piece = channels_per_piece(c);
     int aligned_out = p.OC % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0 && p.zo % 4 == 0;
@@ -212,7 +254,9 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
         int lx = per_lane < KVK_CONV_LX ? per_lane : KVK_CONV_LX;
         if (rb > 1) lx = (lx + (int)sg - 1) / (int)sg * (int)sg;
         if (lx > max_lx) lx = max_lx;
+        if (tiled) lx = 16;
         int spec[4] = {lx, rp, flags, act};
+        if (tiled) spec[0] = flags & 2, spec[1] = act; /* FLAGS (aligned output), ACT */
         /* binding 3: a fused Add's other operand, if any */
         kvk_vk_binding b[4] = {in, c->weights[k], out, residual};
         uint32_t gx = (uint32_t)((ocb4 + lx * ng - 1) / (lx * ng));
@@ -220,8 +264,8 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
         for (uint32_t y0 = 0; y0 < groups_y; y0 += max_gy) {
             uint32_t gy = groups_y - y0 < max_gy ? groups_y - y0 : max_gy;
             p.pix0 = (int)y0 * rp;
-            kvk_status st =
-                kvk_vk_dispatch(c->rec, kernel->name, spec, 4, b, 4, &p, sizeof p, gx, gy, zs);
+            kvk_status st = kvk_vk_dispatch(c->rec, kernel->name, spec, tiled ? 2 : 4, b, 4, &p,
+                                            sizeof p, gx, gy, zs);
             if (st != KVK_OK) return kvk_fail_context(st, "layer '%s': ", c->node->name);
         }
     }
@@ -231,11 +275,12 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
 static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
-    int th = (os.h + 1) / 2, tw = (os.w + 1) / 2;
-    int tiles = (int)winograd_tiles(c);
-    uint64_t v_at = align_up(winograd_v_bytes(c), c->alignment);
-    kvk_vk_binding v = {c->scratch.buffer, c->scratch.offset, winograd_v_bytes(c)};
-    kvk_vk_binding m = {c->scratch.buffer, c->scratch.offset + v_at, winograd_m_bytes(c)};
+    int wm = winograd_m(c), f43 = wm == 4;
+    int th = (os.h + wm - 1) / wm, tw = (os.w + wm - 1) / wm;
+    int tiles = (int)winograd_tiles(c, wm);
+    uint64_t v_at = align_up(winograd_v_bytes(c, wm), c->alignment);
+    kvk_vk_binding v = {c->scratch.buffer, c->scratch.offset, winograd_v_bytes(c, wm)};
+    kvk_vk_binding m = {c->scratch.buffer, c->scratch.offset + v_at, winograd_m_bytes(c, wm)};
     kvk_winograd_input_params ip = {.H = is.h,
                                     .W = is.w,
                                     .C = is.c,
@@ -245,11 +290,11 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
                                     .pad_left = n->pad_left,
                                     .total = tiles * is.c};
     kvk_vk_binding ib[2] = {c->inputs[0], v};
-    kvk_status st =
-        kvk_vk_dispatch1d(c, "winograd_input", NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
+    kvk_status st = kvk_vk_dispatch1d(c, f43 ? "winograd_input43" : "winograd_input", NULL, 0, ib,
+                                      2, &ip, sizeof ip, ip.total);
     if (st != KVK_OK) return st;
-    /* the 16 products V[xi] (tiles x cin) by U[xi] (cin x cout): a 1x1 convolution of a
-     * tiles x 1 image each, no bias (it is added after the back-transform) */
+    /* the 16 (or 36) products V[xi] (tiles x cin) by U[xi] (cin x cout): a 1x1 convolution of
+     * a tiles x 1 image each, no bias (it is added after the back-transform) */
     kvk_conv2d_params p = {.H = tiles,
                            .W = 1,
                            .C = is.c,
@@ -266,7 +311,8 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
                            .zo = tiles * os.c};
     const kvk_vk_kernel *product = choose_direct(c, tiles);
     int pieces = c->weight_count - 1;
-    st = dispatch_direct(c, product, p, v, m, v, pieces, KVK_ACT_LINEAR, 16);
+    st = dispatch_direct(c, product, p, v, m, v, pieces, KVK_ACT_LINEAR,
+                         (uint32_t)winograd_slices(c));
     if (st != KVK_OK) return st;
     kvk_winograd_output_params op = {.OH = os.h,
                                      .OW = os.w,
@@ -279,7 +325,8 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     KVK_VK_ACT_PARAMS(op, n);
     int spec[1] = {kvk_vk_fused_act(n)};
     kvk_vk_binding ob[3] = {m, c->weights[pieces], c->output};
-    st = kvk_vk_dispatch1d(c, "winograd_output", spec, 1, ob, 3, &op, sizeof op, op.total);
+    st = kvk_vk_dispatch1d(c, f43 ? "winograd_output43" : "winograd_output", spec, 1, ob, 3, &op,
+                           sizeof op, op.total);
     if (c->chosen) *c->chosen = c->kernel->name;
     return st;
 }
