@@ -11,20 +11,32 @@ import threading
 __all__ = ["lib", "check", "KvkError", "context", "ModelOptions"]
 
 
-class KvkError(RuntimeError):
-    """A failure reported by libkvk (its kvk_last_error message)."""
+class KvkError(Exception):
+    """A failure reported by libkvk: its kvk_last_error message; status is the kvk_status
+    name ("KVK_ERROR_FORMAT"). Raised as the subclass that says whose fault it is."""
 
     def __init__(self, status_name, message):
         super().__init__(message)
         self.status = status_name
 
 
-# kvk_status values that are the caller's fault map to ValueError, as Keras raises them.
-_VALUE_ERRORS = {"KVK_ERROR_INVALID_ARGUMENT", "KVK_ERROR_SHAPE"}
-
-
 class InvalidArgumentError(KvkError, ValueError):
-    pass
+    """A value the caller gave does not fit (KVK_ERROR_INVALID_ARGUMENT, KVK_ERROR_SHAPE)."""
+
+
+class FileError(KvkError, OSError):
+    """A file could not be opened or read (KVK_ERROR_IO)."""
+
+
+class DeviceError(KvkError, RuntimeError):
+    """Everything else: a file's contents, the device, memory."""
+
+
+_ERROR_CLASSES = {
+    "KVK_ERROR_INVALID_ARGUMENT": InvalidArgumentError,
+    "KVK_ERROR_SHAPE": InvalidArgumentError,
+    "KVK_ERROR_IO": FileError,
+}
 
 
 class ContextOptions(ctypes.Structure):
@@ -146,7 +158,7 @@ def check(status):
         return
     name = lib.kvk_status_name(status).decode()
     message = lib.kvk_last_error().decode(errors="replace") or name
-    cls = InvalidArgumentError if name in _VALUE_ERRORS else KvkError
+    cls = _ERROR_CLASSES.get(name, DeviceError)
     raise cls(name, message)
 
 

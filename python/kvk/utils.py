@@ -34,11 +34,14 @@ _FILES = {
 
 
 def keras_cache_dir():
-    """$KERAS_HOME, else ~/.keras (Keras' rule; /tmp/.keras where that cannot be written)."""
-    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    if not os.access(base, os.W_OK) and os.path.exists(base):
-        base = os.path.join("/tmp", ".keras")
-    return base
+    """$KERAS_HOME, else ~/.keras, or /tmp/.keras where the home cannot be written (Keras'
+    rule, keras/src/backend/config.py)."""
+    if os.environ.get("KERAS_HOME"):
+        return os.environ["KERAS_HOME"]
+    base = os.path.expanduser("~")
+    if not os.access(base, os.W_OK):
+        base = "/tmp"
+    return os.path.join(base, ".keras")
 
 
 def _mobilenet_name(architecture, include_top, alpha, rows):

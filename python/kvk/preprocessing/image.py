@@ -147,6 +147,26 @@ def _crop_box(size, width_height):
     return [left, top, left + crop_width, top + crop_height]
 
 
+def _pillow_nearest(start, span, n):
+    """The source rows (or columns) Pillow's NEAREST resize samples in a box: its
+    ImagingScaleAffine steps a double from start + step / 2 by step = span / n and truncates,
+    which a crop and then a resize does not reproduce bit for bit."""
+    step = span / n
+    at = start + step * 0.5
+    index = []
+    for _ in range(n):
+        index.append(int(at))
+        at += step
+    return np.array(index)
+
+
+def _nearest_in_box(pixels, box, width_height):
+    left, top, right, bottom = box
+    cols = _pillow_nearest(float(left), float(right - left), width_height[0])
+    rows = _pillow_nearest(float(top), float(bottom - top), width_height[1])
+    return np.ascontiguousarray(pixels[rows][:, cols])
+
+
 def _load_img_kvk(path, color_mode, target_size, interpolation, keep_aspect_ratio):
     if color_mode != "rgb":
         if color_mode not in ("grayscale", "rgba"):
@@ -161,9 +181,13 @@ def _load_img_kvk(path, color_mode, target_size, interpolation, keep_aspect_rati
         width_height = (target_size[1], target_size[0])
         if (pixels.shape[1], pixels.shape[0]) != width_height:
             if keep_aspect_ratio:
-                left, top, right, bottom = _crop_box((pixels.shape[1], pixels.shape[0]), width_height)
-                pixels = pixels[top:bottom, left:right]
-            pixels = _kvk_resize(pixels, width_height, interpolation)
+                box = _crop_box((pixels.shape[1], pixels.shape[0]), width_height)
+                if interpolation == "nearest":
+                    pixels = _nearest_in_box(pixels, box, width_height)
+                else:
+                    pixels = _kvk_resize(pixels[box[1] : box[3], box[0] : box[2]], width_height, interpolation)
+            else:
+                pixels = _kvk_resize(pixels, width_height, interpolation)
     return KvkImage(pixels)
 
 
