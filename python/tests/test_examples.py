@@ -141,3 +141,14 @@ def test_models_in_threads(rng):
     for (mi, xi), got in results.items():
         np.testing.assert_array_equal(got, alone[mi][xi])
     assert len(results) == 8
+
+
+def test_installed_package_has_its_library():
+    """Run from a pip-installed copy (python_install): the library is the one inside it."""
+    import kvk
+    from kvk import _lib
+
+    if os.environ.get("KVK_LIBRARY"):
+        pytest.skip("KVK_LIBRARY names the library: this run is not of an installed copy")
+    assert os.path.exists(os.path.join(os.path.dirname(kvk.__file__), "_libs", "libkvk.so"))
+    assert _lib.lib._name == os.path.join(os.path.dirname(kvk.__file__), "_libs", "libkvk.so")
