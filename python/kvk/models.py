@@ -100,13 +100,13 @@ class Model:
             opts.output_layers = arr
             opts.output_layer_count = len(layers)
         handle = ctypes.c_void_p()
-        with self._context.lock:
+        with self._context.lock:  # one call into a device at a time (README: threads)
             _lib.check(
                 _lib.lib.kvk_model_create(self._context.handle, ctypes.byref(opts), ctypes.byref(handle))
             )
-        old, self._handle, self._batch = self._handle, handle, batch
-        if old is not None:
-            _lib.lib.kvk_model_destroy(old)
+            old, self._handle, self._batch = self._handle, handle, batch
+            if old is not None:
+                _lib.lib.kvk_model_destroy(old)
 
     def _read_graph(self):
         L = _lib.lib
@@ -138,7 +138,8 @@ class Model:
     def __del__(self):
         handle = getattr(self, "_handle", None)
         if handle is not None and _lib is not None and _lib.lib is not None:
-            _lib.lib.kvk_model_destroy(handle)
+            with self._context.lock:
+                _lib.lib.kvk_model_destroy(handle)
             self._handle = None
 
     # --- the Keras model API ---------------------------------------------------------------
