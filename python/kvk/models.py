@@ -221,6 +221,8 @@ class Model:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Runs the model on x ((n, h, w, 3), float32 NHWC; other dtypes are converted).
         Returns one array, or a list with several outputs."""
+        if steps is not None or callbacks:
+            raise ValueError("kvk: predict() takes no `steps` or `callbacks` (arrays only)")
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
