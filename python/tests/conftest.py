@@ -1,6 +1,7 @@
 """Shared fixtures. The package under test is ../kvk (PYTHONPATH) over the libkvk.so that
 KVK_LIBRARY names; CTest sets both (tests/python/CMakeLists.txt)."""
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -45,7 +46,7 @@ def rel_error(got, want):
 def no_validation_messages():
     """With KVK_VALIDATION=1 every validation-layer message fails the run, as in the C tests."""
     yield
-    if os.environ.get("KVK_VALIDATION") == "1" and "kvk._lib" in __import__("sys").modules:
+    if os.environ.get("KVK_VALIDATION") == "1" and "kvk._lib" in sys.modules:
         from kvk import _lib
 
         counts = {c.name: c.validation_messages() for c in _lib.contexts()}
