@@ -23,6 +23,7 @@ PINS=(
   h5py==3.14.0
   numpy==2.4.6
   pillow==13.0.0
+  pytest==9.2.0
 )
 # tensorflowjs: its Keras converter module only (tests/oracle/make_config_cases.py loads
 # keras_h5_conversion without the package's __init__, whose SavedModel and JAX converters
@@ -70,7 +71,7 @@ if bad:
 PYEOF
 }
 import_check() {
-  TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import tensorflow, tf_keras, keras, keras_applications, h5py, numpy, PIL' >/dev/null 2>&1
+  TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import tensorflow, tf_keras, keras, keras_applications, h5py, numpy, PIL, pytest' >/dev/null 2>&1
 }
 
 if ! check || ! import_check; then

@@ -87,6 +87,18 @@ const char *kvk_model_source(const kvk_model *model);
  * application's ("resnet50"). */
 const char *kvk_model_name(const kvk_model *model);
 
+/* The Keras layers the model runs, in build order, the input layer first: what Keras'
+ * model.layers lists (the application's layers, or the config's, up to the requested outputs).
+ * kvk's own internal nodes (a SeparableConv2D's depthwise half, a split-off softmax) are not
+ * listed; layers fused for speed still are. Index 0..kvk_model_layer_count()-1. */
+int kvk_model_layer_count(const kvk_model *model);
+/* The layer's Keras name ("conv1_conv"), or NULL for an index out of range. */
+const char *kvk_model_layer_name(const kvk_model *model, int index);
+/* The layer's Keras class ("Conv2D", "SeparableConv2D"), or NULL for an index out of range. */
+const char *kvk_model_layer_class(const kvk_model *model, int index);
+/* Its output shape per image, as kvk_model_output_dims: returns 1 or 3 (0 out of range). */
+int kvk_model_layer_dims(const kvk_model *model, int index, int dims[3]);
+
 /* Statistics of the built model, for --verbose and benchmarks. */
 typedef struct kvk_model_info {
     long layers;             /* executed operations after fusion */

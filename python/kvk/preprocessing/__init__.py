@@ -1,0 +1,1 @@
+"""kvk.preprocessing: Keras' image loading helpers."""
