@@ -1,4 +1,4 @@
-/* kvk: the command-line tool. predict, features, inspect, devices, bench. */
+/* kvk: the command-line tool. predict, features, inspect, convert, devices, bench. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -23,7 +23,15 @@
 #endif
 
 /* The commands, their synopses and the options each takes (below). */
-enum { C_PREDICT = 1, C_FEATURES = 2, C_INSPECT = 4, C_DEVICES = 8, C_BENCH = 16, C_ALL = 31 };
+enum {
+    C_PREDICT = 1,
+    C_FEATURES = 2,
+    C_INSPECT = 4,
+    C_DEVICES = 8,
+    C_BENCH = 16,
+    C_CONVERT = 32,
+    C_ALL = 63
+};
 
 static const struct command {
     const char *name;
@@ -44,6 +52,7 @@ static const struct command {
      "              [--verbose]\n"
      "  kvk features IMAGE... --model-file FILE --layer LAYER... [options as above]\n"},
     {"inspect", C_INSPECT, "  kvk inspect FILE\n"},
+    {"convert", C_CONVERT, "  kvk convert FILE OUT.h5 [--model NAME]\n"},
     {"devices", C_DEVICES, "  kvk devices [--verbose]\n"},
     {"bench", C_BENCH,
      "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
@@ -56,7 +65,7 @@ static const struct option {
     int commands; /* C_* bits */
     int value;    /* takes a value */
 } OPTIONS[] = {
-    {"--model", C_PREDICT | C_FEATURES | C_BENCH, 1},
+    {"--model", C_PREDICT | C_FEATURES | C_BENCH | C_CONVERT, 1},
     {"--model-file", C_PREDICT | C_FEATURES, 1},
     {"--labels", C_PREDICT, 1},
     {"--weights", C_PREDICT | C_FEATURES, 1},
@@ -102,6 +111,10 @@ static const char *const NOTES =
     "--preprocess. With --model NAME and a file saved by model.save, the saved architecture\n"
     "is used when it is or contains NAME (--verbose says which). `inspect` prints the saved\n"
     "architecture's layer table (like model.summary()).\n"
+    "convert: any weight file kvk reads, written as OUT.h5 in Keras 2's save_weights layout\n"
+    "(that of Keras' own files in ~/.keras/models/, which tf-keras' load_weights and\n"
+    "keras.applications' weights=OUT.h5 read): layers in the input file's order, or with\n"
+    "--model NAME in the order and under the names of that application in today's Keras.\n"
     "MODE is caffe, tf, torch or none: by default the model's own preprocess_input (caffe for\n"
     "vgg16/19 and resnet50/101/152, torch for densenet*, tf for the others). --alpha A and\n"
     "--depth-multiplier N (MobileNet, MobileNetV2: alpha only) are keras.applications' width\n"
@@ -1084,7 +1097,14 @@ int main(int argc, char **argv) {
         rc = cmd_bench(&a);
     else if (!strcmp(cmd, "devices"))
         rc = kvk_describe_devices(stdout, a.verbose) == KVK_OK ? 0 : fail("cannot list devices");
-    else {
+    else if (!strcmp(cmd, "convert")) {
+        if (a.file_count != 2)
+            rc = usage_error("convert takes FILE and OUT.h5", NULL);
+        else if (kvk_convert_weights(a.files[0], a.files[1], a.model) != KVK_OK)
+            rc = fail("cannot convert");
+        else
+            printf("%s -> %s\n", a.files[0], a.files[1]);
+    } else {
         if (a.file_count != 1)
             rc = usage_error("inspect takes one FILE", NULL);
         else

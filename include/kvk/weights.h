@@ -2,6 +2,8 @@
 #ifndef KVK_WEIGHTS_PUBLIC_H
 #define KVK_WEIGHTS_PUBLIC_H
 
+#include "kvk/status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,6 +29,21 @@ typedef enum kvk_hdf5_mode {
 } kvk_hdf5_mode;
 
 void kvk_set_hdf5_mode(kvk_hdf5_mode mode, int timeout_seconds);
+
+/* Converts any weight file kvk reads (Keras 0.x to 3 HDF5, .keras, TensorFlow.js model.json)
+ * into Keras 2's save_weights .h5 layout, the layout of Keras' own application files, which
+ * tf-keras' Model.load_weights reads by position. architecture NULL: the layers in the input
+ * file's order (Keras' model.layers order for an .h5 Keras wrote; TF.js manifests may be
+ * sorted by name). An application name ("resnet50"): the layers in the order and under the
+ * names of that application in today's Keras (tf-keras' layer order, computed from kvk's
+ * graph), so that keras.applications' weights=OUT.h5 loads it; the file must be a weight
+ * file of that application, with or without its top. Weights as kvk normalises them: float32,
+ * channels_last, theano kernels flipped back; a channels_first file with a Dense layer is
+ * refused (its rows after a Flatten need the architecture). The output is written whole or not
+ * at all (a temporary file renamed over it); it records what it was converted from in attr
+ * converted_by. */
+kvk_status kvk_convert_weights(const char *input_path, const char *output_path,
+                               const char *architecture);
 
 #ifdef __cplusplus
 }

@@ -84,6 +84,11 @@ static int expected_weights(const kvk_graph *g, kvk_node *n, expected *e) {
     return e->count;
 }
 
+int kvk_bind_node_has_weights(kvk_graph *g, int node) {
+    expected e;
+    return expected_weights(g, &g->nodes[node], &e) > 0;
+}
+
 static long element_count(const expected *e, int i) {
     long count = 1;
     for (int d = 0; d < e->ndim[i]; d++) count *= (long)e->dims[i][d];

@@ -15,6 +15,10 @@ kvk_status kvk_bind_weights(kvk_graph *g, kvk_weight_file *file);
  * every layer's shapes are checked before any data is read. */
 kvk_status kvk_bind_check_shapes(kvk_graph *g, kvk_weight_file *file);
 
+/* Whether a node owns a Keras layer's weights in files (a SeparableConv2D's pointwise node
+ * does, its depthwise half does not). */
+int kvk_bind_node_has_weights(kvk_graph *g, int node);
+
 /* Deterministic random weights of a sensible scale (He-like kernels, BatchNormalization
  * statistics near identity), for benchmarks and tests without a file. */
 kvk_status kvk_random_weights(kvk_graph *g, unsigned seed);

@@ -365,6 +365,41 @@ static void test_keras2_save_weights(void) {
     }
     kvk_weight_file_free(file);
 
+    /* converted to Keras 2's layout and read back: the same normalised weights */
+    {
+        const char *converted = tmp_path("vgg16_weights_converted.h5");
+        CHECK(kvk_convert_weights(path, converted, NULL) == KVK_OK, "convert a Keras 2 file: %s",
+              kvk_last_error());
+        kvk_weight_file *a = NULL, *b = NULL;
+        if (kvk_weight_file_read(path, &a) == KVK_OK &&
+            kvk_weight_file_read(converted, &b) == KVK_OK) {
+            CHECK(b->format == KVK_FORMAT_H5_WEIGHTS && b->keras_major == 2 && !b->theano_kernels &&
+                      b->layer_count == a->layer_count,
+                  "converted: Keras 2 save_weights, %d layers (format %d, keras %d, theano %d)",
+                  b->layer_count, b->format, b->keras_major, b->theano_kernels);
+            for (int l = 0; l < a->layer_count && l < b->layer_count; l++)
+                for (int j = 0; j < a->layers[l].count && j < b->layers[l].count; j++) {
+                    const kvk_weight *x = &a->layers[l].weights[j], *y = &b->layers[l].weights[j];
+                    int same = x->ndim == y->ndim;
+                    for (int d = 0; same && d < x->ndim; d++) same = x->dims[d] == y->dims[d];
+                    same = same && !memcmp(x->data, y->data,
+                                           sizeof(float) * (size_t)kvk_weight_elements_of(x));
+                    CHECK(same, "converted %s/%s equals the original's normalised weight",
+                          b->layers[l].name, y->name);
+                }
+        } else {
+            CHECK(0, "read back the converted file: %s", kvk_last_error());
+        }
+        kvk_weight_file_free(a);
+        kvk_weight_file_free(b);
+        CHECK(kvk_convert_weights(path, tmp_path("no/such/dir/out.h5"), NULL) != KVK_OK &&
+                  strstr(kvk_last_error(), "cannot create"),
+              "converting into a missing folder fails: %s", kvk_last_error());
+        CHECK(kvk_convert_weights(path, tmp_path("x.h5"), "resnet50") != KVK_OK &&
+                  strstr(kvk_last_error(), "not a weight file for ResNet50"),
+              "a small file is not converted as ResNet50: %s", kvk_last_error());
+    }
+
     /* Same data without the keras_version attribute: Keras 2 names with '/' still say 2. */
     h5opts bare = {0};
     path = tmp_path("k2_weights_noversion.h5");
@@ -648,6 +683,11 @@ static void test_keras0_legacy(void) {
     const char *path = tmp_path("vgg16_weights.h5");
     write_legacy_h5(path, ws, n, 4, (legacy_opts){-1, 0, 0});
     read_and_verify("keras 0.x nb_layers", path, ws, n, KVK_FORMAT_H5_LEGACY, 1, 1, 1);
+
+    CHECK(kvk_convert_weights(path, tmp_path("th.h5"), NULL) != KVK_OK &&
+              strstr(kvk_last_error(), "channels_first (theano) file with a Dense layer"),
+          "a theano file with a Dense is not converted without the architecture: %s",
+          kvk_last_error());
 
     path = tmp_path("legacy_missing_group.h5");
     write_legacy_h5(path, ws, n, 4, (legacy_opts){2, 0, 0});

@@ -13,6 +13,7 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "keras/apps/apps.h"
+#include "keras/keras_order.h"
 
 static const double TOLERANCE = 1e-4; /* ||kvk - keras|| / ||keras||, fp32 */
 
@@ -195,6 +196,42 @@ static void check_layer_names(const kvk_graph *g, const kvk_json *layers, const 
              layers->length, missing, extra);
 }
 
+/* Keras' model.layers order (what load_weights follows by position): kvk's graph for the
+ * options, ordered as tf-keras orders a functional model's layers, must list the Keras
+ * layers in exactly the case's order. */
+static void check_keras_order(const kvk_model_options *o, const kvk_json *layers, const char *dir) {
+    const kvk_application *app = kvk_application_find(o->architecture);
+    kvk_model_options plain = *o;
+    plain.weights = NULL;
+    kvk_app_args args;
+    if (!app || kvk_application_check_args(app, &plain, &args) != KVK_OK) return;
+    kvk_graph g;
+    kvk_graph_init(&g);
+    int *order = NULL;
+    if (app->build(&g, &args) == KVK_OK && (order = malloc(sizeof(int) * (size_t)g.count))) {
+        int count = kvk_keras_layer_order(&g, order), k = 0, first_bad = -1;
+        const char *kvk_has = "(end)";
+        for (size_t i = 0; i < layers->length && first_bad < 0; i++) {
+            const char *name = kvk_json_string(kvk_json_at(layers, i));
+            if (!name || kvk_graph_find(&g, name) < 0) continue; /* not kvk's (checked above) */
+            while (k < count && internal_node(&g, order[k])) k++;
+            if (k >= count || strcmp(g.nodes[order[k]].name, name)) {
+                first_bad = (int)i;
+                if (k < count) kvk_has = g.nodes[order[k]].name;
+            }
+            k++;
+        }
+        tu_check(first_bad < 0,
+                 "%s: kvk's Keras layer order is model.layers' (first difference at Keras layer "
+                 "%d '%s': kvk has '%s')",
+                 dir, first_bad,
+                 first_bad >= 0 ? kvk_json_string(kvk_json_at(layers, (size_t)first_bad)) : "",
+                 kvk_has);
+    }
+    free(order);
+    kvk_graph_free(&g);
+}
+
 /* A case without files: kvk's graph for the case's options (no weights, nothing run) must
  * have the Keras model's layer names and output shape. */
 static void run_layers_case(const kvk_model_options *o, const kvk_json *c, const char *dir) {
@@ -208,8 +245,10 @@ static void run_layers_case(const kvk_model_options *o, const kvk_json *c, const
     if (tu_check(app->build(&g, &args) == KVK_OK, "%s: build: %s", dir, kvk_last_error())) {
         const kvk_json *layers = kvk_json_get(c, "layers"),
                        *shape = kvk_json_get(c, "output_shape");
-        if (tu_check(layers && layers->type == KVK_JSON_ARRAY, "%s: case.json lists layers", dir))
+        if (tu_check(layers && layers->type == KVK_JSON_ARRAY, "%s: case.json lists layers", dir)) {
             check_layer_names(&g, layers, dir);
+            check_keras_order(o, layers, dir);
+        }
         /* per image: (h, w, c) or (c), Keras' shape without the batch axis */
         kvk_shape out = g.nodes[g.output].shape;
         int flat = g.nodes[g.output].rank == 1;
@@ -348,8 +387,10 @@ static double run_case(kvk_context *ctx, const char *dir) {
              * activation_1, ..., which keras-applications on tf-keras numbers from 0) */
             const kvk_json *layers = kvk_json_get(c, "layers");
             if (layers && layers->type == KVK_JSON_ARRAY && pass == 0 && !model_file &&
-                !strcmp(file, "weights.h5") && !(naming && !strcmp(naming, "legacy")))
+                !strcmp(file, "weights.h5") && !(naming && !strcmp(naming, "legacy"))) {
                 check_layer_names(&m->graph, layers, file);
+                check_keras_order(&o, layers, dir);
+            }
             if (naming && o.architecture && !strcmp(o.architecture, "resnet50")) {
                 const char *probe =
                     !strcmp(naming, "legacy") ? "res2a_branch2a" : "conv2_block1_1_conv";
