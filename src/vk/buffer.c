@@ -22,11 +22,11 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
                                         VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    kvk_status st =
-        kvk_vk_check(vkCreateBuffer(dev->device, &info, NULL, &out->buffer), "vkCreateBuffer");
+    kvk_status st = kvk_vk_check(dev->vkd.vkCreateBuffer(dev->device, &info, NULL, &out->buffer),
+                                 "vkCreateBuffer");
     if (st != KVK_OK) return st;
     VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(dev->device, out->buffer, &req);
+    dev->vkd.vkGetBufferMemoryRequirements(dev->device, out->buffer, &req);
     VkMemoryPropertyFlags host =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     int type =
@@ -42,14 +42,15 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
     VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                   .allocationSize = req.size,
                                   .memoryTypeIndex = (uint32_t)type};
-    st =
-        kvk_vk_check(vkAllocateMemory(dev->device, &alloc, NULL, &out->memory), "vkAllocateMemory");
+    st = kvk_vk_check(dev->vkd.vkAllocateMemory(dev->device, &alloc, NULL, &out->memory),
+                      "vkAllocateMemory");
     if (st == KVK_OK)
-        st = kvk_vk_check(vkBindBufferMemory(dev->device, out->buffer, out->memory, 0),
+        st = kvk_vk_check(dev->vkd.vkBindBufferMemory(dev->device, out->buffer, out->memory, 0),
                           "vkBindBufferMemory");
     if (st == KVK_OK && !device_local)
-        st = kvk_vk_check(vkMapMemory(dev->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped),
-                          "vkMapMemory");
+        st = kvk_vk_check(
+            dev->vkd.vkMapMemory(dev->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped),
+            "vkMapMemory");
     if (st != KVK_OK) {
         kvk_vk_buffer_destroy(dev, out);
         return kvk_fail_context(st, "allocating %.1f MiB: ", size / 1048576.0);
@@ -59,22 +60,7 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
 }
 
 void kvk_vk_buffer_destroy(kvk_vk_device *dev, kvk_vk_buffer *buf) {
-    if (buf->buffer) vkDestroyBuffer(dev->device, buf->buffer, NULL);
-    if (buf->memory) vkFreeMemory(dev->device, buf->memory, NULL);
+    if (buf->buffer) dev->vkd.vkDestroyBuffer(dev->device, buf->buffer, NULL);
+    if (buf->memory) dev->vkd.vkFreeMemory(dev->device, buf->memory, NULL);
     memset(buf, 0, sizeof *buf);
-}
-
-kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd) {
-    VkFence fence;
-    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    kvk_status st = kvk_vk_check(vkCreateFence(dev->device, &fi, NULL, &fence), "vkCreateFence");
-    if (st != KVK_OK) return st;
-    VkSubmitInfo submit = {
-        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
-    st = kvk_vk_check(vkQueueSubmit(dev->queue, 1, &submit, fence), "vkQueueSubmit");
-    if (st == KVK_OK)
-        st = kvk_vk_check(vkWaitForFences(dev->device, 1, &fence, VK_TRUE, UINT64_MAX),
-                          "vkWaitForFences");
-    vkDestroyFence(dev->device, fence, NULL);
-    return st;
 }

@@ -148,12 +148,9 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_buffer staging;
     kvk_status st = kvk_vk_buffer_create(dev, cap, 0, &staging);
     if (st != KVK_OK) return st;
-    VkCommandBuffer cmd;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = dev->command_pool,
-                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    st = kvk_vk_check(vkAllocateCommandBuffers(dev->device, &ai, &cmd), "vkAllocateCommandBuffers");
+    kvk_vk_commands commands;
+    st = kvk_vk_commands_create(dev, &commands);
+    VkCommandBuffer cmd = commands.cmd;
     VkDeviceSize used = 0;
     int begun = 0;
     for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
@@ -161,9 +158,9 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
         for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
             const piece *pc = &s->pieces[s->steps[i].first + k];
             if (begun && used + pc->bytes > cap) { /* flush */
-                st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+                st = kvk_vk_check(dev->vkd.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
                 if (st == KVK_OK) st = kvk_vk_submit_wait(dev, cmd);
-                vkResetCommandBuffer(cmd, 0);
+                dev->vkd.vkResetCommandBuffer(cmd, 0);
                 begun = 0;
                 used = 0;
                 if (st != KVK_OK) break;
@@ -172,23 +169,23 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
                 VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                                .flags =
                                                    VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-                st = kvk_vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+                st = kvk_vk_check(dev->vkd.vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
                 begun = 1;
             }
             kvk_vk_step_ctx c = step_ctx(s, i);
             kvk_vk_op_for(step->op)->weight_pack(&c, k,
                                                  (float *)((unsigned char *)staging.mapped + used));
             VkBufferCopy region = {used, pc->offset, pc->bytes};
-            vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
+            dev->vkd.vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
         }
         if (release && s->steps[i].count) kvk_graph_free_weights(&release->nodes[step->node]);
     }
     if (st == KVK_OK && begun) {
-        st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        st = kvk_vk_check(dev->vkd.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
         if (st == KVK_OK) st = kvk_vk_submit_wait(dev, cmd);
     }
-    vkFreeCommandBuffers(dev->device, dev->command_pool, 1, &cmd);
+    kvk_vk_commands_destroy(dev, &commands);
     kvk_vk_buffer_destroy(dev, &staging);
     return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
 }
@@ -203,7 +200,7 @@ static kvk_status record_network(vk_state *s) {
     if (st != KVK_OK) return st;
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
-    vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
+    s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
     kvk_vk_barrier(&s->rec);
     st = kvk_vk_profile_begin(&s->profile, s->dev, s->rec.cmd, plan->step_count);
     kvk_vk_binding weights[MAX_PIECES];
@@ -228,14 +225,14 @@ static kvk_status record_network(vk_state *s) {
     if (st != KVK_OK) return st;
     for (int k = 0; k < plan->output_count; k++) {
         VkBufferCopy down = {plan->tensors[plan->output_tensors[k]].offset, 0, s->outputs[k].size};
-        vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->outputs[k].buffer, 1, &down);
+        s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->outputs[k].buffer, 1, &down);
     }
     /* make the copy visible to the host's reads after the fence */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(s->rec.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
-                         1, &mb, 0, NULL, 0, NULL);
+    s->dev->vkd.vkCmdPipelineBarrier(s->rec.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     return kvk_vk_recorder_end(&s->rec);
 }
 
@@ -356,7 +353,7 @@ kvk_status kvk_vk_model_run(kvk_vk_model *s, const float *input, int batch, floa
 void kvk_vk_model_destroy(kvk_vk_model *s) {
     if (!s) return;
     kvk_vk_device *dev = s->dev;
-    vkDeviceWaitIdle(dev->device);
+    kvk_vk_wait_idle(dev);
     kvk_vk_profile_report(&s->profile, s->graph, s->plan);
     kvk_vk_recorder_free(&s->rec);
     for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);

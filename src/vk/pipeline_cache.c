@@ -130,12 +130,12 @@ kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev) {
     VkPipelineCacheCreateInfo info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
                                       .initialDataSize = size,
                                       .pInitialData = size ? data : NULL};
-    VkResult r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
+    VkResult r = dev->vkd.vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
     if (r != VK_SUCCESS && size) { /* the driver refused the data: start empty */
         note(dev, dev->cache_path, "refused by the driver: ignored");
         info.initialDataSize = 0;
         info.pInitialData = NULL;
-        r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
+        r = dev->vkd.vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
     } else if (size && dev->verbose) {
         fprintf(stderr, "kvk: pipeline cache %s: %zu bytes loaded\n", dev->cache_path, size);
     }
@@ -146,12 +146,14 @@ kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev) {
 void kvk_vk_pipeline_cache_save(kvk_vk_device *dev) {
     if (!dev->pipeline_cache || !dev->cache_path[0]) return;
     size_t size = 0;
-    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, NULL) != VK_SUCCESS ||
+    if (dev->vkd.vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, NULL) !=
+            VK_SUCCESS ||
         size == 0 || size > KVK_PIPELINE_CACHE_MAX_BYTES)
         return;
     void *data = malloc(size);
     if (!data) return;
-    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) == VK_SUCCESS) {
+    if (dev->vkd.vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) ==
+        VK_SUCCESS) {
         /* write to a temporary name, then rename: concurrent processes never see half a file */
         char tmp[sizeof dev->cache_path + 16];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
