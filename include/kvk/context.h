@@ -1,4 +1,25 @@
-/* A kvk context owns one compute device: a Vulkan physical device, or the CPU reference. */
+/* A kvk context owns one compute device: a Vulkan physical device, or the CPU reference.
+ *
+ * Threads. Every function of kvk may be called from any thread, and from several at once,
+ * with these rules:
+ *   - Contexts are independent: each has its own VkInstance and VkDevice (and its own Vulkan
+ *     function tables), so contexts on different threads share nothing but the process-wide
+ *     pieces kvk guards itself (the Vulkan loader, read once; libhdf5, entered by one thread
+ *     at a time; the pipeline cache file, replaced atomically).
+ *   - One context may be shared: kvk_model_create, kvk_model_run and kvk_model_destroy may
+ *     run at the same time on different models of one context. The device's queue and its
+ *     pipeline table are taken under locks (for a submission, for finding or making a
+ *     pipeline); each model has its own command and descriptor pools and buffers, so their
+ *     inferences overlap on the device.
+ *   - One model may be shared: see kvk_model_run (model.h). Its runs take turns.
+ *   - Destroying is the caller's to order: kvk_context_destroy after every model of the
+ *     context is destroyed, and kvk_model_destroy when no other call on that model is under
+ *     way. Calls that read a model's description (shapes, names, info) need no lock.
+ *   - kvk_last_error() is per thread: it is the message of the calling thread's last failure.
+ *   - kvk_set_hdf5_mode and kvk_image_set_max_pixels are process-wide settings (atomic): set
+ *     them before starting threads that read files.
+ * Results do not depend on the threads: a model gives, bit for bit, what it gives alone
+ * (tests/unit/test_threads.c checks this on both CPU drivers with validation on). */
 #ifndef KVK_CONTEXT_H
 #define KVK_CONTEXT_H
 

@@ -45,6 +45,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
         kvk_graph_free(graph);
         return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     }
+    pthread_mutex_init(&m->run_lock, NULL);
     m->ctx = ctx;
     m->graph = *graph;
     kvk_graph_init(graph);
@@ -208,6 +209,7 @@ void kvk_model_destroy(kvk_model *model) {
     kvk_vk_model_destroy(model->vk);
     kvk_plan_free(&model->plan);
     kvk_graph_free(&model->graph);
+    pthread_mutex_destroy(&model->run_lock);
     free(model);
 }
 
@@ -278,8 +280,11 @@ kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                         "batch %d is outside 1..%d (the batch size the model was built for)", batch,
                         model->max_batch);
-    return model->cpu ? kvk_cpu_model_run(model->cpu, input, batch, outputs)
-                      : kvk_vk_model_run(model->vk, input, batch, outputs);
+    pthread_mutex_lock(&model->run_lock);
+    kvk_status st = model->cpu ? kvk_cpu_model_run(model->cpu, input, batch, outputs)
+                               : kvk_vk_model_run(model->vk, input, batch, outputs);
+    pthread_mutex_unlock(&model->run_lock);
+    return st;
 }
 
 kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output) {

@@ -9,6 +9,7 @@
  * file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,9 +155,12 @@ void kvk_vk_pipeline_cache_save(kvk_vk_device *dev) {
     if (!data) return;
     if (dev->vkd.vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) ==
         VK_SUCCESS) {
-        /* write to a temporary name, then rename: concurrent processes never see half a file */
-        char tmp[sizeof dev->cache_path + 16];
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
+        /* write to a temporary name, then rename: concurrent processes never see half a file;
+         * the name is the process's and a count, as contexts on several threads save too */
+        static _Atomic unsigned saves;
+        char tmp[sizeof dev->cache_path + 32];
+        snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", dev->cache_path, (long)getpid(),
+                 atomic_fetch_add(&saves, 1));
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd >= 0) {
             size_t done = 0;
