@@ -45,6 +45,13 @@ typedef struct kvk_context_options {
     /* 0: the device's maxStorageBufferRange. Otherwise a smaller cap on one buffer binding,
      * which tests use to prove that weights too large for one binding are split. */
     uint64_t max_binding_bytes;
+    /* 0: each device memory heap's size as the device reports it. Otherwise a smaller cap on
+     * what this context's models may hold of each heap together (weights, activation pools,
+     * staging, input and output buffers). A model that does not fit fails kvk_model_create
+     * with KVK_ERROR_OUT_OF_MEMORY before it allocates any device memory, naming the bytes it
+     * needs, of what, and what the heap has; so does one buffer over the device's
+     * maxMemoryAllocationSize or maxBufferSize. */
+    uint64_t max_memory_bytes;
     /* Print device choice, plan sizes and timings to stderr. */
     int verbose;
     /* NULL: the KVK_KERNELS environment variable, else kvk's own choice. Otherwise kernel

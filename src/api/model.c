@@ -83,7 +83,8 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
     if (st == KVK_OK && !ctx->cpu_reference) {
-        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1};
+        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1,
+                                   "the model"};
         st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
     }
     if (st != KVK_OK) {
@@ -194,6 +195,9 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
         return st;
     }
     st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
+    if (st == KVK_ERROR_OUT_OF_MEMORY) /* name what did not fit */
+        return kvk_fail_context(st, "%s at %dx%d, batch %d: ", app->name, args.height, args.width,
+                                options->batch > 0 ? options->batch : 1);
     if (st != KVK_OK) return st;
     (*out)->preprocess = app->preprocess;
     snprintf((*out)->name, sizeof(*out)->name, "%s", app->name);

@@ -13,8 +13,17 @@ static int find_memory_type(const kvk_vk_device *dev, uint32_t allowed,
     return -1;
 }
 
+int kvk_vk_memory_type(const kvk_vk_device *dev, uint32_t allowed, int device_local) {
+    VkMemoryPropertyFlags host =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    int type = device_local
+                   ? find_memory_type(dev, allowed, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+                   : find_memory_type(dev, allowed, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    return type >= 0 ? type : find_memory_type(dev, allowed, device_local ? 0 : host);
+}
+
 kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int device_local,
-                                kvk_vk_buffer *out) {
+                                const char *what, kvk_vk_buffer *out) {
     memset(out, 0, sizeof *out);
     VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                                .size = size ? size : 4,
@@ -24,20 +33,14 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
                                .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     kvk_status st = kvk_vk_check(dev->vkd.vkCreateBuffer(dev->device, &info, NULL, &out->buffer),
                                  "vkCreateBuffer");
-    if (st != KVK_OK) return st;
+    if (st != KVK_OK) return kvk_fail_context(st, "%s (%.1f MiB): ", what, size / 1048576.0);
     VkMemoryRequirements req;
     dev->vkd.vkGetBufferMemoryRequirements(dev->device, out->buffer, &req);
-    VkMemoryPropertyFlags host =
-        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    int type =
-        device_local
-            ? find_memory_type(dev, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
-            : find_memory_type(dev, req.memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
-    if (type < 0) type = find_memory_type(dev, req.memoryTypeBits, device_local ? 0 : host);
+    int type = kvk_vk_memory_type(dev, req.memoryTypeBits, device_local);
     if (type < 0) {
         kvk_vk_buffer_destroy(dev, out);
-        return kvk_fail(KVK_ERROR_VULKAN, "no suitable memory type for a %llu-byte buffer",
-                        (unsigned long long)size);
+        return kvk_fail(KVK_ERROR_VULKAN, "%s: no suitable memory type for a %llu-byte buffer",
+                        what, (unsigned long long)size);
     }
     VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                   .allocationSize = req.size,
@@ -53,7 +56,11 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
             "vkMapMemory");
     if (st != KVK_OK) {
         kvk_vk_buffer_destroy(dev, out);
-        return kvk_fail_context(st, "allocating %.1f MiB: ", size / 1048576.0);
+        /* the driver's heap was smaller than it said, or other processes hold it */
+        uint32_t heap = dev->memory.memoryTypes[type].heapIndex;
+        return kvk_fail_context(st, "allocating %s, %llu bytes (%.1f MiB) of heap %u (%.1f MiB): ",
+                                what, (unsigned long long)size, size / 1048576.0, heap,
+                                dev->memory.memoryHeaps[heap].size / 1048576.0);
     }
     out->size = size;
     return KVK_OK;

@@ -230,6 +230,22 @@ static kvk_status create_layouts(kvk_vk_device *dev) {
     return KVK_OK;
 }
 
+/* maxMemoryAllocationSize (Vulkan 1.1) and maxBufferSize (1.3); 0 where the device does not
+ * say. */
+static void read_memory_limits(kvk_vk_device *dev) {
+    if (dev->props.apiVersion < VK_API_VERSION_1_1) return;
+    VkPhysicalDeviceMaintenance4Properties m4 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
+    VkPhysicalDeviceMaintenance3Properties m3 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    if (dev->props.apiVersion >= VK_API_VERSION_1_3) m3.pNext = &m4;
+    VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                          .pNext = &m3};
+    dev->vki.vkGetPhysicalDeviceProperties2(dev->physical, &props2);
+    dev->max_allocation = m3.maxMemoryAllocationSize;
+    dev->max_buffer = m4.maxBufferSize;
+}
+
 kvk_status kvk_vk_device_create(const char *selector, int validation, int verbose,
                                 kvk_vk_device **out) {
     *out = NULL;
@@ -239,6 +255,7 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
     dev->verbose = verbose;
     pthread_mutex_init(&dev->queue_lock, NULL);
     pthread_mutex_init(&dev->pipeline_lock, NULL);
+    pthread_mutex_init(&dev->memory_lock, NULL);
     kvk_status st = create_instance(dev);
     if (st == KVK_OK) st = pick_device(dev, selector);
     if (st != KVK_OK) {
@@ -248,6 +265,7 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
     dev->vki.vkGetPhysicalDeviceProperties(dev->physical, &dev->props);
     dev->vki.vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
     compute_family(&dev->vki, dev->physical, &dev->queue_family);
+    read_memory_limits(dev);
     kvk_vk_enable enable;
     kvk_vk_caps_query(&dev->vki, dev->instance, dev->physical, &dev->caps, &enable);
     float priority = 1.0f;
@@ -311,6 +329,7 @@ void kvk_vk_device_destroy(kvk_vk_device *dev) {
         dev->vki.vkDestroyInstance(dev->instance, NULL);
     pthread_mutex_destroy(&dev->queue_lock);
     pthread_mutex_destroy(&dev->pipeline_lock);
+    pthread_mutex_destroy(&dev->memory_lock);
     free(dev);
 }
 

@@ -15,6 +15,8 @@ typedef struct kvk_vk_model_options {
     /* Free each node's host weights once they are on the device: on a CPU driver the device
      * copy is host memory too, so keeping both would double the model's footprint. */
     int release_host_weights;
+    /* Starts memory errors ("vgg16, batch 64"); NULL: "the model". */
+    const char *label;
 } kvk_vk_model_options;
 
 /* Uploads the weights, allocates the activation arena and records the network. The graph and

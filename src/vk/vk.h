@@ -51,6 +51,12 @@ typedef struct kvk_vk_device {
     pthread_mutex_t pipeline_lock; /* the table below, and making a pipeline */
     kvk_vk_pipeline **pipelines;   /* each allocated once: pointers handed out stay valid */
     int pipeline_count, pipeline_capacity;
+    /* Device memory: the largest allocation and buffer the device allows, and what this
+     * context's models have reserved of each heap (memory.c), under memory_lock. */
+    VkDeviceSize max_allocation, max_buffer;
+    VkDeviceSize memory_cap; /* kvk_context_options.max_memory_bytes; 0: the heap sizes */
+    pthread_mutex_t memory_lock;
+    VkDeviceSize heap_reserved[VK_MAX_MEMORY_HEAPS];
     int verbose;
 } kvk_vk_device;
 
@@ -78,9 +84,39 @@ kvk_status kvk_vk_list_devices(FILE *out, int verbose);
 void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size);
 
 /* Buffers (buffer.c). device_local: prefer fast device memory; else host-visible, coherent,
- * mapped. */
+ * mapped. `what` names the buffer in errors ("the activation pool"). */
 kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int device_local,
-                                kvk_vk_buffer *out);
+                                const char *what, kvk_vk_buffer *out);
+/* The memory type a buffer allowed `allowed` types gets, or -1. */
+int kvk_vk_memory_type(const kvk_vk_device *dev, uint32_t allowed, int device_local);
+
+/* Device memory planning (memory.c): a model lists its buffers before allocating any; the
+ * list is checked against the device's allocation limits and the free part of each heap (its
+ * size, or the context's cap, less what the context's other models reserved) and reserved at
+ * once, so that a model too large fails before anything is made, with a message naming the
+ * buffer, the bytes asked and what the device has. */
+#define KVK_VK_MAX_PLANNED 64
+typedef struct kvk_vk_planned_buffer {
+    char what[64];
+    VkDeviceSize bytes;   /* in all */
+    VkDeviceSize largest; /* of one buffer */
+    int count;            /* buffers of this kind */
+    int device_local;
+    int heap; /* filled by kvk_vk_memory_reserve */
+} kvk_vk_planned_buffer;
+typedef struct kvk_vk_memory_plan {
+    int count;
+    kvk_vk_planned_buffer buffers[KVK_VK_MAX_PLANNED];
+    int reserved; /* 1 once kvk_vk_memory_reserve succeeded, until released */
+} kvk_vk_memory_plan;
+/* Adds a buffer; buffers of one `what` (weight blocks) share an entry. */
+void kvk_vk_memory_plan_add(kvk_vk_memory_plan *plan, const char *what, VkDeviceSize bytes,
+                            int device_local);
+/* Checks the plan and reserves its bytes; `owner` starts the messages ("the model"). */
+kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *owner);
+/* Gives back what the plan reserved: every entry, or the one named `what`. */
+void kvk_vk_memory_release(kvk_vk_device *dev, kvk_vk_memory_plan *plan);
+void kvk_vk_memory_release_one(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *what);
 void kvk_vk_buffer_destroy(kvk_vk_device *dev, kvk_vk_buffer *buf);
 /* Submits a command buffer to the device's queue (under its lock) and waits for it. */
 kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd);
