@@ -7,7 +7,7 @@
  *   1. a context capped (max_memory_bytes) below one MobileNet's weights;
  *   2. a cap that holds one small model but not two: the second fails naming what the first
  *      holds, and fits once the first is destroyed;
- *   3. the device's own heap (2 GiB on both CPU drivers): VGG16 models (no top, batch 8) on
+ *   3. the device's own heap (2 GiB on both CPU drivers): VGG16 models (no top, batch 10) on
  *      one context until one does not fit. */
 #include "testutil.h"
 
@@ -118,16 +118,16 @@ static void two_models_one_cap(unsigned seed) {
 static void the_device_heap(unsigned seed) {
     kvk_context *ctx = tu_context(0);
     kvk_model_options o = {
-        .architecture = "vgg16", .batch = 8, .pooling = KVK_POOLING_AVG, .random_seed = seed};
+        .architecture = "vgg16", .batch = 10, .pooling = KVK_POOLING_AVG, .random_seed = seed};
     kvk_model *models[MAX_MODELS] = {0};
     int made = 0;
     kvk_status st = KVK_OK;
     while (made < MAX_MODELS && (st = kvk_model_create(ctx, &o, &models[made])) == KVK_OK) made++;
     const char *msg = kvk_last_error();
     tu_check(st == KVK_ERROR_OUT_OF_MEMORY && made >= 1 && made < MAX_MODELS,
-             "VGG16 models (batch 8) until the heap is full: %d made, then %s: %s", made,
+             "VGG16 models (batch 10) until the heap is full: %d made, then %s: %s", made,
              kvk_status_name(st), msg);
-    tu_check(contains(msg, "vgg16 at 224x224, batch 8") &&
+    tu_check(contains(msg, "vgg16 at 224x224, batch 10") &&
                  contains(msg, "of device memory heap") && contains(msg, "other models hold") &&
                  needed_bytes(msg) > 0,
              "the message names the model, the bytes, the heap and the other models: %s", msg);
