@@ -7,10 +7,11 @@
  *     pieces kvk guards itself (the Vulkan loader, read once; libhdf5, entered by one thread
  *     at a time; the pipeline cache file, replaced atomically).
  *   - One context may be shared: kvk_model_create, kvk_model_run and kvk_model_destroy may
- *     run at the same time on different models of one context. The device's queue and its
- *     pipeline table are taken under locks (for a submission, for finding or making a
- *     pipeline); each model has its own command and descriptor pools and buffers, so their
- *     inferences overlap on the device.
+ *     run at the same time on different models of one context. The device's queue, its
+ *     pipeline table and its count of reserved memory are taken under locks (for a
+ *     submission, for finding or making a pipeline, for a model's memory plan); each model has
+ *     its own command and descriptor pools and buffers, so their inferences overlap on the
+ *     device (kvk_model_destroy waits for the device to be idle, other models' work too).
  *   - One model may be shared: see kvk_model_run (model.h). Its runs take turns.
  *   - Destroying is the caller's to order: kvk_context_destroy after every model of the
  *     context is destroyed, and kvk_model_destroy when no other call on that model is under
