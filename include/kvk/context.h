@@ -48,10 +48,12 @@ typedef struct kvk_context_options {
     uint64_t max_binding_bytes;
     /* 0: each device memory heap's size as the device reports it. Otherwise a smaller cap on
      * what this context's models may hold of each heap together (weights, activation pools,
-     * staging, input and output buffers). A model that does not fit fails kvk_model_create
-     * with KVK_ERROR_OUT_OF_MEMORY before it allocates any device memory, naming the bytes it
-     * needs, of what, and what the heap has; so does one buffer over the device's
-     * maxMemoryAllocationSize or maxBufferSize. */
+     * staging, input and output buffers). A model whose buffers do not fit by themselves is
+     * planned with fewer images per submission (down to one); one that still does not fit,
+     * or does not fit beside the context's other models, fails kvk_model_create with
+     * KVK_ERROR_OUT_OF_MEMORY before it allocates any device memory, naming the bytes it
+     * needs, of what, and what the heap has. The device's maxMemoryAllocationSize and
+     * maxBufferSize are applied to each buffer the same way. */
     uint64_t max_memory_bytes;
     /* Print device choice, plan sizes and timings to stderr. */
     int verbose;

@@ -82,10 +82,19 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
 
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
-    if (st == KVK_OK && !ctx->cpu_reference) {
-        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1,
-                                   "the model"};
+    while (st == KVK_OK && !ctx->cpu_reference) {
+        int too_large = 0;
+        kvk_vk_model_options vo = {
+            ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1, "the model", &too_large};
         st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
+        /* ... and the device's memory: a chunk whose buffers do not fit by themselves
+         * (SwiftShader's 1 GiB allocations and 2 GiB heap against VGG16's 83 images a binding
+         * allows) is halved and planned again; nothing was allocated yet */
+        if (st != KVK_ERROR_OUT_OF_MEMORY || !too_large || m->chunk == 1) break;
+        m->chunk = (m->chunk + 1) / 2;
+        kvk_plan_free(&m->plan);
+        st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
+        if (st != KVK_OK) break;
     }
     if (st != KVK_OK) {
         kvk_model_destroy(m);

@@ -59,8 +59,10 @@ static void describe(const kvk_vk_memory_plan *plan, int heap, char *buf, size_t
     }
 }
 
-kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *owner) {
+kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *owner,
+                                 int *too_large_alone) {
     VkDeviceSize need[VK_MAX_MEMORY_HEAPS] = {0};
+    if (too_large_alone) *too_large_alone = 0;
     for (int i = 0; i < plan->count; i++) {
         kvk_vk_planned_buffer *b = &plan->buffers[i];
         b->heap = heap_of(dev, b->device_local);
@@ -73,6 +75,7 @@ kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, c
             limit = "maxMemoryAllocationSize", max = dev->max_allocation;
         else if (dev->max_buffer && b->largest > dev->max_buffer)
             limit = "maxBufferSize", max = dev->max_buffer;
+        if (limit && too_large_alone) *too_large_alone = 1;
         if (limit)
             return kvk_fail(KVK_ERROR_OUT_OF_MEMORY,
                             "%s needs one buffer of %llu bytes (%.1f MiB), more than the device "
@@ -87,6 +90,7 @@ kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, c
         VkDeviceSize limit = heap_limit(dev, (int)h), held = dev->heap_reserved[h];
         if (need[h] && (need[h] > limit || held > limit - need[h])) {
             pthread_mutex_unlock(&dev->memory_lock);
+            if (need[h] > limit && too_large_alone) *too_large_alone = 1;
             char parts[512];
             describe(plan, (int)h, parts, sizeof parts);
             char others[160] = "";

@@ -340,7 +340,8 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
                           kvk_shape_size(p->tensors[p->output_tensors[k]].shape) * sizeof(float);
     if (st == KVK_OK) st = plan_memory(s, scratch_bytes, input_bytes, output_bytes);
     if (st == KVK_OK)
-        st = kvk_vk_memory_reserve(dev, &s->memory, o->label ? o->label : "the model");
+        st =
+            kvk_vk_memory_reserve(dev, &s->memory, o->label ? o->label : "the model", o->too_large);
     if (st == KVK_OK) st = allocate_weights(s);
     if (st == KVK_OK) st = upload_weights(s, o->release_host_weights ? graph : NULL);
     kvk_vk_memory_release_one(dev, &s->memory, STAGING_NAME); /* freed by upload_weights */

@@ -112,8 +112,11 @@ typedef struct kvk_vk_memory_plan {
 /* Adds a buffer; buffers of one `what` (weight blocks) share an entry. */
 void kvk_vk_memory_plan_add(kvk_vk_memory_plan *plan, const char *what, VkDeviceSize bytes,
                             int device_local);
-/* Checks the plan and reserves its bytes; `owner` starts the messages ("the model"). */
-kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *owner);
+/* Checks the plan and reserves its bytes; `owner` starts the messages ("the model").
+ * *too_large_alone (may be NULL) says whether the plan failed by itself (a buffer over a
+ * limit, more than a whole heap) rather than for what the context's other models hold. */
+kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *owner,
+                                 int *too_large_alone);
 /* Gives back what the plan reserved: every entry, or the one named `what`. */
 void kvk_vk_memory_release(kvk_vk_device *dev, kvk_vk_memory_plan *plan);
 void kvk_vk_memory_release_one(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *what);

@@ -8,7 +8,8 @@
  *   2. a cap that holds one small model but not two: the second fails naming what the first
  *      holds, and fits once the first is destroyed;
  *   3. the device's own heap (2 GiB on both CPU drivers): VGG16 models (no top, batch 10) on
- *      one context until one does not fit. */
+ *      one context until one does not fit;
+ *   4. a batch over one allocation at the images a binding allows runs in fewer at a time. */
 #include "testutil.h"
 
 enum { MAX_MODELS = 16 };
@@ -139,10 +140,34 @@ static void the_device_heap(unsigned seed) {
     kvk_context_destroy(ctx);
 }
 
+/* A batch whose activation pool or Winograd scratch would be over one allocation at the images
+ * per submission one binding allows (SwiftShader: 83 VGG16 images, a 2 GiB pool and 8 GiB of
+ * scratch against its 1 GiB maxMemoryAllocationSize) is made with fewer images per
+ * submission. */
+static void large_batch_fits(unsigned seed) {
+    kvk_context *ctx = tu_context(0);
+    kvk_model_options o = {
+        .architecture = "vgg16", .batch = 100, .pooling = KVK_POOLING_AVG, .random_seed = seed};
+    kvk_model *m = NULL;
+    tu_check(kvk_model_create(ctx, &o, &m) == KVK_OK, "VGG16 at batch 100: %s", kvk_last_error());
+    if (m) {
+        kvk_model_info info;
+        kvk_model_get_info(m, &info);
+        tu_check(info.batch_chunk >= 1 && info.batch_chunk < 100 &&
+                     info.activation_bytes <= 1024.0 * 1048576.0,
+                 "in submissions of %d images, an activation pool of %.1f MiB", info.batch_chunk,
+                 info.activation_bytes / 1048576.0);
+    }
+    kvk_model_destroy(m);
+    tu_check_validation(ctx);
+    kvk_context_destroy(ctx);
+}
+
 int main(void) {
     unsigned seed = tu_seed() | 1u;
     below_the_weights(seed);
     two_models_one_cap(seed);
     the_device_heap(seed);
+    large_batch_fits(seed);
     return tu_finish();
 }
