@@ -59,7 +59,13 @@ int kvk_model_output_shape(const kvk_model *model, int dims[3]);
 long kvk_model_output_size(const kvk_model *model);
 
 /* Runs `batch` images (1..options.batch): input is batch*h*w*3 floats, already
- * preprocessed; output receives batch*kvk_model_output_size() floats. */
+ * preprocessed; output receives batch*kvk_model_output_size() floats.
+ * Threads: a model may be shared by several threads. Its runs (this and
+ * kvk_model_run_outputs) are serialised by a lock of the model's own, because a run fills the
+ * model's one input buffer, re-submits its one recorded command buffer and reads its output
+ * buffers: the calls are safe and take turns, each returning its own inputs' results. For
+ * inferences that overlap, give each thread its own model (on one context or several; see
+ * context.h). */
 kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output);
 
 /* Several outputs (output_layers). Output 0 is what the single-output calls above use. */

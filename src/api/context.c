@@ -31,6 +31,7 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
             free(ctx);
             return st;
         }
+        ctx->vk->memory_cap = options->max_memory_bytes;
         const VkPhysicalDeviceLimits *lim = &ctx->vk->props.limits;
         ctx->max_binding_bytes = lim->maxStorageBufferRange;
         if (options->max_binding_bytes && options->max_binding_bytes < ctx->max_binding_bytes)

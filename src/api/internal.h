@@ -3,6 +3,7 @@
 #ifndef KVK_API_INTERNAL_H
 #define KVK_API_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "core/graph.h"
@@ -39,6 +40,9 @@ struct kvk_model {
     double weight_bytes;
     kvk_cpu_model *cpu; /* the backend's model: one of the two */
     kvk_vk_model *vk;
+    /* One run at a time: a run fills the model's input buffer, submits its one recorded
+     * command buffer and reads its output buffers (include/kvk/model.h, "Threads"). */
+    pthread_mutex_t run_lock;
 };
 
 /* Builds a model from a graph someone else made (tests build single-op graphs this way). The

@@ -45,6 +45,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
         kvk_graph_free(graph);
         return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     }
+    pthread_mutex_init(&m->run_lock, NULL);
     m->ctx = ctx;
     m->graph = *graph;
     kvk_graph_init(graph);
@@ -81,9 +82,19 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
 
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
-    if (st == KVK_OK && !ctx->cpu_reference) {
-        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1};
+    while (st == KVK_OK && !ctx->cpu_reference) {
+        int too_large = 0;
+        kvk_vk_model_options vo = {
+            ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1, "the model", &too_large};
         st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
+        /* ... and the device's memory: a chunk whose buffers do not fit by themselves
+         * (SwiftShader's 1 GiB allocations and 2 GiB heap against VGG16's 83 images a binding
+         * allows) is halved and planned again; nothing was allocated yet */
+        if (st != KVK_ERROR_OUT_OF_MEMORY || !too_large || m->chunk == 1) break;
+        m->chunk = (m->chunk + 1) / 2;
+        kvk_plan_free(&m->plan);
+        st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
+        if (st != KVK_OK) break;
     }
     if (st != KVK_OK) {
         kvk_model_destroy(m);
@@ -193,6 +204,9 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
         return st;
     }
     st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
+    if (st == KVK_ERROR_OUT_OF_MEMORY) /* name what did not fit */
+        return kvk_fail_context(st, "%s at %dx%d, batch %d: ", app->name, args.height, args.width,
+                                options->batch > 0 ? options->batch : 1);
     if (st != KVK_OK) return st;
     (*out)->preprocess = app->preprocess;
     snprintf((*out)->name, sizeof(*out)->name, "%s", app->name);
@@ -208,6 +222,7 @@ void kvk_model_destroy(kvk_model *model) {
     kvk_vk_model_destroy(model->vk);
     kvk_plan_free(&model->plan);
     kvk_graph_free(&model->graph);
+    pthread_mutex_destroy(&model->run_lock);
     free(model);
 }
 
@@ -278,8 +293,11 @@ kvk_status kvk_model_run_outputs(kvk_model *model, const float *input, int batch
         return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
                         "batch %d is outside 1..%d (the batch size the model was built for)", batch,
                         model->max_batch);
-    return model->cpu ? kvk_cpu_model_run(model->cpu, input, batch, outputs)
-                      : kvk_vk_model_run(model->vk, input, batch, outputs);
+    pthread_mutex_lock(&model->run_lock);
+    kvk_status st = model->cpu ? kvk_cpu_model_run(model->cpu, input, batch, outputs)
+                               : kvk_vk_model_run(model->vk, input, batch, outputs);
+    pthread_mutex_unlock(&model->run_lock);
+    return st;
 }
 
 kvk_status kvk_model_run(kvk_model *model, const float *input, int batch, float *output) {

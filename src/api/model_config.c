@@ -120,6 +120,12 @@ kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *op
         return st;
     }
     st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
+    if (st == KVK_ERROR_OUT_OF_MEMORY) /* name what did not fit */
+        kvk_fail_context(st, "%s, batch %d: ",
+                         options->model_file ? options->model_file
+                         : options->weights  ? options->weights
+                                             : "the model",
+                         options->batch > 0 ? options->batch : 1);
     if (st == KVK_OK) {
         kvk_model *m = *out;
         m->preprocess = info.preprocess;

@@ -16,9 +16,16 @@
  *     against the data sizes, the same byte maximum as the reader's).
  * The child touches nothing but libhdf5, malloc and the pipe, so forking from a process with
  * other threads (or a Vulkan device) is safe; a lock held by another thread at the fork can
- * only hang the child, which the deadline ends. */
+ * only hang the child, which the deadline ends.
+ *
+ * Threads: libhdf5 is thread-safe only when built so (Debian's is; many builds are not), and
+ * a fork while another thread is inside libhdf5 gives the child a copy whose HDF5 state (and
+ * HDF5's own lock) is mid-call. So one process-wide lock covers both: every in-process read
+ * and every fork of a reader. Two threads creating models from HDF5 files take turns there
+ * (the children themselves run at the same time). */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -161,6 +168,19 @@ static void child_limits(void) {
 
 /* Set in the child: a reader that calls another (an archive's HDF5 member) reads directly. */
 static int in_child;
+
+/* See the head of this file. A reader that calls another (an archive's HDF5 member) in this
+ * process takes the lock again: the depth per thread makes that a no-op. */
+static pthread_mutex_t hdf5_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local int hdf5_lock_depth;
+
+static void hdf5_lock_take(void) {
+    if (hdf5_lock_depth++ == 0) pthread_mutex_lock(&hdf5_lock);
+}
+
+static void hdf5_lock_give(void) {
+    if (--hdf5_lock_depth == 0) pthread_mutex_unlock(&hdf5_lock);
+}
 
 static kvk_status read_direct(kvk_weight_source source, const char *path, int with_data,
                               kvk_weight_file **out, int *listed) {
@@ -386,16 +406,30 @@ kvk_status kvk_weights_read_isolated(kvk_weight_source source, const char *path,
                                      kvk_weight_file **out, int *listed_layers) {
     *out = NULL;
     *listed_layers = 0;
-    if (in_child || !isolated()) return read_direct(source, path, with_data, out, listed_layers);
+    if (in_child) return read_direct(source, path, with_data, out, listed_layers);
+    if (!isolated()) {
+        hdf5_lock_take();
+        kvk_status st = read_direct(source, path, with_data, out, listed_layers);
+        hdf5_lock_give();
+        return st;
+    }
+    /* pipe, fork and the parent's close of the write end under the lock: a reader forked by
+     * another thread must not inherit this write end, or this reader would not see its
+     * child's end of file until that other child ends */
+    hdf5_lock_take(); /* and no other thread inside libhdf5 while the child's copy is made */
     int fds[2];
-    if (pipe(fds) != 0)
+    if (pipe(fds) != 0) {
+        int saved = errno;
+        hdf5_lock_give();
         return kvk_fail(KVK_ERROR_IO, "%s: cannot start the HDF5 reader process: %s", path,
-                        strerror(errno));
+                        strerror(saved));
+    }
     pid_t child = fork();
     if (child < 0) {
         int saved = errno;
         close(fds[0]);
         close(fds[1]);
+        hdf5_lock_give();
         return kvk_fail(KVK_ERROR_IO,
                         "%s: cannot start the HDF5 reader process: %s (KVK_HDF5_ISOLATION=0 reads "
                         "in this process)",
@@ -406,6 +440,7 @@ kvk_status kvk_weights_read_isolated(kvk_weight_source source, const char *path,
         child_main(fds[1], source, path, with_data);
     }
     close(fds[1]);
+    hdf5_lock_give();
     int timeout = timeout_seconds();
     static in_stream zero;
     in_stream *s = malloc(sizeof *s);

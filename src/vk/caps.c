@@ -47,12 +47,12 @@ static void query_coopmat(VkInstance instance, VkPhysicalDevice physical, kvk_vk
     free(p);
 }
 
-void kvk_vk_caps_query(VkInstance instance, VkPhysicalDevice physical, kvk_vk_caps *caps,
-                       kvk_vk_enable *enable) {
+void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
+                       VkPhysicalDevice physical, kvk_vk_caps *caps, kvk_vk_enable *enable) {
     memset(caps, 0, sizeof *caps);
     memset(enable, 0, sizeof *enable);
     VkPhysicalDeviceProperties props;
-    vkGetPhysicalDeviceProperties(physical, &props);
+    vki->vkGetPhysicalDeviceProperties(physical, &props);
     caps->vendor_id = props.vendorID;
     caps->device_id = props.deviceID;
     caps->api_version = props.apiVersion;
@@ -62,10 +62,10 @@ void kvk_vk_caps_query(VkInstance instance, VkPhysicalDevice physical, kvk_vk_ca
     caps->max_binding_bytes = props.limits.maxStorageBufferRange;
 
     uint32_t ext_count = 0;
-    vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, NULL);
+    vki->vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, NULL);
     VkExtensionProperties *ext = calloc(ext_count ? ext_count : 1, sizeof *ext);
     if (ext)
-        vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, ext);
+        vki->vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, ext);
     else
         ext_count = 0;
     int v12 = props.apiVersion >= VK_API_VERSION_1_2;
@@ -79,7 +79,7 @@ void kvk_vk_caps_query(VkInstance instance, VkPhysicalDevice physical, kvk_vk_ca
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
     VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                           .pNext = &sub};
-    vkGetPhysicalDeviceProperties2(physical, &props2);
+    vki->vkGetPhysicalDeviceProperties2(physical, &props2);
     if (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) {
         caps->subgroup_size = sub.subgroupSize;
         caps->subgroup_ops = sub.supportedOperations;
@@ -108,7 +108,7 @@ void kvk_vk_caps_query(VkInstance instance, VkPhysicalDevice physical, kvk_vk_ca
         enable->coopmat.sType = KVK_STYPE_COOPMAT_FEATURES;
         *tail = &enable->coopmat;
     }
-    vkGetPhysicalDeviceFeatures2(physical, &enable->features);
+    vki->vkGetPhysicalDeviceFeatures2(physical, &enable->features);
 
     /* keep only what kvk uses: the rest of each structure is switched off */
     memset(&enable->features.features, 0, sizeof enable->features.features);

@@ -9,6 +9,8 @@
 
 #include <volk.h>
 
+#include "vk/dispatch.h"
+
 #define KVK_VK_MAX_COOPMAT 16
 #define KVK_VK_MAX_EXTENSIONS 8
 
@@ -55,8 +57,8 @@ typedef struct kvk_vk_enable {
 } kvk_vk_enable;
 
 /* Reads the device's properties and optional features; `enable` receives what to enable. */
-void kvk_vk_caps_query(VkInstance instance, VkPhysicalDevice physical, kvk_vk_caps *caps,
-                       kvk_vk_enable *enable);
+void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
+                       VkPhysicalDevice physical, kvk_vk_caps *caps, kvk_vk_enable *enable);
 
 /* Human-readable lines, as `kvk devices --verbose` prints them, each starting with `indent`. */
 void kvk_vk_caps_print(const kvk_vk_caps *caps, const char *indent, FILE *out);

@@ -55,11 +55,8 @@ static uint32_t instance_version(void) {
 }
 
 static kvk_status create_instance(kvk_vk_device *dev) {
-    VkResult r = volkInitialize();
-    if (r != VK_SUCCESS)
-        return kvk_fail(KVK_ERROR_VULKAN, "no Vulkan loader found (libvulkan.so.1); on Debian "
-                                          "install libvulkan1 and a driver such as "
-                                          "mesa-vulkan-drivers");
+    kvk_status st = kvk_vk_loader_init();
+    if (st != KVK_OK) return st;
     if (dev->validation && !has_layer(VALIDATION_LAYER))
         return kvk_fail(KVK_ERROR_VULKAN,
                         "validation was requested but %s is not installed (Debian: "
@@ -88,13 +85,17 @@ static kvk_status create_instance(kvk_vk_device *dev) {
         info.ppEnabledExtensionNames = &ext;
         info.pNext = &messenger; /* also covers instance creation itself */
     }
-    kvk_status st = kvk_vk_check(vkCreateInstance(&info, NULL, &dev->instance), "vkCreateInstance");
+    st = kvk_vk_check(vkCreateInstance(&info, NULL, &dev->instance), "vkCreateInstance");
+    if (st == KVK_OK) st = kvk_vk_instance_table_load(dev->instance, &dev->vki);
     if (st != KVK_OK) return st;
-    volkLoadInstanceOnly(dev->instance);
-    if (dev->validation)
-        return kvk_vk_check(
-            vkCreateDebugUtilsMessengerEXT(dev->instance, &messenger, NULL, &dev->messenger),
-            "vkCreateDebugUtilsMessengerEXT");
+    if (dev->validation) {
+        if (!dev->vki.vkCreateDebugUtilsMessengerEXT)
+            return kvk_fail(KVK_ERROR_VULKAN, "validation: the loader has no %s",
+                            "vkCreateDebugUtilsMessengerEXT");
+        return kvk_vk_check(dev->vki.vkCreateDebugUtilsMessengerEXT(dev->instance, &messenger, NULL,
+                                                                    &dev->messenger),
+                            "vkCreateDebugUtilsMessengerEXT");
+    }
     return KVK_OK;
 }
 
@@ -118,12 +119,12 @@ static const char *type_name(VkPhysicalDeviceType t) {
     return (unsigned)t < 5 ? names[t] : "other";
 }
 
-static int compute_family(VkPhysicalDevice pd, uint32_t *family) {
+static int compute_family(const kvk_vk_instance_table *vki, VkPhysicalDevice pd, uint32_t *family) {
     uint32_t count = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, NULL);
+    vki->vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, NULL);
     VkQueueFamilyProperties props[16];
     if (count > 16) count = 16;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, props);
+    vki->vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, props);
     for (uint32_t i = 0; i < count; i++)
         if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
             *family = i;
@@ -133,19 +134,20 @@ static int compute_family(VkPhysicalDevice pd, uint32_t *family) {
 }
 
 /* Physical devices with a compute queue, in kvk's preference order (stable within a rank). */
-static int sorted_devices(VkInstance instance, VkPhysicalDevice *out, int max) {
+static int sorted_devices(const kvk_vk_instance_table *vki, VkInstance instance,
+                          VkPhysicalDevice *out, int max) {
     uint32_t count = 0;
-    vkEnumeratePhysicalDevices(instance, &count, NULL);
+    vki->vkEnumeratePhysicalDevices(instance, &count, NULL);
     VkPhysicalDevice all[32];
     if (count > 32) count = 32;
-    vkEnumeratePhysicalDevices(instance, &count, all);
+    vki->vkEnumeratePhysicalDevices(instance, &count, all);
     int n = 0;
     for (int rank = 0; rank <= 4; rank++)
         for (uint32_t i = 0; i < count && n < max; i++) {
             VkPhysicalDeviceProperties p;
             uint32_t family;
-            vkGetPhysicalDeviceProperties(all[i], &p);
-            if (type_rank(p.deviceType) == rank && compute_family(all[i], &family))
+            vki->vkGetPhysicalDeviceProperties(all[i], &p);
+            if (type_rank(p.deviceType) == rank && compute_family(vki, all[i], &family))
                 out[n++] = all[i];
         }
     return n;
@@ -165,7 +167,8 @@ static int contains_nocase(const char *hay, const char *needle) {
 
 static kvk_status pick_device(kvk_vk_device *dev, const char *selector) {
     VkPhysicalDevice list[32];
-    int n = sorted_devices(dev->instance, list, 32);
+    const kvk_vk_instance_table *vki = &dev->vki;
+    int n = sorted_devices(vki, dev->instance, list, 32);
     if (n == 0)
         return kvk_fail(KVK_ERROR_VULKAN, "no Vulkan device with a compute queue was found; "
                                           "install a driver (for a CPU driver on Debian: "
@@ -186,7 +189,7 @@ static kvk_status pick_device(kvk_vk_device *dev, const char *selector) {
     }
     for (int i = 0; i < n; i++) {
         VkPhysicalDeviceProperties p;
-        vkGetPhysicalDeviceProperties(list[i], &p);
+        vki->vkGetPhysicalDeviceProperties(list[i], &p);
         if (contains_nocase(p.deviceName, selector)) {
             dev->physical = list[i];
             return KVK_OK;
@@ -209,9 +212,9 @@ static kvk_status create_layouts(kvk_vk_device *dev) {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
             .bindingCount = (uint32_t)n,
             .pBindings = b};
-        kvk_status st =
-            kvk_vk_check(vkCreateDescriptorSetLayout(dev->device, &sl, NULL, &dev->set_layouts[n]),
-                         "vkCreateDescriptorSetLayout");
+        kvk_status st = kvk_vk_check(
+            dev->vkd.vkCreateDescriptorSetLayout(dev->device, &sl, NULL, &dev->set_layouts[n]),
+            "vkCreateDescriptorSetLayout");
         if (st != KVK_OK) return st;
         VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
         VkPipelineLayoutCreateInfo pl = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -219,11 +222,28 @@ static kvk_status create_layouts(kvk_vk_device *dev) {
                                          .pSetLayouts = &dev->set_layouts[n],
                                          .pushConstantRangeCount = 1,
                                          .pPushConstantRanges = &push};
-        st = kvk_vk_check(vkCreatePipelineLayout(dev->device, &pl, NULL, &dev->pipeline_layouts[n]),
-                          "vkCreatePipelineLayout");
+        st = kvk_vk_check(
+            dev->vkd.vkCreatePipelineLayout(dev->device, &pl, NULL, &dev->pipeline_layouts[n]),
+            "vkCreatePipelineLayout");
         if (st != KVK_OK) return st;
     }
     return KVK_OK;
+}
+
+/* maxMemoryAllocationSize (Vulkan 1.1) and maxBufferSize (1.3); 0 where the device does not
+ * say. */
+static void read_memory_limits(kvk_vk_device *dev) {
+    if (dev->props.apiVersion < VK_API_VERSION_1_1) return;
+    VkPhysicalDeviceMaintenance4Properties m4 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
+    VkPhysicalDeviceMaintenance3Properties m3 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    if (dev->props.apiVersion >= VK_API_VERSION_1_3) m3.pNext = &m4;
+    VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                          .pNext = &m3};
+    dev->vki.vkGetPhysicalDeviceProperties2(dev->physical, &props2);
+    dev->max_allocation = m3.maxMemoryAllocationSize;
+    dev->max_buffer = m4.maxBufferSize;
 }
 
 kvk_status kvk_vk_device_create(const char *selector, int validation, int verbose,
@@ -233,17 +253,21 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
     if (!dev) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     dev->validation = validation;
     dev->verbose = verbose;
+    pthread_mutex_init(&dev->queue_lock, NULL);
+    pthread_mutex_init(&dev->pipeline_lock, NULL);
+    pthread_mutex_init(&dev->memory_lock, NULL);
     kvk_status st = create_instance(dev);
     if (st == KVK_OK) st = pick_device(dev, selector);
     if (st != KVK_OK) {
         kvk_vk_device_destroy(dev);
         return st;
     }
-    vkGetPhysicalDeviceProperties(dev->physical, &dev->props);
-    vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
-    compute_family(dev->physical, &dev->queue_family);
+    dev->vki.vkGetPhysicalDeviceProperties(dev->physical, &dev->props);
+    dev->vki.vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
+    compute_family(&dev->vki, dev->physical, &dev->queue_family);
+    read_memory_limits(dev);
     kvk_vk_enable enable;
-    kvk_vk_caps_query(dev->instance, dev->physical, &dev->caps, &enable);
+    kvk_vk_caps_query(&dev->vki, dev->instance, dev->physical, &dev->caps, &enable);
     float priority = 1.0f;
     VkDeviceQueueCreateInfo q = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                  .queueFamilyIndex = dev->queue_family,
@@ -255,16 +279,18 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
                                .enabledExtensionCount = enable.extension_count,
                                .ppEnabledExtensionNames = enable.extensions};
     if (dev->props.apiVersion >= VK_API_VERSION_1_1) info.pNext = &enable.features;
-    st = kvk_vk_check(vkCreateDevice(dev->physical, &info, NULL, &dev->device), "vkCreateDevice");
+    st = kvk_vk_check(dev->vki.vkCreateDevice(dev->physical, &info, NULL, &dev->device),
+                      "vkCreateDevice");
     if (st == KVK_OK) {
-        volkLoadDevice(dev->device);
-        vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
-        VkCommandPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                                        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-                                        .queueFamilyIndex = dev->queue_family};
-        st = kvk_vk_check(vkCreateCommandPool(dev->device, &pool, NULL, &dev->command_pool),
-                          "vkCreateCommandPool");
+        st = kvk_vk_device_table_load(&dev->vki, dev->device, &dev->vkd);
+        if (st != KVK_OK) { /* no table: destroy the device through the instance's loader */
+            PFN_vkDestroyDevice destroy =
+                (PFN_vkDestroyDevice)dev->vki.vkGetDeviceProcAddr(dev->device, "vkDestroyDevice");
+            if (destroy) destroy(dev->device, NULL);
+            dev->device = VK_NULL_HANDLE;
+        }
     }
+    if (st == KVK_OK) dev->vkd.vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
     if (st == KVK_OK) st = kvk_vk_pipeline_cache_create(dev);
     if (st == KVK_OK) st = create_layouts(dev);
     if (st != KVK_OK) {
@@ -278,25 +304,32 @@ kvk_status kvk_vk_device_create(const char *selector, int validation, int verbos
 void kvk_vk_device_destroy(kvk_vk_device *dev) {
     if (!dev) return;
     if (dev->device) {
-        vkDeviceWaitIdle(dev->device);
-        for (int i = 0; i < dev->pipeline_count; i++)
-            vkDestroyPipeline(dev->device, dev->pipelines[i].pipeline, NULL);
+        const struct VolkDeviceTable *vkd = &dev->vkd;
+        vkd->vkDeviceWaitIdle(dev->device);
+        for (int i = 0; i < dev->pipeline_count; i++) {
+            vkd->vkDestroyPipeline(dev->device, dev->pipelines[i]->pipeline, NULL);
+            free(dev->pipelines[i]);
+        }
         for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
             if (dev->pipeline_layouts[n])
-                vkDestroyPipelineLayout(dev->device, dev->pipeline_layouts[n], NULL);
+                vkd->vkDestroyPipelineLayout(dev->device, dev->pipeline_layouts[n], NULL);
             if (dev->set_layouts[n])
-                vkDestroyDescriptorSetLayout(dev->device, dev->set_layouts[n], NULL);
+                vkd->vkDestroyDescriptorSetLayout(dev->device, dev->set_layouts[n], NULL);
         }
         if (dev->pipeline_cache) {
             kvk_vk_pipeline_cache_save(dev);
-            vkDestroyPipelineCache(dev->device, dev->pipeline_cache, NULL);
+            vkd->vkDestroyPipelineCache(dev->device, dev->pipeline_cache, NULL);
         }
-        if (dev->command_pool) vkDestroyCommandPool(dev->device, dev->command_pool, NULL);
-        vkDestroyDevice(dev->device, NULL);
+        vkd->vkDestroyDevice(dev->device, NULL);
     }
     free(dev->pipelines);
-    if (dev->messenger) vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
-    if (dev->instance) vkDestroyInstance(dev->instance, NULL);
+    if (dev->messenger)
+        dev->vki.vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
+    if (dev->instance && dev->vki.vkDestroyInstance)
+        dev->vki.vkDestroyInstance(dev->instance, NULL);
+    pthread_mutex_destroy(&dev->queue_lock);
+    pthread_mutex_destroy(&dev->pipeline_lock);
+    pthread_mutex_destroy(&dev->memory_lock);
     free(dev);
 }
 
@@ -309,15 +342,20 @@ void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size) {
 kvk_status kvk_vk_list_devices(FILE *out, int verbose) {
     kvk_vk_device probe = {0};
     kvk_status st = create_instance(&probe);
-    if (st != KVK_OK) return st;
+    if (st != KVK_OK) {
+        if (probe.instance && probe.vki.vkDestroyInstance)
+            probe.vki.vkDestroyInstance(probe.instance, NULL);
+        return st;
+    }
+    const kvk_vk_instance_table *vki = &probe.vki;
     VkPhysicalDevice list[32];
-    int n = sorted_devices(probe.instance, list, 32);
+    int n = sorted_devices(vki, probe.instance, list, 32);
     if (n == 0) fprintf(out, "no Vulkan device with a compute queue\n");
     for (int i = 0; i < n; i++) {
         VkPhysicalDeviceProperties p;
-        vkGetPhysicalDeviceProperties(list[i], &p);
+        vki->vkGetPhysicalDeviceProperties(list[i], &p);
         VkPhysicalDeviceMemoryProperties m;
-        vkGetPhysicalDeviceMemoryProperties(list[i], &m);
+        vki->vkGetPhysicalDeviceMemoryProperties(list[i], &m);
         double heap = 0;
         for (uint32_t h = 0; h < m.memoryHeapCount; h++)
             if (m.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
@@ -343,10 +381,10 @@ kvk_status kvk_vk_list_devices(FILE *out, int verbose) {
         if (verbose) {
             kvk_vk_caps caps;
             kvk_vk_enable enable;
-            kvk_vk_caps_query(probe.instance, list[i], &caps, &enable);
+            kvk_vk_caps_query(vki, probe.instance, list[i], &caps, &enable);
             kvk_vk_caps_print(&caps, "   ", out);
         }
     }
-    vkDestroyInstance(probe.instance, NULL);
+    vki->vkDestroyInstance(probe.instance, NULL);
     return KVK_OK;
 }

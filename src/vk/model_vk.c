@@ -13,6 +13,11 @@
 enum { MAX_PIECES = 256 };
 #define BLOCK_BYTES ((VkDeviceSize)256 << 20) /* weight buffers: few, and each allocatable */
 #define STAGING_BYTES ((VkDeviceSize)64 << 20)
+/* the buffers' names in errors */
+#define ARENA_NAME "the activation pool"
+#define STAGING_NAME "the weight staging buffer"
+#define INPUT_NAME "the input buffer"
+#define OUTPUT_NAME "the output buffers"
 
 typedef struct piece {
     int block;
@@ -36,7 +41,10 @@ struct kvk_vk_model {
     kvk_vk_buffer arena, input;
     kvk_vk_buffer outputs[KVK_MAX_OUTPUTS]; /* host-visible, one per model output */
     kvk_vk_buffer *blocks;
-    int block_count;
+    VkDeviceSize *block_sizes; /* planned, block_total of them; block_count made so far */
+    int block_count, block_total;
+    VkDeviceSize staging_bytes;
+    kvk_vk_memory_plan memory; /* every buffer above, reserved before any is made */
     piece *pieces;
     int piece_count;
     step_weights *steps;
@@ -63,7 +71,8 @@ static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
     return (x + a - 1) / a * a;
 }
 
-/* Pass 1: where every piece goes. Pass 2 (upload_weights) fills them. */
+/* Pass 1: where every piece goes, and the blocks' sizes. Pass 2 (upload_weights) fills them,
+ * once allocate_weights has made the blocks. */
 static kvk_status place_weights(vk_state *s, size_t alignment) {
     const kvk_plan *plan = s->plan;
     uint64_t maxb = s->max_binding;
@@ -123,15 +132,18 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
         free(block_used);
         return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     }
-    for (int b = 0; b < blocks; b++) {
-        kvk_status st = kvk_vk_buffer_create(s->dev, block_used[b], 1, &s->blocks[b]);
-        if (st != KVK_OK) {
-            free(block_used);
-            return kvk_fail_context(st, "weights: ");
-        }
+    s->block_sizes = block_used;
+    s->block_total = blocks;
+    return KVK_OK;
+}
+
+static kvk_status allocate_weights(vk_state *s) {
+    for (int b = 0; b < s->block_total; b++) {
+        kvk_status st =
+            kvk_vk_buffer_create(s->dev, s->block_sizes[b], 1, "the weights", &s->blocks[b]);
+        if (st != KVK_OK) return st;
         s->block_count++;
     }
-    free(block_used);
     return KVK_OK;
 }
 
@@ -140,20 +152,14 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
 /* With `release` (the model's graph), each node's host weights are freed once packed. */
 static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_device *dev = s->dev;
-    VkDeviceSize largest = 0;
-    for (int i = 0; i < s->piece_count; i++)
-        if (s->pieces[i].bytes > largest) largest = s->pieces[i].bytes;
-    if (!largest) return KVK_OK;
-    VkDeviceSize cap = largest > STAGING_BYTES ? largest : STAGING_BYTES;
+    VkDeviceSize cap = s->staging_bytes;
+    if (!cap) return KVK_OK;
     kvk_vk_buffer staging;
-    kvk_status st = kvk_vk_buffer_create(dev, cap, 0, &staging);
+    kvk_status st = kvk_vk_buffer_create(dev, cap, 0, STAGING_NAME, &staging);
     if (st != KVK_OK) return st;
-    VkCommandBuffer cmd;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = dev->command_pool,
-                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    st = kvk_vk_check(vkAllocateCommandBuffers(dev->device, &ai, &cmd), "vkAllocateCommandBuffers");
+    kvk_vk_commands commands;
+    st = kvk_vk_commands_create(dev, &commands);
+    VkCommandBuffer cmd = commands.cmd;
     VkDeviceSize used = 0;
     int begun = 0;
     for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
@@ -161,9 +167,9 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
         for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
             const piece *pc = &s->pieces[s->steps[i].first + k];
             if (begun && used + pc->bytes > cap) { /* flush */
-                st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+                st = kvk_vk_check(dev->vkd.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
                 if (st == KVK_OK) st = kvk_vk_submit_wait(dev, cmd);
-                vkResetCommandBuffer(cmd, 0);
+                dev->vkd.vkResetCommandBuffer(cmd, 0);
                 begun = 0;
                 used = 0;
                 if (st != KVK_OK) break;
@@ -172,23 +178,23 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
                 VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                                .flags =
                                                    VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-                st = kvk_vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+                st = kvk_vk_check(dev->vkd.vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
                 begun = 1;
             }
             kvk_vk_step_ctx c = step_ctx(s, i);
             kvk_vk_op_for(step->op)->weight_pack(&c, k,
                                                  (float *)((unsigned char *)staging.mapped + used));
             VkBufferCopy region = {used, pc->offset, pc->bytes};
-            vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
+            dev->vkd.vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
         }
         if (release && s->steps[i].count) kvk_graph_free_weights(&release->nodes[step->node]);
     }
     if (st == KVK_OK && begun) {
-        st = kvk_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        st = kvk_vk_check(dev->vkd.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
         if (st == KVK_OK) st = kvk_vk_submit_wait(dev, cmd);
     }
-    vkFreeCommandBuffers(dev->device, dev->command_pool, 1, &cmd);
+    kvk_vk_commands_destroy(dev, &commands);
     kvk_vk_buffer_destroy(dev, &staging);
     return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
 }
@@ -203,7 +209,7 @@ static kvk_status record_network(vk_state *s) {
     if (st != KVK_OK) return st;
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
-    vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
+    s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
     kvk_vk_barrier(&s->rec);
     st = kvk_vk_profile_begin(&s->profile, s->dev, s->rec.cmd, plan->step_count);
     kvk_vk_binding weights[MAX_PIECES];
@@ -228,15 +234,41 @@ static kvk_status record_network(vk_state *s) {
     if (st != KVK_OK) return st;
     for (int k = 0; k < plan->output_count; k++) {
         VkBufferCopy down = {plan->tensors[plan->output_tensors[k]].offset, 0, s->outputs[k].size};
-        vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->outputs[k].buffer, 1, &down);
+        s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->outputs[k].buffer, 1, &down);
     }
     /* make the copy visible to the host's reads after the fence */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(s->rec.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
-                         1, &mb, 0, NULL, 0, NULL);
+    s->dev->vkd.vkCmdPipelineBarrier(s->rec.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     return kvk_vk_recorder_end(&s->rec);
+}
+
+/* Every buffer the model will make, for kvk_vk_memory_reserve. */
+static kvk_status plan_memory(vk_state *s, VkDeviceSize scratch_bytes, VkDeviceSize input_bytes,
+                              const VkDeviceSize *output_bytes) {
+    VkDeviceSize largest = 0, total = 0;
+    for (int i = 0; i < s->piece_count; i++) {
+        if (s->pieces[i].bytes > largest) largest = s->pieces[i].bytes;
+        total += align_up(s->pieces[i].bytes, 16);
+    }
+    /* one batch of uploads at a time: no more than the weights, no less than their largest */
+    s->staging_bytes = total < STAGING_BYTES ? total : STAGING_BYTES;
+    if (largest > s->staging_bytes) s->staging_bytes = largest;
+    kvk_vk_memory_plan *m = &s->memory;
+    for (int b = 0; b < s->block_total; b++)
+        kvk_vk_memory_plan_add(m, "the weights", s->block_sizes[b], 1);
+    char arena[64];
+    snprintf(arena, sizeof arena, "%s (%d image%s per submission)", ARENA_NAME, s->plan->batch,
+             s->plan->batch == 1 ? "" : "s");
+    kvk_vk_memory_plan_add(m, arena, s->plan->arena_bytes, 1);
+    if (scratch_bytes) kvk_vk_memory_plan_add(m, "the scratch buffer", scratch_bytes, 1);
+    if (s->staging_bytes) kvk_vk_memory_plan_add(m, STAGING_NAME, s->staging_bytes, 0);
+    kvk_vk_memory_plan_add(m, INPUT_NAME, input_bytes, 0);
+    for (int k = 0; k < s->plan->output_count; k++)
+        kvk_vk_memory_plan_add(m, OUTPUT_NAME, output_bytes[k], 0);
+    return KVK_OK;
 }
 
 /* Kernels that decide a step's weight layout are chosen first; the scratch buffer is sized for
@@ -299,22 +331,26 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     if (!s->variants || !s->kernel) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     if (st == KVK_OK) st = choose_kernels(s);
     if (st == KVK_OK) st = place_weights(s, o->alignment);
-    if (st == KVK_OK) st = upload_weights(s, o->release_host_weights ? graph : NULL);
-    if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, &s->arena);
-    if (st == KVK_OK && s->scratch.size)
-        st = kvk_vk_buffer_create(dev, s->scratch.size, 1, &s->scratch);
+    VkDeviceSize scratch_bytes = s->scratch.size;
+    VkDeviceSize input_bytes =
+        (VkDeviceSize)p->batch * kvk_shape_size(p->tensors[p->input_tensor].shape) * sizeof(float);
+    VkDeviceSize output_bytes[KVK_MAX_OUTPUTS];
+    for (int k = 0; k < p->output_count; k++)
+        output_bytes[k] = (VkDeviceSize)p->batch *
+                          kvk_shape_size(p->tensors[p->output_tensors[k]].shape) * sizeof(float);
+    if (st == KVK_OK) st = plan_memory(s, scratch_bytes, input_bytes, output_bytes);
     if (st == KVK_OK)
-        st = kvk_vk_buffer_create(dev,
-                                  (VkDeviceSize)p->batch *
-                                      kvk_shape_size(p->tensors[p->input_tensor].shape) *
-                                      sizeof(float),
-                                  0, &s->input);
+        st =
+            kvk_vk_memory_reserve(dev, &s->memory, o->label ? o->label : "the model", o->too_large);
+    if (st == KVK_OK) st = allocate_weights(s);
+    if (st == KVK_OK) st = upload_weights(s, o->release_host_weights ? graph : NULL);
+    kvk_vk_memory_release_one(dev, &s->memory, STAGING_NAME); /* freed by upload_weights */
+    if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, ARENA_NAME, &s->arena);
+    if (st == KVK_OK && scratch_bytes)
+        st = kvk_vk_buffer_create(dev, scratch_bytes, 1, "the scratch buffer", &s->scratch);
+    if (st == KVK_OK) st = kvk_vk_buffer_create(dev, input_bytes, 0, INPUT_NAME, &s->input);
     for (int k = 0; k < p->output_count && st == KVK_OK; k++)
-        st = kvk_vk_buffer_create(dev,
-                                  (VkDeviceSize)p->batch *
-                                      kvk_shape_size(p->tensors[p->output_tensors[k]].shape) *
-                                      sizeof(float),
-                                  0, &s->outputs[k]);
+        st = kvk_vk_buffer_create(dev, output_bytes[k], 0, OUTPUT_NAME, &s->outputs[k]);
     if (st == KVK_OK) st = record_network(s);
     if (st == KVK_OK) kvk_vk_pipeline_cache_save(dev);
     if (st != KVK_OK) {
@@ -356,7 +392,7 @@ kvk_status kvk_vk_model_run(kvk_vk_model *s, const float *input, int batch, floa
 void kvk_vk_model_destroy(kvk_vk_model *s) {
     if (!s) return;
     kvk_vk_device *dev = s->dev;
-    vkDeviceWaitIdle(dev->device);
+    kvk_vk_wait_idle(dev);
     kvk_vk_profile_report(&s->profile, s->graph, s->plan);
     kvk_vk_recorder_free(&s->rec);
     for (int b = 0; b < s->block_count; b++) kvk_vk_buffer_destroy(dev, &s->blocks[b]);
@@ -364,7 +400,9 @@ void kvk_vk_model_destroy(kvk_vk_model *s) {
     kvk_vk_buffer_destroy(dev, &s->scratch);
     kvk_vk_buffer_destroy(dev, &s->input);
     for (int k = 0; k < KVK_MAX_OUTPUTS; k++) kvk_vk_buffer_destroy(dev, &s->outputs[k]);
+    kvk_vk_memory_release(dev, &s->memory);
     free(s->blocks);
+    free(s->block_sizes);
     free(s->pieces);
     free(s->steps);
     free(s->variants);

@@ -15,6 +15,12 @@ typedef struct kvk_vk_model_options {
     /* Free each node's host weights once they are on the device: on a CPU driver the device
      * copy is host memory too, so keeping both would double the model's footprint. */
     int release_host_weights;
+    /* Starts memory errors ("vgg16, batch 64"); NULL: "the model". */
+    const char *label;
+    /* Set (when not NULL) to 1 when creation failed because the model's memory plan does not
+     * fit the device by itself (one buffer over a limit, more than a heap), before anything
+     * was allocated or any host weight freed: fewer images per submission may fit. */
+    int *too_large;
 } kvk_vk_model_options;
 
 /* Uploads the weights, allocates the activation arena and records the network. The graph and

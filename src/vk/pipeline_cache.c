@@ -9,6 +9,7 @@
  * file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,12 +131,12 @@ kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev) {
     VkPipelineCacheCreateInfo info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
                                       .initialDataSize = size,
                                       .pInitialData = size ? data : NULL};
-    VkResult r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
+    VkResult r = dev->vkd.vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
     if (r != VK_SUCCESS && size) { /* the driver refused the data: start empty */
         note(dev, dev->cache_path, "refused by the driver: ignored");
         info.initialDataSize = 0;
         info.pInitialData = NULL;
-        r = vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
+        r = dev->vkd.vkCreatePipelineCache(dev->device, &info, NULL, &dev->pipeline_cache);
     } else if (size && dev->verbose) {
         fprintf(stderr, "kvk: pipeline cache %s: %zu bytes loaded\n", dev->cache_path, size);
     }
@@ -146,15 +147,20 @@ kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev) {
 void kvk_vk_pipeline_cache_save(kvk_vk_device *dev) {
     if (!dev->pipeline_cache || !dev->cache_path[0]) return;
     size_t size = 0;
-    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, NULL) != VK_SUCCESS ||
+    if (dev->vkd.vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, NULL) !=
+            VK_SUCCESS ||
         size == 0 || size > KVK_PIPELINE_CACHE_MAX_BYTES)
         return;
     void *data = malloc(size);
     if (!data) return;
-    if (vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) == VK_SUCCESS) {
-        /* write to a temporary name, then rename: concurrent processes never see half a file */
-        char tmp[sizeof dev->cache_path + 16];
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dev->cache_path, (long)getpid());
+    if (dev->vkd.vkGetPipelineCacheData(dev->device, dev->pipeline_cache, &size, data) ==
+        VK_SUCCESS) {
+        /* write to a temporary name, then rename: concurrent processes never see half a file;
+         * the name is the process's and a count, as contexts on several threads save too */
+        static _Atomic unsigned saves;
+        char tmp[sizeof dev->cache_path + 32];
+        snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", dev->cache_path, (long)getpid(),
+                 atomic_fetch_add(&saves, 1));
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd >= 0) {
             size_t done = 0;

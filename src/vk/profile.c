@@ -13,10 +13,10 @@ kvk_status kvk_vk_profile_begin(kvk_vk_profile *p, kvk_vk_device *dev, VkCommand
     const char *env = getenv("KVK_PROFILE");
     if (!env || !*env || !strcmp(env, "0")) return KVK_OK;
     uint32_t n = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, NULL);
+    dev->vki.vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, NULL);
     VkQueueFamilyProperties *qf = calloc(n ? n : 1, sizeof *qf);
     if (!qf) return KVK_OK; /* profiling is optional */
-    vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, qf);
+    dev->vki.vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, qf);
     uint32_t bits = dev->queue_family < n ? qf[dev->queue_family].timestampValidBits : 0;
     free(qf);
     if (!bits) {
@@ -27,30 +27,31 @@ kvk_status kvk_vk_profile_begin(kvk_vk_profile *p, kvk_vk_device *dev, VkCommand
     VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                 .queryType = VK_QUERY_TYPE_TIMESTAMP,
                                 .queryCount = (uint32_t)steps + 1};
-    if (!p->ms || vkCreateQueryPool(dev->device, &qi, NULL, &p->pool) != VK_SUCCESS) {
+    if (!p->ms || dev->vkd.vkCreateQueryPool(dev->device, &qi, NULL, &p->pool) != VK_SUCCESS) {
         free(p->ms);
         p->ms = NULL;
         return KVK_OK;
     }
     p->dev = dev;
     p->steps = steps;
-    vkCmdResetQueryPool(cmd, p->pool, 0, (uint32_t)steps + 1);
-    vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, 0);
+    dev->vkd.vkCmdResetQueryPool(cmd, p->pool, 0, (uint32_t)steps + 1);
+    dev->vkd.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, 0);
     return KVK_OK;
 }
 
 void kvk_vk_profile_mark(kvk_vk_profile *p, VkCommandBuffer cmd, int step) {
     if (p->pool)
-        vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, (uint32_t)step + 1);
+        p->dev->vkd.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool,
+                                        (uint32_t)step + 1);
 }
 
 void kvk_vk_profile_collect(kvk_vk_profile *p) {
     if (!p->pool) return;
     uint64_t *t = calloc((size_t)p->steps + 1, sizeof *t);
     if (!t) return;
-    if (vkGetQueryPoolResults(p->dev->device, p->pool, 0, (uint32_t)p->steps + 1,
-                              sizeof *t * ((size_t)p->steps + 1), t, sizeof *t,
-                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+    if (p->dev->vkd.vkGetQueryPoolResults(
+            p->dev->device, p->pool, 0, (uint32_t)p->steps + 1, sizeof *t * ((size_t)p->steps + 1),
+            t, sizeof *t, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
         double period = p->dev->props.limits.timestampPeriod * 1e-6; /* ns -> ms */
         for (int i = 0; i < p->steps; i++) p->ms[i] += (double)(t[i + 1] - t[i]) * period;
         p->runs++;
@@ -88,7 +89,7 @@ void kvk_vk_profile_report(kvk_vk_profile *p, const kvk_graph *g, const kvk_plan
             p->ms[best] = -1;
         }
     }
-    vkDestroyQueryPool(p->dev->device, p->pool, NULL);
+    p->dev->vkd.vkDestroyQueryPool(p->dev->device, p->pool, NULL);
     free(p->ms);
     memset(p, 0, sizeof *p);
 }

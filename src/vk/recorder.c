@@ -12,15 +12,11 @@ enum { SETS_PER_POOL = 256 };
 kvk_status kvk_vk_recorder_begin(kvk_vk_device *dev, kvk_vk_recorder *rec) {
     memset(rec, 0, sizeof *rec);
     rec->dev = dev;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = dev->command_pool,
-                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    kvk_status st = kvk_vk_check(vkAllocateCommandBuffers(dev->device, &ai, &rec->cmd),
-                                 "vkAllocateCommandBuffers");
+    kvk_status st = kvk_vk_commands_create(dev, &rec->commands);
     if (st != KVK_OK) return st;
+    rec->cmd = rec->commands.cmd;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    return kvk_vk_check(vkBeginCommandBuffer(rec->cmd, &bi), "vkBeginCommandBuffer");
+    return kvk_vk_check(dev->vkd.vkBeginCommandBuffer(rec->cmd, &bi), "vkBeginCommandBuffer");
 }
 
 static kvk_status new_pool(kvk_vk_recorder *rec) {
@@ -33,9 +29,9 @@ static kvk_status new_pool(kvk_vk_recorder *rec) {
                                        .maxSets = SETS_PER_POOL,
                                        .poolSizeCount = 1,
                                        .pPoolSizes = &size};
-    kvk_status st = kvk_vk_check(
-        vkCreateDescriptorPool(rec->dev->device, &info, NULL, &rec->pools[rec->pool_count]),
-        "vkCreateDescriptorPool");
+    kvk_status st = kvk_vk_check(rec->dev->vkd.vkCreateDescriptorPool(rec->dev->device, &info, NULL,
+                                                                      &rec->pools[rec->pool_count]),
+                                 "vkCreateDescriptorPool");
     if (st != KVK_OK) return st;
     rec->pool_count++;
     rec->sets_left = SETS_PER_POOL;
@@ -50,7 +46,7 @@ void kvk_vk_barrier(kvk_vk_recorder *rec) {
                          VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
     VkPipelineStageFlags stages =
         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-    vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+    rec->dev->vkd.vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
 kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
@@ -74,7 +70,8 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                                       .descriptorSetCount = 1,
                                       .pSetLayouts = &dev->set_layouts[binding_count]};
     VkDescriptorSet set;
-    st = kvk_vk_check(vkAllocateDescriptorSets(dev->device, &ai, &set), "vkAllocateDescriptorSets");
+    st = kvk_vk_check(dev->vkd.vkAllocateDescriptorSets(dev->device, &ai, &set),
+                      "vkAllocateDescriptorSets");
     if (st != KVK_OK) return st;
     rec->sets_left--;
     VkDescriptorBufferInfo infos[KVK_VK_MAX_BINDINGS];
@@ -89,28 +86,28 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                                            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                            .pBufferInfo = &infos[i]};
     }
-    vkUpdateDescriptorSets(dev->device, (uint32_t)binding_count, writes, 0, NULL);
-    vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);
-    vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
-                            dev->pipeline_layouts[binding_count], 0, 1, &set, 0, NULL);
+    dev->vkd.vkUpdateDescriptorSets(dev->device, (uint32_t)binding_count, writes, 0, NULL);
+    dev->vkd.vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);
+    dev->vkd.vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
+                                     dev->pipeline_layouts[binding_count], 0, 1, &set, 0, NULL);
     if (push_size)
-        vkCmdPushConstants(rec->cmd, dev->pipeline_layouts[binding_count],
-                           VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)push_size, push);
-    vkCmdDispatch(rec->cmd, groups_x, groups_y, groups_z);
+        dev->vkd.vkCmdPushConstants(rec->cmd, dev->pipeline_layouts[binding_count],
+                                    VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)push_size, push);
+    dev->vkd.vkCmdDispatch(rec->cmd, groups_x, groups_y, groups_z);
     kvk_vk_barrier(rec);
     rec->dispatches++;
     return KVK_OK;
 }
 
 kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec) {
-    return kvk_vk_check(vkEndCommandBuffer(rec->cmd), "vkEndCommandBuffer");
+    return kvk_vk_check(rec->dev->vkd.vkEndCommandBuffer(rec->cmd), "vkEndCommandBuffer");
 }
 
 void kvk_vk_recorder_free(kvk_vk_recorder *rec) {
     if (!rec->dev) return;
     for (int i = 0; i < rec->pool_count; i++)
-        vkDestroyDescriptorPool(rec->dev->device, rec->pools[i], NULL);
+        rec->dev->vkd.vkDestroyDescriptorPool(rec->dev->device, rec->pools[i], NULL);
     free(rec->pools);
-    if (rec->cmd) vkFreeCommandBuffers(rec->dev->device, rec->dev->command_pool, 1, &rec->cmd);
+    kvk_vk_commands_destroy(rec->dev, &rec->commands);
     memset(rec, 0, sizeof *rec);
 }

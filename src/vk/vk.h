@@ -3,6 +3,7 @@
 #ifndef KVK_VK_H
 #define KVK_VK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "kvk/status.h"
 #include "vk/caps.h"
+#include "vk/dispatch.h"
 
 #define KVK_VK_MAX_BINDINGS 4
 #define KVK_VK_MAX_SPEC 4
@@ -22,7 +24,14 @@ typedef struct kvk_vk_pipeline {
     VkPipeline pipeline;
 } kvk_vk_pipeline;
 
+/* One context's instance and device. Each context has its own VkInstance and VkDevice, so two
+ * contexts share nothing in Vulkan. Within one device, what Vulkan wants externally
+ * synchronised is guarded here: the queue (submission, wait-idle) and the pipeline table
+ * (lookup and creation); command pools and descriptor pools belong to one model each. So
+ * models of one context can be created, run and destroyed on different threads at once. */
 typedef struct kvk_vk_device {
+    kvk_vk_instance_table vki;  /* instance-level functions: dev->vki.vkCreateDevice(...) */
+    struct VolkDeviceTable vkd; /* device-level functions: dev->vkd.vkCreateBuffer(...) */
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
     int validation;
@@ -34,13 +43,20 @@ typedef struct kvk_vk_device {
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;
-    VkCommandPool command_pool;
-    VkPipelineCache pipeline_cache;
+    pthread_mutex_t queue_lock;     /* vkQueueSubmit and vkDeviceWaitIdle */
+    VkPipelineCache pipeline_cache; /* internally synchronised (Vulkan) */
     char cache_path[1024];
     VkDescriptorSetLayout set_layouts[KVK_VK_MAX_BINDINGS + 1]; /* by binding count */
     VkPipelineLayout pipeline_layouts[KVK_VK_MAX_BINDINGS + 1];
-    kvk_vk_pipeline *pipelines;
+    pthread_mutex_t pipeline_lock; /* the table below, and making a pipeline */
+    kvk_vk_pipeline **pipelines;   /* each allocated once: pointers handed out stay valid */
     int pipeline_count, pipeline_capacity;
+    /* Device memory: the largest allocation and buffer the device allows, and what this
+     * context's models have reserved of each heap (memory.c), under memory_lock. */
+    VkDeviceSize max_allocation, max_buffer;
+    VkDeviceSize memory_cap; /* kvk_context_options.max_memory_bytes; 0: the heap sizes */
+    pthread_mutex_t memory_lock;
+    VkDeviceSize heap_reserved[VK_MAX_MEMORY_HEAPS];
     int verbose;
 } kvk_vk_device;
 
@@ -68,12 +84,56 @@ kvk_status kvk_vk_list_devices(FILE *out, int verbose);
 void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size);
 
 /* Buffers (buffer.c). device_local: prefer fast device memory; else host-visible, coherent,
- * mapped. */
+ * mapped. `what` names the buffer in errors ("the activation pool"). */
 kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int device_local,
-                                kvk_vk_buffer *out);
+                                const char *what, kvk_vk_buffer *out);
+/* The memory type a buffer allowed `allowed` types gets, or -1. */
+int kvk_vk_memory_type(const kvk_vk_device *dev, uint32_t allowed, int device_local);
+
+/* Device memory planning (memory.c): a model lists its buffers before allocating any; the
+ * list is checked against the device's allocation limits and the free part of each heap (its
+ * size, or the context's cap, less what the context's other models reserved) and reserved at
+ * once, so that a model too large fails before anything is made, with a message naming the
+ * buffer, the bytes asked and what the device has. */
+#define KVK_VK_MAX_PLANNED 64
+typedef struct kvk_vk_planned_buffer {
+    char what[64];
+    VkDeviceSize bytes;   /* in all */
+    VkDeviceSize largest; /* of one buffer */
+    int count;            /* buffers of this kind */
+    int device_local;
+    int heap; /* filled by kvk_vk_memory_reserve */
+} kvk_vk_planned_buffer;
+typedef struct kvk_vk_memory_plan {
+    int count;
+    kvk_vk_planned_buffer buffers[KVK_VK_MAX_PLANNED];
+    int reserved; /* 1 once kvk_vk_memory_reserve succeeded, until released */
+} kvk_vk_memory_plan;
+/* Adds a buffer; buffers of one `what` (weight blocks) share an entry. */
+void kvk_vk_memory_plan_add(kvk_vk_memory_plan *plan, const char *what, VkDeviceSize bytes,
+                            int device_local);
+/* Checks the plan and reserves its bytes; `owner` starts the messages ("the model").
+ * *too_large_alone (may be NULL) says whether the plan failed by itself (a buffer over a
+ * limit, more than a whole heap) rather than for what the context's other models hold. */
+kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *owner,
+                                 int *too_large_alone);
+/* Gives back what the plan reserved: every entry, or the one named `what`. */
+void kvk_vk_memory_release(kvk_vk_device *dev, kvk_vk_memory_plan *plan);
+void kvk_vk_memory_release_one(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *what);
 void kvk_vk_buffer_destroy(kvk_vk_device *dev, kvk_vk_buffer *buf);
-/* Runs a one-off command buffer (copies) and waits for it. */
+/* Submits a command buffer to the device's queue (under its lock) and waits for it. */
 kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd);
+/* vkDeviceWaitIdle under the queue lock. */
+void kvk_vk_wait_idle(kvk_vk_device *dev);
+
+/* A primary command buffer with a command pool of its own: a pool must not be used by two
+ * threads at once, and recording takes it for the whole recording (commands.c). */
+typedef struct kvk_vk_commands {
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+} kvk_vk_commands;
+kvk_status kvk_vk_commands_create(kvk_vk_device *dev, kvk_vk_commands *out);
+void kvk_vk_commands_destroy(kvk_vk_device *dev, kvk_vk_commands *c);
 kvk_status kvk_vk_check(VkResult r, const char *what);
 
 /* Pipelines (pipeline.c): one compute pipeline per shader and specialisation values, made on
@@ -88,7 +148,8 @@ void kvk_vk_pipeline_cache_save(kvk_vk_device *dev);
 /* Recording (recorder.c): a command buffer of dispatches with a barrier after each. */
 typedef struct kvk_vk_recorder {
     kvk_vk_device *dev;
-    VkCommandBuffer cmd;
+    kvk_vk_commands commands;
+    VkCommandBuffer cmd; /* commands.cmd */
     VkDescriptorPool *pools;
     int pool_count;
     int sets_left; /* in the newest pool */
@@ -103,7 +164,7 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
 /* Makes earlier writes (shader or transfer) visible to later reads (shader or transfer). */
 void kvk_vk_barrier(kvk_vk_recorder *rec);
 kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec);
-/* Frees the descriptor pools and the command buffer. */
+/* Frees the descriptor pools and the command buffer with its pool. */
 void kvk_vk_recorder_free(kvk_vk_recorder *rec);
 
 /* The embedded SPIR-V (generated at build time). */
