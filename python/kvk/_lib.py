@@ -44,6 +44,7 @@ class ContextOptions(ctypes.Structure):
         ("device", ctypes.c_char_p),
         ("validation", ctypes.c_int),
         ("max_binding_bytes", ctypes.c_uint64),
+        ("max_memory_bytes", ctypes.c_uint64),
         ("verbose", ctypes.c_int),
         ("kernels", ctypes.c_char_p),
     ]
@@ -145,11 +146,22 @@ _SIGNATURES = {
     ),
     "kvk_imagenet_wnid": (ctypes.c_char_p, [ctypes.c_int]),
     "kvk_imagenet_label": (ctypes.c_char_p, [ctypes.c_int]),
+    "kvk_struct_size": (ctypes.c_size_t, [ctypes.c_char_p]),
 }
 for _name, (_res, _args) in _SIGNATURES.items():
     _fn = getattr(lib, _name)
     _fn.restype = _res
     _fn.argtypes = _args
+
+# The structures above mirror include/kvk/*.h by hand: a library whose structures differ
+# (another version) must not be called with them.
+for _struct, _cls in (("kvk_context_options", ContextOptions), ("kvk_model_options", ModelOptions),
+                      ("kvk_image", Image)):
+    if lib.kvk_struct_size(_struct.encode()) != ctypes.sizeof(_cls):
+        raise ImportError(
+            f"kvk: libkvk's {_struct} is {lib.kvk_struct_size(_struct.encode())} bytes, this "
+            f"package's {ctypes.sizeof(_cls)}: the library and the package are not the same version"
+        )
 
 
 def check(status):
