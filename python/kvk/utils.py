@@ -83,15 +83,34 @@ def _algorithm(file_hash):
     return "sha256" if len(file_hash) == 64 else "md5"
 
 
+# Beside a file kvk wrote into the cache itself (scripts/python-example.sh converts the npm
+# ResNet50 weights into Keras' own file name, for machines that cannot reach Keras' URLs): the
+# file's sha256. Keras' hash is of Keras' file, so it cannot match; this one says the file is
+# the one kvk wrote, unchanged since.
+CONVERTED_SUFFIX = ".kvk-sha256"
+
+
+def _converted_intact(fpath):
+    try:
+        with open(fpath + CONVERTED_SUFFIX) as f:
+            recorded = f.read().split()[0]
+    except (OSError, IndexError):
+        return False
+    return _hash(fpath, "sha256") == recorded
+
+
 def get_file(fname, origin, file_hash=None, cache_subdir="models", cache_dir=None):
     """Keras' get_file for one file: cache_dir/cache_subdir/fname if present (and matching
-    file_hash), else downloaded from origin. A download that does not match file_hash is
+    file_hash, or the sha256 recorded beside it by kvk's own conversion), else downloaded
+    from origin. A download that does not match file_hash is
     deleted and raises ValueError; a failed download leaves nothing behind."""
     datadir = os.path.join(cache_dir or keras_cache_dir(), cache_subdir)
     os.makedirs(datadir, exist_ok=True)
     fpath = os.path.join(datadir, fname)
     if os.path.exists(fpath):
         if file_hash is None or _hash(fpath, _algorithm(file_hash)) == file_hash:
+            return fpath
+        if _converted_intact(fpath):
             return fpath
         print(
             "A local file was found, but it seems to be incomplete or outdated because the "

@@ -105,6 +105,25 @@ def test_partial_download(server, keras_home, rng):
     assert os.listdir(keras_home / "models") == []
 
 
+def test_converted_file_with_recorded_sha256_is_used_offline(server, keras_home, rng):
+    """A file kvk converted into the cache (its sha256 recorded beside it) is used although
+    Keras' md5 cannot match; once changed, it is fetched again like any stale file."""
+    from kvk.utils import CONVERTED_SUFFIX, get_file
+
+    models = keras_home / "models"
+    models.mkdir()
+    body = rng.bytes(500)
+    (models / "c.h5").write_bytes(body)
+    (models / ("c.h5" + CONVERTED_SUFFIX)).write_text(hashlib.sha256(body).hexdigest() + "\n")
+    keras_md5 = hashlib.md5(b"Keras' own file").hexdigest()
+    assert get_file("c.h5", server.url + "/c.h5", file_hash=keras_md5) == str(models / "c.h5")
+    assert server.requests == []
+    (models / "c.h5").write_bytes(body[:-1] + b"x")  # damaged since
+    with pytest.raises(Exception, match="URL fetch failure on .*/c.h5"):
+        get_file("c.h5", server.url + "/c.h5", file_hash=keras_md5)
+    assert server.requests == ["/c.h5"]
+
+
 def test_server_down_and_missing_file(server, keras_home):
     from kvk.utils import get_file
 
