@@ -42,6 +42,10 @@ typedef struct kvk_vk_device {
     kvk_vk_pipeline *pipelines;
     int pipeline_count, pipeline_capacity;
     int verbose;
+    /* device memory kvk holds (buffer.c counts every allocation): benchmarks and the soak
+     * run report it */
+    uint64_t allocated_bytes, peak_allocated_bytes;
+    int allocations;
 } kvk_vk_device;
 
 /* A buffer with its own memory. */
@@ -49,7 +53,8 @@ typedef struct kvk_vk_buffer {
     VkBuffer buffer;
     VkDeviceMemory memory;
     VkDeviceSize size;
-    void *mapped; /* host-visible buffers are mapped for their whole life */
+    VkDeviceSize allocation; /* the memory's size, as counted in kvk_vk_device */
+    void *mapped;            /* host-visible buffers are mapped for their whole life */
 } kvk_vk_buffer;
 
 /* A range of a buffer bound to one shader binding. */
@@ -72,6 +77,15 @@ void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size);
 kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int device_local,
                                 kvk_vk_buffer *out);
 void kvk_vk_buffer_destroy(kvk_vk_device *dev, kvk_vk_buffer *buf);
+/* Device memory (memory.c): what kvk holds, and the driver's own figures where it has
+ * VK_EXT_memory_budget (has_budget 0 otherwise). */
+typedef struct kvk_vk_memory {
+    uint64_t allocated_bytes, peak_allocated_bytes;
+    int allocations;
+    int has_budget;
+    uint64_t budget_usage_bytes, budget_bytes; /* summed over the device-local heaps */
+} kvk_vk_memory;
+void kvk_vk_memory_query(const kvk_vk_device *dev, kvk_vk_memory *out);
 /* Runs a one-off command buffer (copies) and waits for it. */
 kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd);
 kvk_status kvk_vk_check(VkResult r, const char *what);
