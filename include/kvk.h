@@ -8,5 +8,6 @@
 #include "kvk/image.h"
 #include "kvk/labels.h"
 #include "kvk/weights.h"
+#include "kvk/bench.h"
 
 #endif

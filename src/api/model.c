@@ -82,7 +82,8 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
     if (st == KVK_OK && !ctx->cpu_reference) {
-        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1};
+        kvk_vk_model_options vo = {ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1,
+                                   ctx->time_layers};
         st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
     }
     if (st != KVK_OK) {
