@@ -77,13 +77,23 @@ static kvk_status time_probe(kvk_vk_device *dev, record_fn record, const kvk_vk_
     return KVK_OK;
 }
 
-/* bufs: A, B, C (device-local) */
+/* probe_gemm_rb4 shares A's loads across 4 lanes of a subgroup; _rb1 is for devices without
+ * subgroup broadcasts (as kernels.c decides for the convolution's variants) */
+static const char *gemm_variant(const kvk_vk_device *dev) {
+    const kvk_vk_caps *c = &dev->caps;
+    VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_BALLOT_BIT;
+    return c->subgroup_size >= 4 && c->subgroup_size <= 64 && (c->subgroup_ops & need) == need
+               ? "probe_gemm_rb4"
+               : "probe_gemm_rb1";
+}
+
+/* bufs: A, B, C (device-local); 32 rows by 256 columns per workgroup of 64 */
 static kvk_status record_gemm(kvk_vk_recorder *rec, const kvk_vk_buffer *bufs) {
     kvk_probe_gemm_params p = {GEMM_N, GEMM_N, GEMM_N};
     kvk_vk_binding b[3];
     for (int i = 0; i < 3; i++) b[i] = (kvk_vk_binding){bufs[i].buffer, 0, bufs[i].size};
-    return kvk_vk_dispatch(rec, "probe_gemm", NULL, 0, b, 3, &p, sizeof p, GEMM_N / 1024,
-                           GEMM_N / 4, 1);
+    return kvk_vk_dispatch(rec, gemm_variant(rec->dev), NULL, 0, b, 3, &p, sizeof p, GEMM_N / 256,
+                           GEMM_N / 32, 1);
 }
 
 static uint32_t copy_groups_x(VkDeviceSize vec4s, uint32_t *groups_y) {
@@ -134,9 +144,9 @@ static kvk_status check_gemm(kvk_vk_device *dev, const kvk_vk_buffer *bufs,
         float got = c[(size_t)i * GEMM_N + j];
         if (!(got == (float)want))
             st = kvk_fail(KVK_ERROR_VULKAN,
-                          "the GEMM probe (probe_gemm, %dx%dx%d) is wrong at C[%d][%d]: %g, "
+                          "the GEMM probe (%s, %dx%dx%d) is wrong at C[%d][%d]: %g, "
                           "expected %g",
-                          GEMM_N, GEMM_N, GEMM_N, i, j, (double)got, want);
+                          gemm_variant(dev), GEMM_N, GEMM_N, GEMM_N, i, j, (double)got, want);
     }
     return st;
 }
