@@ -73,9 +73,9 @@ static float *random_input(long floats) {
     return x;
 }
 
-/* One built model on its own context, with an input and an output buffer. */
+/* One built model on a context, with an input and an output buffer. */
 typedef struct bench_model {
-    kvk_context *ctx;
+    kvk_context *ctx; /* borrowed */
     kvk_model *model;
     int batch;
     float *input, *output;
@@ -86,15 +86,19 @@ static void bench_model_free(bench_model *b) {
     free(b->input);
     free(b->output);
     kvk_model_destroy(b->model);
-    kvk_context_destroy(b->ctx);
     memset(b, 0, sizeof *b);
 }
 
-static int bench_model_open(const kvk_bench_options *o, const char *device, int batch,
-                            int time_layers, bench_model *b) {
-    memset(b, 0, sizeof *b);
+static int open_context(const kvk_bench_options *o, const char *device, int time_layers,
+                        kvk_context **ctx) {
     kvk_context_options co = {.device = device, .verbose = o->verbose, .time_layers = time_layers};
-    if (kvk_context_create(&co, &b->ctx) != KVK_OK) return fail("cannot open the device");
+    return kvk_context_create(&co, ctx) == KVK_OK ? 0 : fail("cannot open the device");
+}
+
+static int bench_model_open(const kvk_bench_options *o, kvk_context *ctx, int batch,
+                            bench_model *b) {
+    memset(b, 0, sizeof *b);
+    b->ctx = ctx;
     kvk_model_options mo = {.architecture = o->model,
                             .include_top = !o->no_top,
                             .pooling = o->no_top ? KVK_POOLING_AVG : KVK_POOLING_NONE,
@@ -129,8 +133,8 @@ static int bench_model_run(bench_model *b, double *seconds) {
     return 0;
 }
 
-static int check_validation(const bench_model *b) {
-    int n = kvk_context_validation_messages(b->ctx);
+static int check_validation(kvk_context *ctx) {
+    int n = kvk_context_validation_messages(ctx);
     if (n <= 0) return 0;
     fprintf(stderr, "kvk: the Vulkan validation layer reported %d message(s)\n", n);
     return 1;
@@ -149,21 +153,22 @@ typedef struct batch_result {
     int layer_count;
 } batch_result;
 
-static int bench_batch(const kvk_bench_options *o, int batch, char *device_name, size_t name_size,
-                       batch_result *r) {
+/* Builds the model for `batch` images on ctx (created with time_layers for --layers) and
+ * times it. */
+static int bench_batch(const kvk_bench_options *o, kvk_context *ctx, int batch, batch_result *r) {
     memset(r, 0, sizeof *r);
     r->batch = batch;
     r->host_peak_own = reset_peak_rss();
+    kvk_context_reset_peak_memory(ctx);
     bench_model b;
-    if (bench_model_open(o, o->device, batch, o->layers, &b)) return 1;
-    snprintf(device_name, name_size, "%s", kvk_context_device_name(b.ctx));
+    if (bench_model_open(o, ctx, batch, &b)) return 1;
     r->load_s = b.load_s;
     double *times = calloc((size_t)o->runs, sizeof *times);
     int rc = times ? 0 : fail("out of memory");
     if (!rc) rc = bench_model_run(&b, &r->first_s);
     kvk_model_layer_times_reset(b.model); /* the first run compiles pipelines: not a layer time */
     for (int i = 0; !rc && i < o->runs; i++) rc = bench_model_run(&b, &times[i]);
-    if (!rc) rc = check_validation(&b);
+    if (!rc) rc = check_validation(b.ctx);
     if (!rc) {
         qsort(times, (size_t)o->runs, sizeof *times, cmp_double);
         int n = o->runs;
@@ -208,11 +213,14 @@ typedef struct reference_result {
 } reference_result;
 
 static int bench_reference(const kvk_bench_options *o, reference_result *r) {
+    kvk_context *ctx;
+    if (open_context(o, "cpu-reference", 0, &ctx)) return 1;
+    snprintf(r->name, sizeof r->name, "%s", kvk_context_device_name(ctx));
     bench_model b;
-    if (bench_model_open(o, "cpu-reference", 1, 0, &b)) return 1;
-    snprintf(r->name, sizeof r->name, "%s", kvk_context_device_name(b.ctx));
-    int rc = bench_model_run(&b, &r->seconds);
+    int rc = bench_model_open(o, ctx, 1, &b);
+    if (!rc) rc = bench_model_run(&b, &r->seconds);
     bench_model_free(&b);
+    kvk_context_destroy(ctx);
     return rc;
 }
 
@@ -437,10 +445,10 @@ static void print_sample(const soak_sample *s) {
     fflush(stdout);
 }
 
-static int soak(const kvk_bench_options *o) {
+static int soak(const kvk_bench_options *o, kvk_context *ctx) {
     bench_model b;
     int batch = o->batches[0];
-    if (bench_model_open(o, o->device, batch, 0, &b)) return 1;
+    if (bench_model_open(o, ctx, batch, &b)) return 1;
     soak_sample samples[SOAK_SAMPLES + 2];
     int count = 0, rc = 0;
     double first, t, start = now_seconds();
@@ -460,7 +468,7 @@ static int soak(const kvk_bench_options *o) {
         }
     }
     double elapsed = now_seconds() - start;
-    if (!rc) rc = check_validation(&b);
+    if (!rc) rc = check_validation(b.ctx);
     char device[320];
     snprintf(device, sizeof device, "%s", kvk_context_device_name(b.ctx));
     bench_model_free(&b);
@@ -522,33 +530,36 @@ static int soak(const kvk_bench_options *o) {
     return rc;
 }
 
+/* One context for the probes and every batch: pipelines are compiled once per device, which
+ * on SwiftShader takes seconds (the first batch's load time includes it). */
 int kvk_bench_run(const kvk_bench_options *o) {
-    if (o->soak > 0) return soak(o);
-    char device[320] = "";
+    kvk_context *ctx;
+    if (open_context(o, o->device, o->layers, &ctx)) return 1;
+    int rc = 0;
+    if (o->soak > 0) {
+        rc = soak(o, ctx);
+        kvk_context_destroy(ctx);
+        return rc;
+    }
+    char device[320];
+    snprintf(device, sizeof device, "%s", kvk_context_device_name(ctx));
     kvk_device_peak peak_value, *peak = NULL;
     if (o->peak) {
-        kvk_context_options co = {.device = o->device, .verbose = o->verbose};
-        kvk_context *ctx;
-        if (kvk_context_create(&co, &ctx) != KVK_OK) return fail("cannot open the device");
-        kvk_status st = kvk_context_measure_peak(ctx, &peak_value);
-        int messages = kvk_context_validation_messages(ctx);
-        kvk_context_destroy(ctx);
-        if (st != KVK_OK) return fail("cannot measure the device's peak");
-        if (messages > 0) {
-            fprintf(stderr, "kvk: the Vulkan validation layer reported %d message(s)\n", messages);
-            return 1;
-        }
+        if (kvk_context_measure_peak(ctx, &peak_value) != KVK_OK)
+            rc = fail("cannot measure the device's peak");
+        if (!rc) rc = check_validation(ctx);
         peak = &peak_value;
     }
     batch_result results[KVK_BENCH_MAX_BATCHES];
-    int count = 0, rc = 0;
+    int count = 0;
     for (int k = 0; k < o->batch_count && !rc; k++) {
-        rc = bench_batch(o, o->batches[k], device, sizeof device, &results[k]);
+        rc = bench_batch(o, ctx, o->batches[k], &results[k]);
         if (!rc) count++;
         if (!rc && o->verbose)
             fprintf(stderr, "kvk: batch %d: median %.2f ms\n", o->batches[k],
                     results[k].median_s * 1e3);
     }
+    kvk_context_destroy(ctx);
     reference_result ref_value, *ref = NULL;
     if (!rc && !o->no_reference) {
         rc = bench_reference(o, &ref_value);

@@ -948,19 +948,24 @@ static int cmd_features(const args *a) {
     return rc;
 }
 
-/* --batch 1,8,32: positive numbers, each once. */
+/* --batch 1,8,32: positive numbers, each once, no empty item. */
 static int parse_batches(const char *list, kvk_bench_options *o) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
     o->batch_count = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (const char *item = list;; item++) {
+        const char *comma = strchr(item, ',');
+        size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char buf[16];
         int n;
-        if (o->batch_count == KVK_BENCH_MAX_BATCHES || !parse_int(t, 1, &n)) return 0;
+        if (len == 0 || len >= sizeof buf || o->batch_count == KVK_BENCH_MAX_BATCHES) return 0;
+        memcpy(buf, item, len);
+        buf[len] = 0;
+        if (!parse_int(buf, 1, &n)) return 0;
         for (int k = 0; k < o->batch_count; k++)
             if (o->batches[k] == n) return 0;
         o->batches[o->batch_count++] = n;
+        if (!comma) return 1;
+        item = comma;
     }
-    return o->batch_count > 0 && list[strlen(list) - 1] != ',';
 }
 
 static int cmd_bench(const args *a) {

@@ -24,7 +24,8 @@ typedef struct kvk_device_peak {
  * KVK_ERROR_UNSUPPORTED on the CPU reference. */
 kvk_status kvk_context_measure_peak(kvk_context *ctx, kvk_device_peak *out);
 
-/* Device memory: what kvk's buffers hold now and at most since the context was created, and,
+/* Device memory: what kvk's buffers hold now and at most since the context was created (or
+ * the last kvk_context_reset_peak_memory), and,
  * where the device has VK_EXT_memory_budget, the driver's usage and budget of its
  * device-local heaps (has_budget 0 otherwise). All 0 on the CPU reference. */
 typedef struct kvk_memory_usage {
@@ -34,6 +35,7 @@ typedef struct kvk_memory_usage {
     double budget_usage_bytes, budget_bytes;
 } kvk_memory_usage;
 void kvk_context_memory_usage(const kvk_context *ctx, kvk_memory_usage *out);
+void kvk_context_reset_peak_memory(kvk_context *ctx);
 
 /* Per-layer GPU time of a model created on a context with time_layers set: the executed
  * layers (after fusion) in order, each with its mean time over the runs since the model was

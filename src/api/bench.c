@@ -29,6 +29,10 @@ void kvk_context_memory_usage(const kvk_context *ctx, kvk_memory_usage *out) {
         (double)m.budget_usage_bytes, (double)m.budget_bytes};
 }
 
+void kvk_context_reset_peak_memory(kvk_context *ctx) {
+    if (ctx && ctx->vk) kvk_vk_memory_reset_peak(ctx->vk);
+}
+
 int kvk_model_layer_count(const kvk_model *model) {
     return model ? model->plan.step_count : 0;
 }

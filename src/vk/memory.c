@@ -40,3 +40,7 @@ void kvk_vk_memory_query(const kvk_vk_device *dev, kvk_vk_memory *out) {
         }
     out->has_budget = 1;
 }
+
+void kvk_vk_memory_reset_peak(kvk_vk_device *dev) {
+    dev->peak_allocated_bytes = dev->allocated_bytes;
+}

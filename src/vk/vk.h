@@ -86,6 +86,8 @@ typedef struct kvk_vk_memory {
     uint64_t budget_usage_bytes, budget_bytes; /* summed over the device-local heaps */
 } kvk_vk_memory;
 void kvk_vk_memory_query(const kvk_vk_device *dev, kvk_vk_memory *out);
+/* Lets the peak restart from what is held now (a benchmark's next model). */
+void kvk_vk_memory_reset_peak(kvk_vk_device *dev);
 /* Runs a one-off command buffer (copies) and waits for it. */
 kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd);
 kvk_status kvk_vk_check(VkResult r, const char *what);
