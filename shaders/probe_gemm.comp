@@ -6,8 +6,8 @@
 // RB + lane % RB, ...), shares its A values with the other RB - 1 lanes by subgroupBroadcast
 // and does 4 * RP vec4 multiply-adds. On the CPU drivers loads whose address differs between
 // lanes are far dearer than arithmetic, and shared memory and barriers slow both down
-// (../shared/notes/cpu-vulkan-drivers.md). RB (4, or 1 without subgroups) is the variant's
-// define. The host guarantees M % 32 == 0, N % 256 == 0, K % 4 == 0.
+// (../shared/notes/cpu-vulkan-drivers.md). RB is the variant's define: 8, 4, or 1 without
+// subgroups. The host guarantees M % 32 == 0, N % 256 == 0, K % 4 == 0.
 #extension GL_GOOGLE_include_directive : require
 #if RB > 1
 #extension GL_KHR_shader_subgroup_basic : require
@@ -30,7 +30,14 @@ layout(std430, set = 0, binding = 2) writeonly buffer C {
 KVK_PUSH_CONSTANTS(KVK_PROBE_GEMM_PARAMS)
 
 #define MAD(r, v) acc[r] += v.x * b0 + v.y * b1 + v.z * b2 + v.w * b3;
-#if RB == 4
+#if RB == 8
+// row r's A values are held by lane r % 8, in its load r / 8
+#define ROW(r)                                                                                     \
+    {                                                                                              \
+        vec4 v = subgroupBroadcast(own[(r) / 8], (r) % 8);                                         \
+        MAD(r, v)                                                                                  \
+    }
+#elif RB == 4
 // row r's A values are held by lane r % 4, in its load r / 4
 #define ROW(r)                                                                                     \
     {                                                                                              \

@@ -545,8 +545,7 @@ int kvk_bench_run(const kvk_bench_options *o) {
     snprintf(device, sizeof device, "%s", kvk_context_device_name(ctx));
     kvk_device_peak peak_value, *peak = NULL;
     if (o->peak) {
-        if (kvk_context_measure_peak(ctx, &peak_value) != KVK_OK)
-            rc = fail("cannot measure the device's peak");
+        if (kvk_context_measure_peak(ctx, &peak_value) != KVK_OK) rc = fail("--peak");
         if (!rc) rc = check_validation(ctx);
         peak = &peak_value;
     }

@@ -77,14 +77,18 @@ static kvk_status time_probe(kvk_vk_device *dev, record_fn record, const kvk_vk_
     return KVK_OK;
 }
 
-/* probe_gemm_rb4 shares A's loads across 4 lanes of a subgroup; _rb1 is for devices without
- * subgroup broadcasts (as kernels.c decides for the convolution's variants) */
+/* probe_gemm_rb8 and _rb4 share A's loads across 8 or 4 lanes of a subgroup; _rb1 is for
+ * devices without subgroup broadcasts (as kernels.c decides for the convolution's variants;
+ * KVK_PROBE_GEMM names one to compare them) */
 static const char *gemm_variant(const kvk_vk_device *dev) {
+    const char *forced = getenv("KVK_PROBE_GEMM");
+    if (forced && *forced) return forced; /* an unknown name fails as "no embedded shader" */
     const kvk_vk_caps *c = &dev->caps;
     VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_BALLOT_BIT;
-    return c->subgroup_size >= 4 && c->subgroup_size <= 64 && (c->subgroup_ops & need) == need
-               ? "probe_gemm_rb4"
-               : "probe_gemm_rb1";
+    int broadcast = c->subgroup_size <= 64 && (c->subgroup_ops & need) == need;
+    return broadcast && c->subgroup_size >= 8   ? "probe_gemm_rb8"
+           : broadcast && c->subgroup_size >= 4 ? "probe_gemm_rb4"
+                                                : "probe_gemm_rb1";
 }
 
 /* bufs: A, B, C (device-local); 32 rows by 256 columns per workgroup of 64 */
