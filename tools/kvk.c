@@ -123,6 +123,13 @@ static const char *const NOTES =
     "\"values\"}, values being every number as nested lists of that shape (large for early\n"
     "layers: prefer --out).\n"
     "\n"
+    "bench: random weights and inputs; per batch (--batch 1,8,32) the load time, the first\n"
+    "inference, min/median/max of --runs timed runs (10), images/s, GFLOP/s, memory; the CPU\n"
+    "reference in the same run (unless --no-reference). --peak measures the device's GEMM and\n"
+    "copy ceilings with probe shaders; --layers times each layer with GPU timestamps; --json\n"
+    "writes one JSON object. --soak N runs N inferences and samples host and device memory:\n"
+    "exit status 3 when they did not stay flat.\n"
+    "\n"
     "kvk help COMMAND or kvk COMMAND --help: one command's usage; kvk --version: the version.\n";
 
 /* All commands' usage, or one's (`only`), then the notes. */
