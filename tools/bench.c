@@ -186,11 +186,13 @@ static int bench_batch(const kvk_bench_options *o, kvk_context *ctx, int batch, 
         r->layers = calloc((size_t)(r->layer_count ? r->layer_count : 1), sizeof *r->layers);
         if (!r->layers) rc = fail("out of memory");
         for (int i = 0; !rc && i < r->layer_count; i++) {
-            kvk_model_layer_time(b.model, i, &r->layers[i]);
+            kvk_layer_time *l = &r->layers[i];
+            kvk_model_layer_time(b.model, i, l);
             /* the names live in the model: keep copies */
-            r->layers[i].name = strdup(r->layers[i].name ? r->layers[i].name : "");
-            r->layers[i].kernel = r->layers[i].kernel ? strdup(r->layers[i].kernel) : NULL;
-            if (!r->layers[i].name) rc = fail("out of memory");
+            const char *kernel = l->kernel;
+            l->name = strdup(l->name ? l->name : "");
+            l->kernel = kernel ? strdup(kernel) : NULL;
+            if (!l->name || (kernel && !l->kernel)) rc = fail("out of memory");
         }
     }
     free(times);
@@ -390,7 +392,7 @@ static int write_json(const kvk_bench_options *o, const char *device, const kvk_
         json_number(&w, ", ", "device_peak_bytes", r->device.peak_allocated_bytes);
         json_number(&w, ", ", "device_budget_usage_bytes",
                     r->device.has_budget ? r->device.budget_usage_bytes : NAN);
-        json_number(&w, ", ", "host_peak_rss_mib", r->host.peak_mib);
+        json_number(&w, ", ", "host_peak_rss_mib", r->host.peak_mib >= 0 ? r->host.peak_mib : NAN);
         json_key(&w, ", ", "host_peak_whole_process");
         kvk_json_write_raw(&w, r->host_peak_own ? "false" : "true");
         json_key(&w, ", ", "layers");
@@ -554,6 +556,7 @@ int kvk_bench_run(const kvk_bench_options *o) {
     for (int k = 0; k < o->batch_count && !rc; k++) {
         rc = bench_batch(o, ctx, o->batches[k], &results[k]);
         if (!rc) count++;
+        if (rc) batch_result_free(&results[k]);
         if (!rc && o->verbose)
             fprintf(stderr, "kvk: batch %d: median %.2f ms\n", o->batches[k],
                     results[k].median_s * 1e3);
