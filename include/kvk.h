@@ -9,5 +9,6 @@
 #include "kvk/labels.h"
 #include "kvk/weights.h"
 #include "kvk/abi.h"
+#include "kvk/bench.h"
 
 #endif

@@ -452,6 +452,9 @@ def cmd_kvk_parse(args):
     m = re.search(r"(?:min|minimum)\s+([\d.]+)\s*ms", text)
     if m:
         r["min_ms"] = float(m.group(1))
+    m = re.search(r"\bmax\s+([\d.]+)\s*ms", text)
+    if m:
+        r["max_ms"] = float(m.group(1))
     m = re.search(r"build ([\d.]+) s", text)
     if m:
         r["load_s"] = float(m.group(1))
@@ -612,7 +615,7 @@ def cmd_report(args):
         "peers with kvk's faster CPU-driver result of the same run. **GFLOP/s** uses kvk's FLOP "
         "count of the Keras model (the same architecture for every engine). **first** is the "
         "first inference of a fresh process after the model is loaded (pipeline compilation "
-        "included; kvk's own warm-up is not reported separately by `kvk bench` yet). "
+        "included; for kvk, the first run after `kvk bench` built the model). "
         "**peak RSS** is the whole process's: kvk's own figure; for the Python peers it "
         "includes the Python runtime (and TensorFlow for Keras); for benchncnn GNU time's. "
         "ncnn and ONNX Runtime run the Keras model (random weights) exported to ONNX (opset "

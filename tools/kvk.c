@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api/internal.h"
@@ -17,6 +15,7 @@
 #include "keras/apps/apps.h"
 #include "keras/weights.h"
 #include "kvk.h"
+#include "bench.h"
 
 #ifndef KVK_VERSION_STRING
 #define KVK_VERSION_STRING "unknown"
@@ -55,8 +54,11 @@ static const struct command {
     {"convert", C_CONVERT, "  kvk convert FILE OUT.h5 [--model NAME]\n"},
     {"devices", C_DEVICES, "  kvk devices [--verbose]\n"},
     {"bench", C_BENCH,
-     "  kvk bench --model NAME [--batch N] [--size H[xW]] [--runs R] [--device D] [--no-top]\n"
-     "            [--alpha A] [--depth-multiplier N] [--no-reference] [--verbose]\n"},
+     "  kvk bench --model NAME [--batch N[,N...]] [--size H[xW]] [--runs R] [--device D]\n"
+     "            [--no-top] [--no-reference] [--peak] [--layers] [--json] [--alpha A]\n"
+     "            [--depth-multiplier N] [--verbose]\n"
+     "  kvk bench --model NAME --soak N [--batch N] [--size H[xW]] [--device D] [--no-top] "
+     "[--json]\n"},
 };
 #define COMMAND_COUNT ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
@@ -75,7 +77,7 @@ static const struct option {
     {"--preprocess", C_PREDICT | C_FEATURES, 1},
     {"--max-pixels", C_PREDICT | C_FEATURES, 1},
     {"--batch", C_PREDICT | C_FEATURES | C_BENCH, 1},
-    {"--json", C_PREDICT | C_FEATURES, 0},
+    {"--json", C_PREDICT | C_FEATURES | C_BENCH, 0},
     {"--top", C_PREDICT, 1},
     {"--layer", C_FEATURES, 1},
     {"--pooling", C_FEATURES, 1},
@@ -87,6 +89,9 @@ static const struct option {
     {"--depth-multiplier", C_PREDICT | C_FEATURES | C_BENCH, 1},
     {"--no-top", C_BENCH, 0},
     {"--no-reference", C_BENCH, 0},
+    {"--peak", C_BENCH, 0},
+    {"--layers", C_BENCH, 0},
+    {"--soak", C_BENCH, 1},
     {"--verbose", C_ALL, 0},
     {"-v", C_ALL, 0},
 };
@@ -137,6 +142,13 @@ static const char *const NOTES =
     "\"values\"}, values being every number as nested lists of that shape (large for early\n"
     "layers: prefer --out).\n"
     "\n"
+    "bench: random weights and inputs; per batch (--batch 1,8,32) the load time, the first\n"
+    "inference, min/median/max of --runs timed runs (10), images/s, GFLOP/s, memory; the CPU\n"
+    "reference in the same run (unless --no-reference). --peak measures the device's GEMM and\n"
+    "copy ceilings with probe shaders; --layers times each layer with GPU timestamps; --json\n"
+    "writes one JSON object. --soak N runs N inferences and samples host and device memory:\n"
+    "exit status 3 when they did not stay flat.\n"
+    "\n"
     "kvk help COMMAND or kvk COMMAND --help: one command's usage; kvk --version: the version.\n";
 
 /* All commands' usage, or one's (`only`), then the notes. */
@@ -178,7 +190,10 @@ static int usage_error(const char *msg, const char *arg) {
 typedef struct args {
     const char *model, *weights, *device, *resize, *jpeg, *preprocess, *size, *pooling, *out;
     const char *model_file, *labels;
-    int top, with_top, json, verbose, batch, runs, no_top, no_reference;
+    int top, with_top, json, verbose, batch, runs, no_top, no_reference, peak, time_layers;
+    const char *batch_list; /* bench: --batch N[,N...] */
+    long soak;              /* bench: --soak N */
+    int runs_given;
     double alpha;         /* --alpha; 0: not given */
     int depth_multiplier; /* --depth-multiplier; 0: not given */
     long long max_pixels; /* --max-pixels; 0: not given */
@@ -221,7 +236,7 @@ static int wrong_command(const char *option, const struct command *cmd) {
 static int parse_args(int argc, char **argv, const struct command *cmd, args *a) {
     memset(a, 0, sizeof *a);
     a->top = 5;
-    a->runs = 5;
+    a->runs = 10;
     a->files = calloc((size_t)argc, sizeof *a->files);
     a->layers = calloc((size_t)argc, sizeof *a->layers);
     if (!a->files || !a->layers) return usage_error("out of memory", NULL);
@@ -282,6 +297,9 @@ static int parse_args(int argc, char **argv, const struct command *cmd, args *a)
             VALUE();
             if (!parse_int(next, 1, &a->top))
                 return usage_error("--top needs a positive number, got ", next);
+        } else if (!strcmp(o, "--batch") && cmd->bit == C_BENCH) {
+            VALUE();
+            a->batch_list = next; /* a list: checked by cmd_bench */
         } else if (!strcmp(o, "--batch")) {
             VALUE();
             if (!parse_int(next, 1, &a->batch))
@@ -311,6 +329,13 @@ static int parse_args(int argc, char **argv, const struct command *cmd, args *a)
             VALUE();
             if (!parse_int(next, 1, &a->runs))
                 return usage_error("--runs needs a positive number, got ", next);
+            a->runs_given = 1;
+        } else if (!strcmp(o, "--soak")) {
+            VALUE();
+            int n;
+            if (!parse_int(next, 1, &n))
+                return usage_error("--soak needs a positive number of inferences, got ", next);
+            a->soak = n;
         } else if (!strcmp(o, "--json"))
             a->json = 1;
         else if (!strcmp(o, "--verbose") || !strcmp(o, "-v"))
@@ -319,6 +344,10 @@ static int parse_args(int argc, char **argv, const struct command *cmd, args *a)
             a->no_top = 1;
         else if (!strcmp(o, "--no-reference"))
             a->no_reference = 1;
+        else if (!strcmp(o, "--peak"))
+            a->peak = 1;
+        else if (!strcmp(o, "--layers"))
+            a->time_layers = 1;
         else if (o[0] == '-' && o[1])
             return usage_error("unknown option ", o);
         else
@@ -963,98 +992,55 @@ static int cmd_features(const args *a) {
     return rc;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-/* Times `runs` inferences after one warm-up; prints and returns the median seconds. */
-static int bench_one(const args *a, const char *device, int runs, double *median,
-                     kvk_model_info *info, char *device_name, size_t name_size) {
-    kvk_context *ctx;
-    if (open_context(a, device, &ctx)) return 1;
-    snprintf(device_name, name_size, "%s", kvk_context_device_name(ctx));
-    int h = 0, w = 0;
-    if (a->size) parse_size(a->size, &h, &w); /* checked by cmd_bench */
-    kvk_model_options mo = {.architecture = a->model,
-                            .include_top = !a->no_top,
-                            .pooling = a->no_top ? KVK_POOLING_AVG : KVK_POOLING_NONE,
-                            .height = h,
-                            .width = w,
-                            .batch = a->batch ? a->batch : 1,
-                            .alpha = a->alpha,
-                            .depth_multiplier = a->depth_multiplier,
-                            .random_seed = 1};
-    kvk_model *model;
-    double t0 = now_seconds();
-    if (kvk_model_create(ctx, &mo, &model) != KVK_OK) {
-        kvk_context_destroy(ctx);
-        return fail("cannot build the model");
+/* --batch 1,8,32: positive numbers, each once, no empty item. */
+static int parse_batches(const char *list, kvk_bench_options *o) {
+    o->batch_count = 0;
+    for (const char *item = list;; item++) {
+        const char *comma = strchr(item, ',');
+        size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char buf[16];
+        int n;
+        if (len == 0 || len >= sizeof buf || o->batch_count == KVK_BENCH_MAX_BATCHES) return 0;
+        memcpy(buf, item, len);
+        buf[len] = 0;
+        if (!parse_int(buf, 1, &n)) return 0;
+        for (int k = 0; k < o->batch_count; k++)
+            if (o->batches[k] == n) return 0;
+        o->batches[o->batch_count++] = n;
+        if (!comma) return 1;
+        item = comma;
     }
-    double build = now_seconds() - t0;
-    int ih, iw, ic;
-    kvk_model_input_shape(model, &ih, &iw, &ic);
-    long in_size = (long)mo.batch * ih * iw * ic;
-    float *input = malloc(sizeof(float) * (size_t)in_size);
-    float *output = malloc(sizeof(float) * (size_t)mo.batch * kvk_model_output_size(model));
-    double *times = calloc((size_t)runs, sizeof *times);
-    int rc = input && output && times ? 0 : fail("out of memory");
-    for (long i = 0; !rc && i < in_size; i++) input[i] = (float)((i * 7919) % 255) - 120.0f;
-    for (int r = -1; !rc && r < runs; r++) {
-        double t = now_seconds();
-        if (kvk_model_run(model, input, mo.batch, output) != KVK_OK) rc = fail("inference failed");
-        if (r >= 0) times[r] = now_seconds() - t;
-    }
-    if (!rc) {
-        qsort(times, (size_t)runs, sizeof *times, cmp_double);
-        *median = times[runs / 2];
-        kvk_model_get_info(model, info);
-        fprintf(stderr, "  %-48s build %.2f s, first run included in warm-up\n", device_name,
-                build);
-    }
-    free(input);
-    free(output);
-    free(times);
-    kvk_model_destroy(model);
-    kvk_context_destroy(ctx);
-    return rc;
 }
 
 static int cmd_bench(const args *a) {
     if (!a->model) return usage_error("bench needs --model NAME", NULL);
-    int h, w;
-    if (a->size && !parse_size(a->size, &h, &w))
+    kvk_bench_options o = {.model = a->model,
+                           .device = a->device,
+                           .no_top = a->no_top,
+                           .alpha = a->alpha,
+                           .depth_multiplier = a->depth_multiplier,
+                           .runs = a->runs,
+                           .no_reference = a->no_reference,
+                           .peak = a->peak,
+                           .layers = a->time_layers,
+                           .soak = a->soak,
+                           .json = a->json,
+                           .verbose = a->verbose,
+                           .batches = {1},
+                           .batch_count = 1};
+    if (!kvk_application_find(a->model)) return fail("cannot benchmark");
+    if (a->size && !parse_size(a->size, &o.height, &o.width))
         return usage_error("--size takes H or HxW (positive numbers), got ", a->size);
-    int batch = a->batch ? a->batch : 1;
-    double t_dev, t_ref = 0;
-    kvk_model_info info, ref_info;
-    char name[320], ref_name[320];
-    if (bench_one(a, a->device, a->runs, &t_dev, &info, name, sizeof name)) return 1;
-    if (!a->no_reference &&
-        bench_one(a, "cpu-reference", 1, &t_ref, &ref_info, ref_name, sizeof ref_name))
-        return 1;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double gflop = info.flops * batch / 1e9;
-    printf("model        %s, batch %d, %s\n", a->model, batch, a->no_top ? "no top" : "with top");
-    printf("device       %s\n", name);
-    printf("latency      %.2f ms per batch (median of %d), %.2f ms per image\n", t_dev * 1e3,
-           a->runs, t_dev * 1e3 / batch);
-    printf("throughput   %.2f images/s, %.2f GFLOP/s (%.2f GFLOP per image)\n", batch / t_dev,
-           gflop / t_dev, info.flops / 1e9);
-    printf("memory       weights %.1f MiB resident, activation pool %.1f MiB, host peak RSS %.1f "
-           "MiB\n",
-           info.weight_bytes / 1048576.0, info.activation_bytes / 1048576.0, ru.ru_maxrss / 1024.0);
-    if (!a->no_reference)
-        printf("reference    %s: %.2f ms per batch, %.2f GFLOP/s; device speed-up x%.1f\n",
-               ref_name, t_ref * 1e3, gflop / t_ref, t_ref / t_dev);
-    return 0;
+    if (a->batch_list && !parse_batches(a->batch_list, &o))
+        return usage_error("--batch takes positive numbers separated by commas, each once (at "
+                           "most 16), got ",
+                           a->batch_list);
+    if (a->soak &&
+        (a->peak || a->time_layers || a->runs_given || a->no_reference || o.batch_count > 1))
+        return usage_error("--soak runs alone: with --model, --size, --device, --no-top, --json "
+                           "and one --batch",
+                           NULL);
+    return kvk_bench_run(&o);
 }
 
 int main(int argc, char **argv) {

@@ -62,6 +62,10 @@ typedef struct kvk_context_options {
      * depthwise_conv2d"): tests use it to run every variant on every device that can. An
      * unknown name, or one the device cannot run, fails context creation. */
     const char *kernels;
+    /* Models created on this context write a GPU timestamp after every layer (where the
+     * device's queue has timestamps), read with kvk_model_layer_time (kvk/bench.h). Off,
+     * nothing is recorded. */
+    int time_layers;
 } kvk_context_options;
 
 kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **out);

@@ -62,3 +62,9 @@
 #define KVK_WINOGRAD_OUTPUT_PARAMS(X)                                                        \
     X(int, OH) X(int, OW) X(int, OC) X(int, TH) X(int, TW) X(int, total) X(int, ostride)     \
     X(int, obase) X(float, act_slope) X(float, act_max) X(float, act_threshold)
+
+// probe_gemm.comp (kvk bench --peak): C = A B, row-major, A M x K, B K x N.
+#define KVK_PROBE_GEMM_PARAMS(X) X(int, M) X(int, N) X(int, K)
+
+// probe_copy.comp (kvk bench --peak): total vec4 values copied.
+#define KVK_PROBE_COPY_PARAMS(X) X(int, total)

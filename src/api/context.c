@@ -14,6 +14,7 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
     kvk_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     ctx->verbose = options->verbose;
+    ctx->time_layers = options->time_layers;
     const char *selector = options->device;
     if (!selector || !*selector) selector = getenv("KVK_DEVICE");
     const char *validation_env = getenv("KVK_VALIDATION");

@@ -21,6 +21,7 @@ struct kvk_context {
     uint64_t max_binding_bytes;     /* the cap on one storage buffer binding */
     size_t alignment;               /* of tensor offsets inside buffers */
     kvk_vk_kernel_override kernels; /* forced kernel variants (options.kernels, KVK_KERNELS) */
+    int time_layers;                /* options.time_layers */
 };
 
 struct kvk_model {

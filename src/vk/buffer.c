@@ -63,11 +63,20 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
                                 dev->memory.memoryHeaps[heap].size / 1048576.0);
     }
     out->size = size;
+    out->allocation = req.size;
+    dev->allocated_bytes += req.size;
+    dev->allocations++;
+    if (dev->allocated_bytes > dev->peak_allocated_bytes)
+        dev->peak_allocated_bytes = dev->allocated_bytes;
     return KVK_OK;
 }
 
 void kvk_vk_buffer_destroy(kvk_vk_device *dev, kvk_vk_buffer *buf) {
     if (buf->buffer) dev->vkd.vkDestroyBuffer(dev->device, buf->buffer, NULL);
     if (buf->memory) dev->vkd.vkFreeMemory(dev->device, buf->memory, NULL);
+    if (buf->allocation) { /* counted only once allocated and bound */
+        dev->allocated_bytes -= buf->allocation;
+        dev->allocations--;
+    }
     memset(buf, 0, sizeof *buf);
 }

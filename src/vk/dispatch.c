@@ -30,6 +30,7 @@ kvk_status kvk_vk_instance_table_load(VkInstance instance, kvk_vk_instance_table
     LOAD(vkGetPhysicalDeviceProperties2);
     LOAD(vkGetPhysicalDeviceFeatures2);
     LOAD(vkGetPhysicalDeviceMemoryProperties);
+    LOAD(vkGetPhysicalDeviceMemoryProperties2);
     LOAD(vkGetPhysicalDeviceQueueFamilyProperties);
     LOAD(vkEnumerateDeviceExtensionProperties);
     LOAD(vkCreateDevice);

@@ -35,6 +35,7 @@ struct kvk_vk_model {
     uint64_t max_binding;
     kvk_vk_kernel_override kernels;
     size_t alignment;
+    int time_layers;              /* a timestamp after every step (kvk_vk_model_layer_ms) */
     const kvk_vk_kernel **kernel; /* per step: what the op's choose() picked, or NULL */
     const char **variants;        /* per step: the kernel recorded */
     kvk_vk_buffer scratch;        /* the largest scratch any step needs */
@@ -211,7 +212,7 @@ static kvk_status record_network(vk_state *s) {
     VkBufferCopy up = {0, in->offset, s->input.size};
     s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
     kvk_vk_barrier(&s->rec);
-    st = kvk_vk_profile_begin(&s->profile, s->dev, s->rec.cmd, plan->step_count);
+    st = kvk_vk_profile_begin(&s->profile, s->dev, s->rec.cmd, plan->step_count, s->time_layers);
     kvk_vk_binding weights[MAX_PIECES];
     for (int i = 0; i < plan->step_count && st == KVK_OK; i++) {
         const kvk_step *step = &plan->steps[i];
@@ -325,6 +326,7 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     s->max_binding = o->max_binding;
     if (o->kernels) s->kernels = *o->kernels;
     s->alignment = o->alignment;
+    s->time_layers = o->time_layers;
     size_t steps = (size_t)(p->step_count ? p->step_count : 1);
     s->variants = calloc(steps, sizeof *s->variants);
     s->kernel = calloc(steps, sizeof *s->kernel);
@@ -363,6 +365,14 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
 
 const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index) {
     return index >= 0 && index < m->plan->step_count ? m->variants[index] : NULL;
+}
+
+int kvk_vk_model_layer_ms(const kvk_vk_model *m, int index, double *ms) {
+    return kvk_vk_profile_step_ms(&m->profile, index, ms);
+}
+
+void kvk_vk_model_layer_times_reset(kvk_vk_model *m) {
+    kvk_vk_profile_reset(&m->profile);
 }
 
 kvk_status kvk_vk_model_run(kvk_vk_model *s, const float *input, int batch, float *const *outputs) {

@@ -21,6 +21,9 @@ typedef struct kvk_vk_model_options {
      * fit the device by itself (one buffer over a limit, more than a heap), before anything
      * was allocated or any host weight freed: fewer images per submission may fit. */
     int *too_large;
+    /* Write a timestamp after every step (where the queue has timestamps): each run then
+     * adds up its steps' times (kvk_vk_model_layer_ms). Off, nothing is recorded. */
+    int time_layers;
 } kvk_vk_model_options;
 
 /* Uploads the weights, allocates the activation arena and records the network. The graph and
@@ -31,6 +34,11 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
 /* Runs `batch` images in chunks of the plan's batch. */
 kvk_status kvk_vk_model_run(kvk_vk_model *m, const float *input, int batch, float *const *outputs);
 void kvk_vk_model_destroy(kvk_vk_model *m);
+
+/* Step `index`'s mean GPU milliseconds over the runs since creation or the last reset;
+ * returns that number of runs, 0 when the model is not timed or the queue has no timestamps. */
+int kvk_vk_model_layer_ms(const kvk_vk_model *m, int index, double *ms);
+void kvk_vk_model_layer_times_reset(kvk_vk_model *m);
 
 /* The kernel variant (embedded shader) step `index` was recorded with. */
 const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index);

@@ -1,5 +1,6 @@
-/* Per-step GPU time, for finding where a network spends it: with KVK_PROFILE=1 the recorded
- * command buffer writes a timestamp after every step, each run adds the differences up, and
+/* Per-step GPU time, for finding where a network spends it: with KVK_PROFILE=1 (or when the
+ * model asks for layer timing, `kvk bench --layers`) the recorded command buffer writes a
+ * timestamp after every step and each run adds the differences up; with KVK_PROFILE,
  * releasing the model prints the totals per op and the slowest steps to stderr. */
 #include "vk/profile.h"
 
@@ -8,10 +9,11 @@
 #include <string.h>
 
 kvk_status kvk_vk_profile_begin(kvk_vk_profile *p, kvk_vk_device *dev, VkCommandBuffer cmd,
-                                int steps) {
+                                int steps, int requested) {
     memset(p, 0, sizeof *p);
     const char *env = getenv("KVK_PROFILE");
-    if (!env || !*env || !strcmp(env, "0")) return KVK_OK;
+    p->report = env && *env && strcmp(env, "0");
+    if (!p->report && !requested) return KVK_OK;
     uint32_t n = 0;
     dev->vki.vkGetPhysicalDeviceQueueFamilyProperties(dev->physical, &n, NULL);
     VkQueueFamilyProperties *qf = calloc(n ? n : 1, sizeof *qf);
@@ -20,9 +22,10 @@ kvk_status kvk_vk_profile_begin(kvk_vk_profile *p, kvk_vk_device *dev, VkCommand
     uint32_t bits = dev->queue_family < n ? qf[dev->queue_family].timestampValidBits : 0;
     free(qf);
     if (!bits) {
-        fprintf(stderr, "kvk: KVK_PROFILE: this queue has no timestamps\n");
+        if (p->report) fprintf(stderr, "kvk: KVK_PROFILE: this queue has no timestamps\n");
         return KVK_OK;
     }
+    p->mask = bits >= 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
     p->ms = calloc((size_t)steps, sizeof *p->ms);
     VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                 .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -53,15 +56,28 @@ void kvk_vk_profile_collect(kvk_vk_profile *p) {
             p->dev->device, p->pool, 0, (uint32_t)p->steps + 1, sizeof *t * ((size_t)p->steps + 1),
             t, sizeof *t, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
         double period = p->dev->props.limits.timestampPeriod * 1e-6; /* ns -> ms */
-        for (int i = 0; i < p->steps; i++) p->ms[i] += (double)(t[i + 1] - t[i]) * period;
+        for (int i = 0; i < p->steps; i++)
+            p->ms[i] += (double)((t[i + 1] - t[i]) & p->mask) * period; /* counters wrap */
         p->runs++;
     }
     free(t);
 }
 
+int kvk_vk_profile_step_ms(const kvk_vk_profile *p, int step, double *ms) {
+    if (!p->pool || !p->runs || step < 0 || step >= p->steps) return 0;
+    *ms = p->ms[step] / p->runs;
+    return p->runs;
+}
+
+void kvk_vk_profile_reset(kvk_vk_profile *p) {
+    if (!p->pool) return;
+    memset(p->ms, 0, (size_t)p->steps * sizeof *p->ms);
+    p->runs = 0;
+}
+
 void kvk_vk_profile_report(kvk_vk_profile *p, const kvk_graph *g, const kvk_plan *plan) {
     if (!p->pool) return;
-    if (p->runs) {
+    if (p->runs && p->report) {
         double by_op[KVK_OP_COUNT] = {0}, total = 0;
         int count[KVK_OP_COUNT] = {0};
         for (int i = 0; i < p->steps; i++) {

@@ -58,6 +58,10 @@ typedef struct kvk_vk_device {
     pthread_mutex_t memory_lock;
     VkDeviceSize heap_reserved[VK_MAX_MEMORY_HEAPS];
     int verbose;
+    /* device memory kvk holds (buffer.c counts every allocation): benchmarks and the soak
+     * run report it */
+    uint64_t allocated_bytes, peak_allocated_bytes;
+    int allocations;
 } kvk_vk_device;
 
 /* A buffer with its own memory. */
@@ -65,7 +69,8 @@ typedef struct kvk_vk_buffer {
     VkBuffer buffer;
     VkDeviceMemory memory;
     VkDeviceSize size;
-    void *mapped; /* host-visible buffers are mapped for their whole life */
+    VkDeviceSize allocation; /* the memory's size, as counted in kvk_vk_device */
+    void *mapped;            /* host-visible buffers are mapped for their whole life */
 } kvk_vk_buffer;
 
 /* A range of a buffer bound to one shader binding. */
@@ -121,6 +126,17 @@ kvk_status kvk_vk_memory_reserve(kvk_vk_device *dev, kvk_vk_memory_plan *plan, c
 void kvk_vk_memory_release(kvk_vk_device *dev, kvk_vk_memory_plan *plan);
 void kvk_vk_memory_release_one(kvk_vk_device *dev, kvk_vk_memory_plan *plan, const char *what);
 void kvk_vk_buffer_destroy(kvk_vk_device *dev, kvk_vk_buffer *buf);
+/* Device memory in use (memory_usage.c): what kvk holds, and the driver's own figures where it has
+ * VK_EXT_memory_budget (has_budget 0 otherwise). */
+typedef struct kvk_vk_memory {
+    uint64_t allocated_bytes, peak_allocated_bytes;
+    int allocations;
+    int has_budget;
+    uint64_t budget_usage_bytes, budget_bytes; /* summed over the device-local heaps */
+} kvk_vk_memory;
+void kvk_vk_memory_query(const kvk_vk_device *dev, kvk_vk_memory *out);
+/* Lets the peak restart from what is held now (a benchmark's next model). */
+void kvk_vk_memory_reset_peak(kvk_vk_device *dev);
 /* Submits a command buffer to the device's queue (under its lock) and waits for it. */
 kvk_status kvk_vk_submit_wait(kvk_vk_device *dev, VkCommandBuffer cmd);
 /* vkDeviceWaitIdle under the queue lock. */
