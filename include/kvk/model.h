@@ -93,8 +93,8 @@ const char *kvk_model_source(const kvk_model *model);
  * application's ("resnet50"). */
 const char *kvk_model_name(const kvk_model *model);
 
-/* The Keras layers the model runs, in build order, the input layer first: what Keras'
- * model.layers lists (the application's layers, or the config's, up to the requested outputs).
+/* The Keras layers the model runs, in Keras' model.layers order (tf-keras' order: by depth
+ * from the outputs, then first visit; the input layer first): what Keras' model.layers lists (the application's layers, or the config's, up to the requested outputs).
  * kvk's own internal nodes (a SeparableConv2D's depthwise half, a split-off softmax) are not
  * listed; layers fused for speed still are. Index 0..kvk_model_layer_count()-1. */
 int kvk_model_layer_count(const kvk_model *model);

@@ -47,6 +47,7 @@ class ContextOptions(ctypes.Structure):
         ("max_memory_bytes", ctypes.c_uint64),
         ("verbose", ctypes.c_int),
         ("kernels", ctypes.c_char_p),
+        ("time_layers", ctypes.c_int),
     ]
 
 

@@ -39,6 +39,10 @@ struct kvk_model {
     char output_names[KVK_MAX_OUTPUTS][96]; /* the requested layer names, or the last layer */
     double flops;
     double weight_bytes;
+    /* Keras' model.layers order of the graph's nodes, taken before the passes rewire it
+     * (keras/keras_order.h); kvk_model_layer_* list the Keras layers in it */
+    int *layer_order;
+    int layer_order_count;
     kvk_cpu_model *cpu; /* the backend's model: one of the two */
     kvk_vk_model *vk;
     /* One run at a time: a run fills the model's input buffer, submits its one recorded

@@ -8,6 +8,7 @@
 #include "api/internal.h"
 #include "keras/apps/apps.h"
 #include "keras/bind.h"
+#include "keras/keras_order.h"
 #include "api/model_config.h"
 #include "keras/weights.h"
 
@@ -54,6 +55,12 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     m->source = "builder";
     kvk_graph_prune(&m->graph);
     m->flops = kvk_graph_flops(&m->graph);
+    m->layer_order = malloc(sizeof(int) * (size_t)(m->graph.count ? m->graph.count : 1));
+    m->layer_order_count = m->layer_order ? kvk_keras_layer_order(&m->graph, m->layer_order) : -1;
+    if (m->layer_order_count < 0) {
+        kvk_model_destroy(m);
+        return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
     if (optimize && !ctx->cpu_reference) {
         kvk_graph_optimize(&m->graph);
         kvk_graph_place_concats(&m->graph);
@@ -224,6 +231,7 @@ void kvk_model_destroy(kvk_model *model) {
     kvk_plan_free(&model->plan);
     kvk_graph_free(&model->graph);
     pthread_mutex_destroy(&model->run_lock);
+    free(model->layer_order);
     free(model);
 }
 

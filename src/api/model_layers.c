@@ -1,5 +1,6 @@
 /* The model's Keras layers as model.layers and model.summary() list them: the graph's nodes
- * the outputs need, as they were before fusion (fused nodes keep their name and shape). */
+ * the outputs need, as they were before fusion (fused nodes keep their name and shape), in
+ * Keras' model.layers order (taken when the model was made, keras/keras_order.h). */
 #include <stddef.h>
 
 #include "api/internal.h"
@@ -15,8 +16,8 @@ static int is_keras_layer(const kvk_node *n) {
 /* The node of layer `index`, or NULL. */
 static const kvk_node *layer_node(const kvk_model *model, int index) {
     if (!model || index < 0) return NULL;
-    for (int i = 0; i < model->graph.count; i++) {
-        const kvk_node *n = &model->graph.nodes[i];
+    for (int i = 0; i < model->layer_order_count; i++) {
+        const kvk_node *n = &model->graph.nodes[model->layer_order[i]];
         if (is_keras_layer(n) && index-- == 0) return n;
     }
     return NULL;
@@ -24,8 +25,8 @@ static const kvk_node *layer_node(const kvk_model *model, int index) {
 
 int kvk_model_layer_count(const kvk_model *model) {
     int count = 0;
-    for (int i = 0; model && i < model->graph.count; i++)
-        count += is_keras_layer(&model->graph.nodes[i]);
+    for (int i = 0; model && i < model->layer_order_count; i++)
+        count += is_keras_layer(&model->graph.nodes[model->layer_order[i]]);
     return count;
 }
 
