@@ -128,3 +128,31 @@ def build(
         "name": name,
     }
     return Model(_options=options)
+
+
+def application(architecture, keras_function, default_name, default_size, min_size, module):
+    """A keras.applications constructor with Keras' own signature (the same arguments, in the
+    same order, with the same defaults; Keras' default `name` is the architecture's) and
+    kvk's device=, for the applications that take nothing else."""
+
+    def constructor(
+        include_top=True,
+        weights="imagenet",
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=1000,
+        classifier_activation="softmax",
+        name=default_name,
+        device=None,
+    ):
+        return build(
+            architecture, default_size, min_size, include_top, weights, input_tensor,
+            input_shape, pooling, classes, classifier_activation, name, device,
+        )
+
+    constructor.__name__ = constructor.__qualname__ = keras_function
+    constructor.__module__ = module
+    constructor.__doc__ = (f"keras.applications' {keras_function}; device: an index or name "
+                           "(default: the best).")
+    return constructor

@@ -88,3 +88,17 @@ def decode_predictions(preds, top=5):
         result.sort(key=lambda r: r[2], reverse=True)
         results.append(result)
     return results
+
+
+def module_functions(mode):
+    """An application module's preprocess_input (its Keras mode) and decode_predictions."""
+
+    def preprocess(x, data_format=None):
+        return preprocess_input(x, data_format=data_format, mode=mode)
+
+    def decode(preds, top=5):
+        return decode_predictions(preds, top=top)
+
+    preprocess.__name__ = preprocess.__qualname__ = "preprocess_input"
+    decode.__name__ = decode.__qualname__ = "decode_predictions"
+    return preprocess, decode

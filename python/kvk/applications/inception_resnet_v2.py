@@ -4,27 +4,5 @@ from kvk.applications import _base, imagenet_utils
 
 __all__ = ["InceptionResNetV2", "preprocess_input", "decode_predictions"]
 
-
-def InceptionResNetV2(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="inception_resnet_v2",
-    device=None,
-):
-    """keras.applications.inception_resnet_v2.InceptionResNetV2; device: an index or name (default: the best)."""
-    return _base.build(
-        "inception_resnet_v2", 299, 75, include_top, weights, input_tensor, input_shape, pooling,
-        classes, classifier_activation, name, device,
-    )
-
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
+InceptionResNetV2 = _base.application("inception_resnet_v2", "InceptionResNetV2", "inception_resnet_v2", 299, 75, __name__)
+preprocess_input, decode_predictions = imagenet_utils.module_functions("tf")

@@ -25,9 +25,4 @@ def MobileNet(
         classifier_activation, name, device, alpha=alpha, depth_multiplier=depth_multiplier,
     )
 
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input, decode_predictions = imagenet_utils.module_functions("tf")

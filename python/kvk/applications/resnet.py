@@ -4,63 +4,7 @@ from kvk.applications import _base, imagenet_utils
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input", "decode_predictions"]
 
-
-def ResNet50(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50",
-    device=None,
-):
-    """keras.applications.resnet.ResNet50; device: an index or name (default: the best)."""
-    return _base.build(
-        "resnet50", 224, 32, include_top, weights, input_tensor, input_shape, pooling,
-        classes, classifier_activation, name, device,
-    )
-
-
-def ResNet101(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101",
-    device=None,
-):
-    """keras.applications.resnet.ResNet101; device: an index or name (default: the best)."""
-    return _base.build(
-        "resnet101", 224, 32, include_top, weights, input_tensor, input_shape, pooling,
-        classes, classifier_activation, name, device,
-    )
-
-
-def ResNet152(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152",
-    device=None,
-):
-    """keras.applications.resnet.ResNet152; device: an index or name (default: the best)."""
-    return _base.build(
-        "resnet152", 224, 32, include_top, weights, input_tensor, input_shape, pooling,
-        classes, classifier_activation, name, device,
-    )
-
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
+ResNet50 = _base.application("resnet50", "ResNet50", "resnet50", 224, 32, __name__)
+ResNet101 = _base.application("resnet101", "ResNet101", "resnet101", 224, 32, __name__)
+ResNet152 = _base.application("resnet152", "ResNet152", "resnet152", 224, 32, __name__)
+preprocess_input, decode_predictions = imagenet_utils.module_functions("caffe")

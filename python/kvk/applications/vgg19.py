@@ -4,27 +4,5 @@ from kvk.applications import _base, imagenet_utils
 
 __all__ = ["VGG19", "preprocess_input", "decode_predictions"]
 
-
-def VGG19(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg19",
-    device=None,
-):
-    """keras.applications.vgg19.VGG19; device: an index or name (default: the best)."""
-    return _base.build(
-        "vgg19", 224, 32, include_top, weights, input_tensor, input_shape, pooling,
-        classes, classifier_activation, name, device,
-    )
-
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
+VGG19 = _base.application("vgg19", "VGG19", "vgg19", 224, 32, __name__)
+preprocess_input, decode_predictions = imagenet_utils.module_functions("caffe")
