@@ -7,35 +7,7 @@ set -u
 kvk=$1
 weights=$2
 images="$KVK_SHARED_DATA/images"
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-check() { # check NAME COMMAND... : passes when the command succeeds
-  local name=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $name"
-  fi
-}
-
-# expect_fail NAME PATTERN ARGS... : kvk must exit non-zero and stderr must match PATTERN
-expect_fail() {
-  local name=$1 pattern=$2
-  shift 2
-  if "$kvk" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    echo "FAIL: $name: exit status 0"
-    failed=$((failed + 1))
-  elif ! grep -qE -- "$pattern" "$tmp/err"; then
-    echo "FAIL: $name: stderr does not match /$pattern/:"
-    cat "$tmp/err"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+. "$(dirname "$0")/../common/cli_checks.sh"
 
 "$kvk" predict "$images/skimage_chelsea.png" "$images/opencv_orange.jpg" --model resnet50 \
   --weights "$weights" --top 3 >"$tmp/text" 2>"$tmp/err"
@@ -174,22 +146,6 @@ HOME="$tmp" expect_fail "features: default weights without the top" "\.keras/mod
 
 # help and version: exit 0, usage on stdout; each command takes only its own options
 # expect_ok NAME PATTERN ARGS... : kvk must exit 0 and stdout must match PATTERN
-expect_ok() {
-  local name=$1 pattern=$2
-  shift 2
-  "$kvk" "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  if [ $rc -ne 0 ]; then
-    echo "FAIL: $name: exit status $rc"
-    cat "$tmp/err"
-    failed=$((failed + 1))
-  elif ! grep -qE -- "$pattern" "$tmp/out"; then
-    echo "FAIL: $name: stdout does not match /$pattern/"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
 expect_ok "kvk --help" "kvk predict IMAGE" --help
 expect_ok "kvk -h" "kvk bench --model" -h
 expect_ok "kvk help" "kvk features IMAGE" help

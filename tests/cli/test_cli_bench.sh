@@ -6,36 +6,8 @@
 # usage: test_cli_bench.sh KVK_BINARY
 set -u
 kvk=$1
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../common/cli_checks.sh"
 model=(--model mobilenet --size 32 --no-top)
-
-check() { # check NAME COMMAND... : passes when the command succeeds
-  local name=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $name"
-  fi
-}
-
-# expect_fail NAME PATTERN ARGS... : kvk must exit non-zero and stderr must match PATTERN
-expect_fail() {
-  local name=$1 pattern=$2
-  shift 2
-  if "$kvk" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    echo "FAIL: $name: exit status 0"
-    failed=$((failed + 1))
-  elif ! grep -qE -- "$pattern" "$tmp/err"; then
-    echo "FAIL: $name: stderr does not match /$pattern/:"
-    cat "$tmp/err"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
 
 "$kvk" bench "${model[@]}" --batch 1,2 --runs 2 --peak --layers --json >"$tmp/bench.json" 2>"$tmp/err"
 check "bench --json exits 0" test $? -eq 0

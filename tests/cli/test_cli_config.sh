@@ -9,34 +9,7 @@ kvk=$1
 oracle=$2
 images="$KVK_SHARED_DATA/images"
 small="$oracle/cfg_small_functional"
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-check() { # check NAME COMMAND... : passes when the command succeeds
-  local name=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $name"
-  fi
-}
-
-expect_fail() { # expect_fail NAME PATTERN ARGS... : non-zero exit, stderr matches PATTERN
-  local name=$1 pattern=$2
-  shift 2
-  if "$kvk" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    echo "FAIL: $name: exit status 0"
-    failed=$((failed + 1))
-  elif ! grep -qE -- "$pattern" "$tmp/err"; then
-    echo "FAIL: $name: stderr does not match /$pattern/:"
-    cat "$tmp/err"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+. "$(dirname "$0")/../common/cli_checks.sh"
 
 photos=("$images/skimage_chelsea.png" "$images/opencv_orange.jpg")
 # the model was fitted to inputs in [-1, 1]: --preprocess tf (its default, none, would feed
