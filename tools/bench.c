@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli_json.h"
 #include "core/json.h"
 #include "kvk.h"
 
@@ -333,18 +334,6 @@ static void json_head(kvk_json_writer *w, const kvk_bench_options *o, const char
     json_string(w, ", ", "device", device);
 }
 
-static int print_json(kvk_json_writer *w) {
-    if (w->failed) {
-        fprintf(stderr, "kvk: out of memory for the JSON output\n");
-        return 1;
-    }
-    if (w->length && fwrite(w->text, 1, w->length, stdout) != w->length) {
-        fprintf(stderr, "kvk: cannot write the JSON output\n");
-        return 1;
-    }
-    return 0;
-}
-
 static int write_json(const kvk_bench_options *o, const char *device, const kvk_device_peak *peak,
                       const reference_result *ref, const batch_result *results, int count) {
     kvk_json_writer w = {0};
@@ -415,7 +404,7 @@ static int write_json(const kvk_bench_options *o, const char *device, const kvk_
         kvk_json_write_raw(&w, "}");
     }
     kvk_json_write_raw(&w, "]}\n");
-    int rc = print_json(&w);
+    int rc = cli_print_json(&w);
     kvk_json_writer_free(&w);
     return rc;
 }
@@ -514,7 +503,7 @@ static int soak(const kvk_bench_options *o, kvk_context *ctx) {
         json_key(&w, ", ", "flat");
         kvk_json_write_raw(&w, flat ? "true" : "false");
         kvk_json_write_raw(&w, "}}\n");
-        rc = print_json(&w);
+        rc = cli_print_json(&w);
         kvk_json_writer_free(&w);
     } else {
         printf("soak         %ld inferences in %.1f s (%.2f ms each, first %.2f ms)\n", o->soak,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/internal.h"
+#include "cli_json.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "keras/config.h"
@@ -456,8 +457,7 @@ static int check_validation(kvk_context *ctx) {
     return 1;
 }
 
-/* Prints a JSON document built in memory, whole; 0, or 1 with a message. */
-static int print_json(kvk_json_writer *w) {
+int cli_print_json(kvk_json_writer *w) {
     if (w->failed) {
         fprintf(stderr, "kvk: out of memory for the JSON output\n");
         return 1;
@@ -687,7 +687,7 @@ static int cmd_predict(const args *a) {
     }
     kvk_json_write_raw(&json, "]\n");
     if (!rc) rc = check_validation(ctx);
-    if (a->json && !rc) rc = print_json(&json);
+    if (a->json && !rc) rc = cli_print_json(&json);
     kvk_json_writer_free(&json);
     free(input);
     free(output);
@@ -808,7 +808,7 @@ static int print_features(const args *a, const feature *f, int count) {
             kvk_json_write_raw(&w, "}");
         }
         kvk_json_write_raw(&w, "]\n");
-        int rc = print_json(&w);
+        int rc = cli_print_json(&w);
         kvk_json_writer_free(&w);
         return rc;
     }
