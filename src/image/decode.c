@@ -166,6 +166,16 @@ static int is_jpeg(const unsigned char *d, size_t n) {
     return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
 }
 
+/* stb_image takes a file for a JPEG when it starts with any number of 0xFF fill bytes before
+ * the start-of-image marker (FF FF FF D8 ...); libjpeg and Pillow want FF D8 FF. Such a file
+ * must not reach stb as "not a JPEG": it would skip the marker checks below (fuzzing found
+ * stb overflowing its Huffman tables through exactly that). */
+static int stb_takes_as_jpeg(const unsigned char *d, size_t n) {
+    size_t i = 0;
+    while (i < n && d[i] == 0xFF) i++;
+    return i >= 1 && i < n && d[i] == 0xD8;
+}
+
 /* stb_image 2.27 (Debian 12's) trusts a JPEG's markers: a Huffman table declaring more than
  * 256 codes overflows its tables (fixed in 2.28). Before a JPEG reaches stb, its marker
  * segments are walked (through the entropy-coded data of every scan, where progressive files
@@ -419,6 +429,13 @@ kvk_status kvk_image_load(const char *path, kvk_jpeg_decoder decoder, kvk_image 
         return kvk_fail(KVK_ERROR_FORMAT, "%s: empty file", path);
     }
     int jpeg = is_jpeg(data, size);
+    if (!jpeg && stb_takes_as_jpeg(data, size)) {
+        free(data);
+        return kvk_fail(KVK_ERROR_FORMAT,
+                        "%s: fill bytes before the JPEG start-of-image marker (a JPEG starts "
+                        "with FF D8 FF): not a JPEG file libjpeg or Pillow reads",
+                        path);
+    }
 #ifdef KVK_HAVE_LIBJPEG
     if (jpeg && decoder != KVK_JPEG_STB) {
         st = decode_libjpeg(path, data, size, out);
