@@ -5,9 +5,10 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   fuzz each target for SECONDS (default 60), from the
 #       seeds (tests/fuzz/corpus/TARGET) and what earlier runs found (build-fuzz/fuzz/TARGET/
-#       corpus). Every input that crashes, leaks or hangs in kvk's code is copied to
-#       tests/fuzz/corpus/TARGET/crash-SHA1: a regression file, replayed by the CTest test
-#       fuzz_TARGET from then on (fix the bug, commit both). Inputs that crash libhdf5 itself
+#       corpus). An input that crashes, leaks or hangs in kvk's code is copied to
+#       tests/fuzz/corpus/TARGET/crash-SHA1 (one per kind of crash and place): a regression file,
+#       replayed by the CTest test fuzz_TARGET from then on (fix the bug, commit both); all of
+#       them stay in build-fuzz/fuzz/TARGET/artifacts. Inputs that crash libhdf5 itself
 #       (which kvk runs in a child process for that reason) go to tests/fuzz/libhdf5/, one per
 #       kind of crash, once the child-process reader was seen to refuse them cleanly.
 #   scripts/fuzz.sh --runs N [TARGET...]   N runs per target from the seeds only, with a fixed
@@ -47,20 +48,23 @@ cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}") 
 # Whose crash a crash input is: the first frame of the sanitizer's or libFuzzer's stack trace
 # that lies in kvk's sources or in libhdf5 decides ("kvk", "libhdf5"); "none" when the input
 # runs cleanly on its own (a crash that needed the state of earlier inputs: "kvk", since only
-# kvk keeps state between inputs).
+# kvk keeps state between inputs). Leaves INPUT.kind: the report's kind and that frame's
+# function, e.g. "SEGV-H5HG_read", "leak-H5FL_blk_malloc", "timeout-H5C_load_entry".
 classify() {
   local exe=$1 input=$2 log
-  if log=$(KVK_HDF5_ISOLATION=0 "$exe" -timeout=10 -rss_limit_mb=2048 "$input" 2>&1); then
+  if log=$(KVK_HDF5_ISOLATION=0 UBSAN_OPTIONS=print_stacktrace=1 "$exe" -timeout=10 -rss_limit_mb=2048 "$input" 2>&1); then
     echo none
     return
   fi
-  local first
+  local first kind
   first=$(grep -E '^ +#[0-9]+ 0x' <<<"$log" | grep -E "libhdf5|$root/(src|tests)/" | head -n 1 || true)
+  kind=$(grep -m 1 -oE 'ERROR: (AddressSanitizer: [a-zA-Z-]+|LeakSanitizer|libFuzzer: [a-z-]+)|runtime error' <<<"$log" |
+    sed -E 's/.*(AddressSanitizer|libFuzzer): //; s/ERROR: LeakSanitizer/leak/; s/runtime error/ub/' || true)
+  echo "${kind:-crash}-$(sed -E 's/.* in ([A-Za-z0-9_]+).*/\1/; t; s/.*/unknown/' <<<"$first")" >"$input.kind"
   case "$first" in
   *libhdf5*) echo libhdf5 ;;
   *) echo kvk ;;
   esac
-  grep -E '^SUMMARY|ERROR: libFuzzer' <<<"$log" | head -n 1 >"$input.summary" || true
 }
 
 status=0
@@ -69,10 +73,12 @@ for t in "${targets[@]}"; do
   exe="$build/tests/fuzz/fuzz_$t"
   work="$build/fuzz/$t"
   rm -rf "$work/artifacts"
+  [ -z "$runs" ] || rm -rf "$work/corpus" # from the seeds only: repeatable
   mkdir -p "$work/corpus" "$work/artifacts"
+  # libFuzzer adds what it finds to its corpus folders: the seeds are copied, never written to
+  cp -n "$root/tests/fuzz/corpus/$t"/* "$work/corpus/"
   args=(-fork=1 -ignore_crashes=1 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/")
   if [ -n "$runs" ]; then
-    rm -rf "$work/corpus" && mkdir -p "$work/corpus" # from the seeds only: repeatable
     args+=(-runs="$runs" -seed=1)
   else
     args+=(-max_total_time="$seconds")
@@ -80,7 +86,7 @@ for t in "${targets[@]}"; do
   echo "fuzz.sh: fuzz_$t ${args[*]:4}" >&2
   log="$work/fuzz.log"
   # libhdf5 runs in this process under the fuzzer (tests/fuzz/fuzz_hdf5.c says why)
-  KVK_HDF5_ISOLATION=0 "$exe" "${args[@]}" "$work/corpus" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1 || true
+  KVK_HDF5_ISOLATION=0 "$exe" "${args[@]}" "$work/corpus" >"$log" 2>&1 || true
   last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -n 1 || true)
   if [ -z "$last" ]; then
     echo "fuzz.sh: fuzz_$t did not run; its log ($log) ends with:" >&2
@@ -90,10 +96,13 @@ for t in "${targets[@]}"; do
   fi
   kvk_crashes=0
   hdf5_crashes=0
+  filed=" " # the kinds of kvk crash filed in this run: one regression file each
   for a in "$work/artifacts"/*; do
     [ -f "$a" ] || continue
-    case "$a" in *.summary) continue ;; esac
+    case "$a" in *.kind) continue ;; esac
+    rm -f "$a.kind"
     who=$(classify "$exe" "$a")
+    [ -f "$a.kind" ] || echo none >"$a.kind"
     if [ "$who" = libhdf5 ]; then
       # kvk's defence: the same input through the child-process reader must end in an error
       if ! KVK_HDF5_ISOLATION=1 KVK_HDF5_TIMEOUT=20 "$exe" "$a" >/dev/null 2>&1; then
@@ -106,8 +115,8 @@ for t in "${targets[@]}"; do
     libhdf5)
       hdf5_crashes=$((hdf5_crashes + 1))
       if [ -z "$runs" ]; then
-        # one file per kind of crash: "SEGV-H5HG_read", "leak-...", ...
-        kind=$(sed -E 's/^SUMMARY: [A-Za-z]+: ([^ ]+).* in ([A-Za-z0-9_]+).*/\1-\2/; s/^SUMMARY: [A-Za-z]+: ([0-9]+ byte).*/leak/; s/.*libFuzzer: ([a-z-]+).*/\1/' "$a.summary" | tr -c 'A-Za-z0-9_\n-' _ | head -c 60)
+        # one file per kind of crash
+        kind=$(tr -c 'A-Za-z0-9_\n-' _ <"$a.kind" | head -c 60)
         mkdir -p "$root/tests/fuzz/libhdf5"
         ls "$root/tests/fuzz/libhdf5/$kind-"* >/dev/null 2>&1 ||
           cp "$a" "$root/tests/fuzz/libhdf5/$kind-$(sha1sum "$a" | cut -c1-12)"
@@ -116,9 +125,11 @@ for t in "${targets[@]}"; do
     kvk)
       kvk_crashes=$((kvk_crashes + 1))
       status=1
-      echo "fuzz.sh: fuzz_$t: crash in kvk: $a: $(cat "$a.summary" 2>/dev/null)" >&2
-      if [ -z "$runs" ]; then
+      echo "fuzz.sh: fuzz_$t: crash in kvk ($(cat "$a.kind")): $a" >&2
+      kind=$(cat "$a.kind")
+      if [ -z "$runs" ] && [[ "$filed" != *" $kind "* ]]; then
         cp "$a" "$root/tests/fuzz/corpus/$t/crash-$(sha1sum "$a" | cut -c1-40)"
+        filed+="$kind "
       fi
       ;;
     esac
