@@ -77,17 +77,20 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/corpus" "$work/artifacts"
   # libFuzzer adds what it finds to its corpus folders: the seeds are copied, never written to
   cp -n "$root/tests/fuzz/corpus/$t"/* "$work/corpus/"
-  args=(-fork=1 -ignore_crashes=1 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/")
+  args=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/")
   if [ -n "$runs" ]; then
+    # one process, exactly N runs (a crash ends it early, and is sorted below)
     args+=(-runs="$runs" -seed=1)
   else
-    args+=(-max_total_time="$seconds")
+    args+=(-fork=1 -ignore_crashes=1 -max_total_time="$seconds")
   fi
-  echo "fuzz.sh: fuzz_$t ${args[*]:4}" >&2
+  echo "fuzz.sh: fuzz_$t ${args[*]:3}" >&2
   log="$work/fuzz.log"
   # libhdf5 runs in this process under the fuzzer (tests/fuzz/fuzz_hdf5.c says why)
   KVK_HDF5_ISOLATION=0 "$exe" "${args[@]}" "$work/corpus" >"$log" 2>&1 || true
-  last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -n 1 || true)
+  # "#4019: cov: 1205 ft: 1050 corp: 53 exec/s 1163 oom/timeout/crash: 0/0/3 time: 9s ..." (-fork)
+  # "#2000	DONE   cov: 88 ft: 143 corp: 38/4929b lim: 168 exec/s: 0 rss: 69Mb" (one process)
+  last=$(grep -E '^#[0-9]+:?[[:space:]].*cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -n 1 || true)
   if [ -z "$last" ]; then
     echo "fuzz.sh: fuzz_$t did not run; its log ($log) ends with:" >&2
     tail -n 20 "$log" >&2
@@ -134,8 +137,7 @@ for t in "${targets[@]}"; do
       ;;
     esac
   done
-  # "#4019: cov: 1205 ft: 1050 corp: 53 exec/s 1163 oom/timeout/crash: 0/0/3 time: 9s ..."
-  figures=$(sed -E 's/^#([0-9]+): cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).* time: ([0-9]+)s.*/runs \1  cov \2  ft \3  corpus \4  time \5s/' <<<"$last")
+  figures=$(sed -E 's/^#([0-9]+):?[[:space:]].*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/runs \1  cov \2  ft \3  corpus \4/' <<<"$last")
   summary+=("fuzz_$t: $figures  crashes: kvk $kvk_crashes, libhdf5 $hdf5_crashes")
 done
 printf 'fuzz.sh: %s\n' "${summary[@]}"
