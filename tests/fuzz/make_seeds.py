@@ -9,8 +9,8 @@ Keras 2 save_weights file and its Keras 3 counterpart come from the corruption t
 generator (tests/hostile/make_small_keras_h5.py); the model configs, the model.save .h5 and
 the .keras archive are written by tf-keras and Keras 3 themselves, from tiny models. Only
 files named seed_* are rewritten: crash regressions (crash_*) in the same folders stay.
-Deterministic: fixed random seeds, so a rerun changes nothing but what Keras itself writes
-differently (dates in metadata.json are fixed below too)."""
+Fixed random seeds and dates: a rerun rewrites the same files, except the two .keras
+archives, whose model.weights.h5 Keras 3 writes slightly differently each time."""
 import io
 import json
 import os
