@@ -45,14 +45,16 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMP
   -DKVK_FUZZ=ON -DKVK_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 
-# Whose crash a crash input is: the first frame of the sanitizer's or libFuzzer's stack trace
-# that lies in kvk's sources or in libhdf5 decides ("kvk", "libhdf5"); "none" when the input
-# runs cleanly on its own (a crash that needed the state of earlier inputs: "kvk", since only
-# kvk keeps state between inputs). Leaves INPUT.kind: the report's kind and that frame's
-# function, e.g. "SEGV-H5HG_read", "leak-H5FL_blk_malloc", "timeout-H5C_load_entry".
+# Whose crash a crash input is, from running it alone: the first frame of the sanitizer's or
+# libFuzzer's stack trace that lies in kvk's sources or in libhdf5 decides ("kvk", "libhdf5");
+# "none" when it runs cleanly alone (counted as not reproduced: the fuzzing process's memory
+# as a whole, or an empty input fork mode records for a job that crashed before its first).
+# Leaves INPUT.kind: the report's kind and that frame's function, e.g. "SEGV-H5HG_read",
+# "leak-H5FL_reg_malloc" (the slow unwinder: libhdf5 has no frame pointers).
 classify() {
   local exe=$1 input=$2 log
-  if log=$(KVK_HDF5_ISOLATION=0 UBSAN_OPTIONS=print_stacktrace=1 "$exe" -timeout=10 -rss_limit_mb=2048 "$input" 2>&1); then
+  if log=$(KVK_HDF5_ISOLATION=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ASAN_OPTIONS=fast_unwind_on_malloc=0 "$exe" -timeout=10 -rss_limit_mb=2048 "$input" 2>&1); then
     echo none
     return
   fi
@@ -99,6 +101,7 @@ for t in "${targets[@]}"; do
   fi
   kvk_crashes=0
   hdf5_crashes=0
+  unreproduced=0
   filed=" " # the kinds of kvk crash filed in this run: one regression file each
   for a in "$work/artifacts"/*; do
     [ -f "$a" ] || continue
@@ -114,7 +117,7 @@ for t in "${targets[@]}"; do
       fi
     fi
     case "$who" in
-    none) ;;
+    none) unreproduced=$((unreproduced + 1)) ;;
     libhdf5)
       hdf5_crashes=$((hdf5_crashes + 1))
       if [ -z "$runs" ]; then
@@ -138,7 +141,7 @@ for t in "${targets[@]}"; do
     esac
   done
   figures=$(sed -E 's/^#([0-9]+):?[[:space:]].*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/runs \1  cov \2  ft \3  corpus \4/' <<<"$last")
-  summary+=("fuzz_$t: $figures  crashes: kvk $kvk_crashes, libhdf5 $hdf5_crashes")
+  summary+=("fuzz_$t: $figures  crashes: kvk $kvk_crashes, libhdf5 $hdf5_crashes, not reproduced alone $unreproduced")
 done
 printf 'fuzz.sh: %s\n' "${summary[@]}"
 [ $status = 0 ] || echo "fuzz.sh: crashes in kvk's code (above)" >&2
