@@ -378,9 +378,51 @@ static kvk_status decode_grey16(const char *path, const unsigned char *data, int
     return KVK_OK;
 }
 
+/* A PNG may hold IDAT chunks of length 0 (valid, Pillow reads them); stb_image copies an empty
+ * first one into its not yet allocated buffer, memcpy(NULL, p, 0), undefined behaviour that
+ * UBSan reports (found by fuzzing). Such chunks add nothing to the image data, so they are
+ * dropped from a copy given to stb instead. The chunks are walked while they fit in the file;
+ * what follows the last one that fits is copied as it is (stb reports it). Returns the copy
+ * (malloc'ed, *copy_size bytes), or NULL when there is no empty IDAT to drop. */
+static size_t png_chunk(const unsigned char *d, size_t n, size_t at, int *empty_idat) {
+    if (at + 12 > n) return 0; /* length, type, data, CRC */
+    size_t len = (size_t)d[at] << 24 | (size_t)d[at + 1] << 16 | (size_t)d[at + 2] << 8 | d[at + 3];
+    if (len > n - at - 12) return 0;
+    *empty_idat = len == 0 && memcmp(d + at + 4, "IDAT", 4) == 0;
+    return 12 + len;
+}
+
+static unsigned char *png_without_empty_idat(const unsigned char *d, size_t n, size_t *copy_size) {
+    static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (n < 8 || memcmp(d, signature, 8) != 0) return NULL;
+    int any = 0, empty;
+    size_t at = 8, step;
+    for (; (step = png_chunk(d, n, at, &empty)) > 0; at += step) any |= empty;
+    if (!any) return NULL;
+    unsigned char *copy = malloc(n);
+    if (!copy) return NULL;
+    memcpy(copy, d, 8);
+    size_t used = 8;
+    for (at = 8; (step = png_chunk(d, n, at, &empty)) > 0; at += step) {
+        if (empty) continue;
+        memcpy(copy + used, d + at, step);
+        used += step;
+    }
+    memcpy(copy + used, d + at, n - at);
+    *copy_size = used + (n - at);
+    return copy;
+}
+
 static kvk_status decode_stb(const char *path, const unsigned char *data, size_t size,
                              kvk_image *out) {
     if (size > INT_MAX) return kvk_fail(KVK_ERROR_FORMAT, "%s: file too large", path);
+    size_t png_size = 0;
+    unsigned char *png = png_without_empty_idat(data, size, &png_size);
+    if (png) {
+        kvk_status st = decode_stb(path, png, png_size, out);
+        free(png);
+        return st;
+    }
     int w, h, comp;
     /* stb allocates the whole image (and for PNG its inflated data) from the header's size */
     if (stbi_info_from_memory(data, (int)size, &w, &h, &comp)) {
