@@ -15,8 +15,9 @@
 #       seed, writing nothing into the source tree (scripts/test.sh); fails on a crash in kvk.
 #
 # A figure line per target at the end: executions, coverage (libFuzzer's cov: edges and ft:
-# features), corpus size, crashes in kvk and in libhdf5. The fuzzers run one process at a time
-# (-fork=1: a crash is recorded and fuzzing goes on).
+# features), corpus size, crash inputs in kvk, in libhdf5, and not reproduced alone. One
+# fuzzing process at a time: timed runs in fork mode (-fork=1 -ignore_crashes=1: a crash is
+# recorded and fuzzing goes on), --runs in a single process (a crash ends that target's run).
 # Environment: KVK_FUZZ_BUILD_DIR (default ./build-fuzz), KVK_JOBS (build jobs; default: cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,9 +42,13 @@ for t in "${targets[@]}"; do
 done
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/setup-deps.sh installs it)" >&2; exit 1; }
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-  -DKVK_FUZZ=ON -DKVK_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+if ! out=$(cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DKVK_FUZZ=ON -DKVK_BUILD_TESTS=OFF 2>&1 &&
+  cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}") 2>&1); then
+  echo "$out" >&2
+  echo "fuzz.sh: the clang build of the fuzz targets ($build) failed" >&2
+  exit 1
+fi
 
 # Whose crash a crash input is, from running it alone: the first frame of the sanitizer's or
 # libFuzzer's stack trace that lies in kvk's sources or in libhdf5 decides ("kvk", "libhdf5");
