@@ -82,6 +82,9 @@ for t in "${targets[@]}"; do
   rm -rf "$work/artifacts"
   [ -z "$runs" ] || rm -rf "$work/corpus" # from the seeds only: repeatable
   mkdir -p "$work/corpus" "$work/artifacts"
+  # the targets' temporary folders: a crashing process leaves its own behind
+  rm -rf "$work/tmp" && mkdir -p "$work/tmp"
+  export TMPDIR="$work/tmp"
   # libFuzzer adds what it finds to its corpus folders: the seeds are copied, never written to
   cp -n "$root/tests/fuzz/corpus/$t"/* "$work/corpus/"
   args=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/")
@@ -146,6 +149,7 @@ for t in "${targets[@]}"; do
     esac
   done
   figures=$(sed -E 's/^#([0-9]+):?[[:space:]].*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/runs \1  cov \2  ft \3  corpus \4/' <<<"$last")
+  rm -rf "$work/tmp"
   summary+=("fuzz_$t: $figures  crashes: kvk $kvk_crashes, libhdf5 $hdf5_crashes, not reproduced alone $unreproduced")
 done
 printf 'fuzz.sh: %s\n' "${summary[@]}"
