@@ -2,7 +2,8 @@
 # Installs what kvk needs to build and test on Debian 12, idempotently:
 #   - build: cmake, ninja, a C compiler, glslang, volk, Vulkan headers, HDF5, zlib, stb, libjpeg
 #   - run: the Vulkan loader and Mesa's lavapipe CPU driver
-#   - test: the Khronos validation layer, vulkaninfo, Node.js/npm, python3-venv, and
+#   - test: the Khronos validation layer, vulkaninfo, Node.js/npm, python3-venv, clang with
+#     its compiler-rt (libFuzzer and the sanitizers' runtimes: tests/fuzz), and
 #     SwiftShader (its ICD ships in Debian's chromium-common; only that .deb is unpacked into
 #     $KVK_CACHE_DIR/swiftshader, Chromium itself is not installed)
 #   scripts/setup-deps.sh [--runtime-only]   (--runtime-only: what the main job needs; npm
@@ -17,7 +18,7 @@ log() { echo "setup-deps: $*" >&2; }
 PACKAGES=(cmake ninja-build gcc pkg-config glslang-tools libvulkan-dev libvulkan-volk-dev
   libhdf5-dev zlib1g-dev libstb-dev libjpeg62-turbo-dev libvulkan1 mesa-vulkan-drivers nodejs npm)
 if [ "${1:-}" != "--runtime-only" ]; then
-  PACKAGES+=(vulkan-validationlayers vulkan-tools python3-venv)
+  PACKAGES+=(vulkan-validationlayers vulkan-tools python3-venv clang libclang-rt-14-dev)
 fi
 
 missing=()

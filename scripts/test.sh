@@ -7,7 +7,10 @@
 #      TensorFlow.js (npm, scripts/setup-weights.sh); the Python package (python/, pytest in the
 #      same venv) against Keras and TensorFlow.js
 #   3. a build with AddressSanitizer and UndefinedBehaviorSanitizer running the tests that
-#      exercise the library's own code paths hardest (formats, images, ops on lavapipe)
+#      exercise the library's own code paths hardest (formats, images, ops on lavapipe, the
+#      fuzz corpus replayed)
+#   4. a clang build of the file readers with libFuzzer (build-fuzz), each fuzz target run a
+#      fixed number of times from its seeds (scripts/fuzz.sh --runs; tests/fuzz)
 # Environment: KVK_BUILD_DIR (default ./build), KVK_CACHE_DIR (default ~/.cache/kvk),
 # KVK_JOBS (default: number of cores).
 # The build folders may have been configured before (scripts/classify.sh configures ./build
@@ -41,7 +44,8 @@ ctest --test-dir "$build" --no-tests=error --output-on-failure -j "$jobs" || sta
 # Drivers allocate at exit in ways LeakSanitizer reports as leaks; kvk's own leaks show up in
 # the non-Vulkan tests, which run with leak detection on.
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$asan" --no-tests=error --output-on-failure -j "$jobs" \
-  -R '^test_(real_h5|written_formats|json|image|npy|hostile_weights|hostile_images|hdf5_corrupt|model_layers)$' || status=1
+  -R '^(test_(real_h5|written_formats|json|image|npy|hostile_weights|hostile_images|hdf5_corrupt|model_layers)|fuzz_(hdf5|tfjs|image|npy|config|hdf5_isolated))$' || status=1
 ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --no-tests=error --output-on-failure -j "$jobs" \
   -R '^(ops\.lavapipe|hostile_cli|pipeline_cache\.lavapipe|keras_nan\.(lavapipe|reference))$' || status=1
+KVK_FUZZ_BUILD_DIR="$build-fuzz" KVK_JOBS="$jobs" bash scripts/fuzz.sh --runs 2000 || status=1
 exit $status

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 
@@ -143,6 +144,19 @@ kvk_status kvk_npy_read(const char *path, kvk_npy *out) {
     }
     if (count > SIZE_MAX / 8) {
         st = kvk_fail(KVK_ERROR_FORMAT, "%s: .npy array too large", path);
+        goto done;
+    }
+    /* The data the shape declares must be in the file before anything that size is allocated (a
+     * 130-byte header can declare 120 GB; fuzzing found it). */
+    struct stat sb;
+    long at = ftell(f);
+    if (at >= 0 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (uint64_t)(sb.st_size > at ? sb.st_size - at : 0) < count * (uint64_t)itemsize) {
+        st = kvk_fail(KVK_ERROR_FORMAT,
+                      "%s: .npy data truncated: the header declares %llu values (%llu bytes), "
+                      "%llu bytes follow it",
+                      path, (unsigned long long)count, (unsigned long long)count * itemsize,
+                      (unsigned long long)(sb.st_size > at ? sb.st_size - at : 0));
         goto done;
     }
     out->data = malloc(count ? count * sizeof(float) : 1);

@@ -166,6 +166,16 @@ static int is_jpeg(const unsigned char *d, size_t n) {
     return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
 }
 
+/* stb_image takes a file for a JPEG when it starts with any number of 0xFF fill bytes before
+ * the start-of-image marker (FF FF FF D8 ...); libjpeg and Pillow want FF D8 FF. Such a file
+ * must not reach stb as "not a JPEG": it would skip the marker checks below (fuzzing found
+ * stb overflowing its Huffman tables through exactly that). */
+static int stb_takes_as_jpeg(const unsigned char *d, size_t n) {
+    size_t i = 0;
+    while (i < n && d[i] == 0xFF) i++;
+    return i >= 1 && i < n && d[i] == 0xD8;
+}
+
 /* stb_image 2.27 (Debian 12's) trusts a JPEG's markers: a Huffman table declaring more than
  * 256 codes overflows its tables (fixed in 2.28). Before a JPEG reaches stb, its marker
  * segments are walked (through the entropy-coded data of every scan, where progressive files
@@ -368,9 +378,51 @@ static kvk_status decode_grey16(const char *path, const unsigned char *data, int
     return KVK_OK;
 }
 
+/* A PNG may hold IDAT chunks of length 0 (valid, Pillow reads them); stb_image copies an empty
+ * first one into its not yet allocated buffer, memcpy(NULL, p, 0), undefined behaviour that
+ * UBSan reports (found by fuzzing). Such chunks add nothing to the image data, so they are
+ * dropped from a copy given to stb instead. The chunks are walked while they fit in the file;
+ * what follows the last one that fits is copied as it is (stb reports it). Returns the copy
+ * (malloc'ed, *copy_size bytes), or NULL when there is no empty IDAT to drop. */
+static size_t png_chunk(const unsigned char *d, size_t n, size_t at, int *empty_idat) {
+    if (at + 12 > n) return 0; /* length, type, data, CRC */
+    size_t len = (size_t)d[at] << 24 | (size_t)d[at + 1] << 16 | (size_t)d[at + 2] << 8 | d[at + 3];
+    if (len > n - at - 12) return 0;
+    *empty_idat = len == 0 && memcmp(d + at + 4, "IDAT", 4) == 0;
+    return 12 + len;
+}
+
+static unsigned char *png_without_empty_idat(const unsigned char *d, size_t n, size_t *copy_size) {
+    static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (n < 8 || memcmp(d, signature, 8) != 0) return NULL;
+    int any = 0, empty;
+    size_t at = 8, step;
+    for (; (step = png_chunk(d, n, at, &empty)) > 0; at += step) any |= empty;
+    if (!any) return NULL;
+    unsigned char *copy = malloc(n);
+    if (!copy) return NULL;
+    memcpy(copy, d, 8);
+    size_t used = 8;
+    for (at = 8; (step = png_chunk(d, n, at, &empty)) > 0; at += step) {
+        if (empty) continue;
+        memcpy(copy + used, d + at, step);
+        used += step;
+    }
+    memcpy(copy + used, d + at, n - at);
+    *copy_size = used + (n - at);
+    return copy;
+}
+
 static kvk_status decode_stb(const char *path, const unsigned char *data, size_t size,
                              kvk_image *out) {
     if (size > INT_MAX) return kvk_fail(KVK_ERROR_FORMAT, "%s: file too large", path);
+    size_t png_size = 0;
+    unsigned char *png = png_without_empty_idat(data, size, &png_size);
+    if (png) {
+        kvk_status st = decode_stb(path, png, png_size, out);
+        free(png);
+        return st;
+    }
     int w, h, comp;
     /* stb allocates the whole image (and for PNG its inflated data) from the header's size */
     if (stbi_info_from_memory(data, (int)size, &w, &h, &comp)) {
@@ -419,6 +471,13 @@ kvk_status kvk_image_load(const char *path, kvk_jpeg_decoder decoder, kvk_image 
         return kvk_fail(KVK_ERROR_FORMAT, "%s: empty file", path);
     }
     int jpeg = is_jpeg(data, size);
+    if (!jpeg && stb_takes_as_jpeg(data, size)) {
+        free(data);
+        return kvk_fail(KVK_ERROR_FORMAT,
+                        "%s: fill bytes before the JPEG start-of-image marker (a JPEG starts "
+                        "with FF D8 FF): not a JPEG file libjpeg or Pillow reads",
+                        path);
+    }
 #ifdef KVK_HAVE_LIBJPEG
     if (jpeg && decoder != KVK_JPEG_STB) {
         st = decode_libjpeg(path, data, size, out);

@@ -22,7 +22,7 @@ static int write_strings(hid_t obj, const char *name, char **items, int count) {
     size_t width = 1;
     for (int i = 0; i < count; i++)
         if (strlen(items[i]) > width) width = strlen(items[i]);
-    char *buf = calloc((size_t)(count ? count : 1), width);
+    char *buf = calloc(count > 0 ? (size_t)count : 1, width);
     if (!buf) return 0;
     for (int i = 0; i < count; i++) memcpy(buf + (size_t)i * width, items[i], strlen(items[i]));
     hsize_t dims[1] = {(hsize_t)count};

@@ -327,6 +327,42 @@ static void test_corrupt_jpeg_for_stb(void) {
                    (const char *const[]){p, "truncated Huffman table", NULL});
 }
 
+/* What fuzzing found (tests/fuzz/corpus/image): fill bytes before SOI took a JPEG to stb as
+ * "not a JPEG", past the Huffman checks; an empty IDAT made stb memcpy into NULL. */
+static void test_fuzz_findings(void) {
+    static bytes b, c;
+    const char *p = tmp_path("fill_bytes.jpg");
+    jpeg_with_huffman_codes(&b, 300);
+    c.n = 0;
+    put8(&c, 0xFF);
+    put8(&c, 0xFF);
+    put(&c, b.d, b.n);
+    save(p, &c);
+    for (int dec = KVK_JPEG_DEFAULT; dec <= KVK_JPEG_LIBJPEG; dec++)
+        expect_refused("FF FF before the JPEG's SOI", p, (kvk_jpeg_decoder)dec,
+                       (const char *const[]){p, "fill bytes", NULL});
+
+    /* the 40x30 grey-128 RGB PNG with an empty IDAT before its data and one after */
+    p = tmp_path("empty_idat.png");
+    png(&b, 40, 30, 1);
+    size_t header = 8 + 12 + 13, iend = b.n - 12;
+    c.n = 0;
+    put(&c, b.d, header);
+    png_chunk(&c, "IDAT", NULL, 0);
+    put(&c, b.d + header, iend - header);
+    png_chunk(&c, "IDAT", NULL, 0);
+    put(&c, b.d + iend, 12);
+    save(p, &c);
+    kvk_image im = {0, 0, NULL};
+    kvk_status st = kvk_image_load(p, KVK_JPEG_DEFAULT, &im);
+    int grey = st == KVK_OK;
+    for (int i = 0; grey && i < 40 * 30 * 3; i++) grey = im.rgb[i] == 128;
+    tu_check(grey && im.width == 40 && im.height == 30,
+             "a PNG with empty IDAT chunks decodes as without them (%s)",
+             st == KVK_OK ? "pixels differ" : kvk_last_error());
+    kvk_image_free(&im);
+}
+
 static void test_not_files(void) {
     expect_refused("/dev/zero", "/dev/zero", KVK_JPEG_DEFAULT,
                    (const char *const[]){"/dev/zero", "not a regular file", NULL});
@@ -386,6 +422,7 @@ int main(void) {
     test_declared_sizes();
     test_not_files();
     test_corrupt_jpeg_for_stb();
+    test_fuzz_findings();
     test_limit_settings();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -107,6 +107,12 @@ static void test_variants(void) {
     write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n", f, sizeof f);
     CHECK(kvk_npy_read(path, &r) != 0 && strstr(kvk_last_error(), "truncated"), "truncated: '%s'",
           kvk_last_error());
+    /* 120 GB declared by a 130-byte file: refused from the file's size, before allocating */
+    temp_path(path, sizeof path, "huge.npy");
+    write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 9999999999), }\n", f,
+              sizeof f);
+    CHECK(kvk_npy_read(path, &r) != 0 && strstr(kvk_last_error(), "29999999997 values"),
+          "huge declared shape: '%s'", kvk_last_error());
     temp_path(path, sizeof path, "nine.npy");
     write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,2), }\n",
               f, sizeof f);
