@@ -375,7 +375,7 @@ static const expect table[] = {
      -0.687394323},
     /* Arrays of Keras inputs and activations, not a weight file. */
     {"testvectors/examples_simple_sparse_xent_simple_sparse_xent_mlp_keras_2_inputs_and_outputs.h5",
-     "HDF5 file without a 'layer_names' attribute or a 'model_weights' group",
+     "HDF5 file without a 'layer_names' or 'nb_layers' attribute or a 'model_weights' group",
      0,
      "",
      0,
