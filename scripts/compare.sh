@@ -108,23 +108,7 @@ setup_peers() {
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
   fi
-  if ! "$PY" - "${PINS[@]}" "${NODEPS_PINS[@]}" <<'PYEOF'
-import sys
-from importlib import metadata
-bad = []
-for pin in sys.argv[1:]:
-    name, want = pin.split("==")
-    try:
-        have = metadata.version(name)
-    except metadata.PackageNotFoundError:
-        have = None
-    if have != want:
-        bad.append(f"{name} {have} (want {want})")
-if bad:
-    print("compare: need " + ", ".join(bad), file=sys.stderr)
-    sys.exit(1)
-PYEOF
-  then
+  if ! "$PY" "$(dirname "${BASH_SOURCE[0]}")/pins_installed.py" compare "${PINS[@]}" "${NODEPS_PINS[@]}"; then
     log "installing the peers into $VENV (a few minutes the first time)"
     "$PY" -m pip install -q --disable-pip-version-check --upgrade pip >&2
     "$PY" -m pip install -q --disable-pip-version-check "${PINS[@]}" >&2

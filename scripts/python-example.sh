@@ -12,15 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export KVK_CACHE_DIR="${KVK_CACHE_DIR:-$HOME/.cache/kvk}"
 log() { echo "python-example: $*" >&2; }
-bash scripts/setup-deps.sh --runtime-only
-# python3 -m venv needs Debian's python3-venv (ensurepip)
-if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  log "installing python3-venv"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >&2
-fi
+bash scripts/setup-deps.sh --runtime-only --python # python3-venv: a venv needs ensurepip
 
 # 1. the package, in its own venv (numpy comes with it; Pillow is optional and not installed)
 venv="$KVK_CACHE_DIR/python-example-venv"

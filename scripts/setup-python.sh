@@ -53,22 +53,7 @@ fi
 # 2. Packages: compare installed distribution versions with the pins (cheap,
 #    no tensorflow import), then check that the modules import.
 check() {
-  "$PY" - "${PINS[@]}" "${NODEPS_PINS[@]}" <<'PYEOF'
-import sys
-from importlib import metadata
-bad = []
-for pin in sys.argv[1:]:
-    name, want = pin.split("==")
-    try:
-        have = metadata.version(name)
-    except metadata.PackageNotFoundError:
-        have = None
-    if have != want:
-        bad.append(f"{name} {have} (want {want})")
-if bad:
-    print("setup-python: need " + ", ".join(bad), file=sys.stderr)
-    sys.exit(1)
-PYEOF
+  "$PY" "$(dirname "${BASH_SOURCE[0]}")/pins_installed.py" setup-python "${PINS[@]}" "${NODEPS_PINS[@]}"
 }
 import_check() {
   TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import tensorflow, tf_keras, keras, keras_applications, h5py, numpy, PIL, pytest' >/dev/null 2>&1

@@ -13,7 +13,7 @@
 #include "kvk/weights.h"
 
 /* The application's graph for the file: with the classifier if the file's weights fit it,
- * else without (the builder takes the file's naming). `file` holds shapes only. */
+ * else without (the builder takes the file's naming). Shapes are checked, nothing moved. */
 static kvk_status build_for_file(const kvk_application *app, kvk_weight_file *file, kvk_graph *g,
                                  int *with_top) {
     kvk_status st = KVK_ERROR_SHAPE;
@@ -96,15 +96,10 @@ static kvk_status match_layers(kvk_graph *gk, kvk_graph *gf, int *match, const c
  * load_weights follows by position), named as Keras names them now: a view of `file`'s
  * layers (no data copied). */
 static kvk_status keras_order_view(const char *input, const kvk_application *app,
-                                   const kvk_weight_file *file, kvk_weight_layer **view,
-                                   int *count) {
-    kvk_weight_file *shapes = NULL;
-    kvk_status st = kvk_weight_file_read_shapes(input, &shapes);
-    if (st != KVK_OK) return st;
+                                   kvk_weight_file *file, kvk_weight_layer **view, int *count) {
     kvk_graph gf, gk;
     int top = 0;
-    st = build_for_file(app, shapes, &gf, &top);
-    kvk_weight_file_free(shapes);
+    kvk_status st = build_for_file(app, file, &gf, &top);
     if (st != KVK_OK)
         return kvk_fail_context(st, "%s is not a weight file for %s: ", input, app->keras_name);
     /* the same architecture under today's Keras names (the builder's own without a file) */
