@@ -41,6 +41,9 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
                              ? (size_t)lim->minStorageBufferOffsetAlignment
                              : 16;
         kvk_vk_describe(ctx->vk, ctx->name, sizeof ctx->name);
+        /* the discrete-GPU upload path, for tests on the CPU drivers (which write in place) */
+        const char *upload = getenv("KVK_WEIGHT_UPLOAD");
+        ctx->staging_upload = upload && !strcmp(upload, "staging");
         const char *kernels = options->kernels ? options->kernels : getenv("KVK_KERNELS");
         st = kvk_vk_kernel_override_parse(kernels, &ctx->vk->caps, &ctx->kernels);
         if (st != KVK_OK) {

@@ -22,6 +22,7 @@ struct kvk_context {
     size_t alignment;               /* of tensor offsets inside buffers */
     kvk_vk_kernel_override kernels; /* forced kernel variants (options.kernels, KVK_KERNELS) */
     int time_layers;                /* options.time_layers */
+    int staging_upload;             /* KVK_WEIGHT_UPLOAD=staging */
 };
 
 struct kvk_model {

@@ -91,9 +91,14 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
     while (st == KVK_OK && !ctx->cpu_reference) {
         int too_large = 0;
-        kvk_vk_model_options vo = {
-            ctx->max_binding_bytes, ctx->alignment, &ctx->kernels, 1, "the model", &too_large,
-            ctx->time_layers};
+        kvk_vk_model_options vo = {.max_binding = ctx->max_binding_bytes,
+                                   .alignment = ctx->alignment,
+                                   .kernels = &ctx->kernels,
+                                   .release_host_weights = 1,
+                                   .label = "the model",
+                                   .too_large = &too_large,
+                                   .time_layers = ctx->time_layers,
+                                   .staging_upload = ctx->staging_upload};
         st = kvk_vk_model_create(ctx->vk, &m->graph, &m->plan, &vo, &m->vk);
         /* ... and the device's memory: a chunk whose buffers do not fit by themselves
          * (SwiftShader's 1 GiB allocations and 2 GiB heap against VGG16's 83 images a binding

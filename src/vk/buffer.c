@@ -16,6 +16,8 @@ static int find_memory_type(const kvk_vk_device *dev, uint32_t allowed,
 int kvk_vk_memory_type(const kvk_vk_device *dev, uint32_t allowed, int device_local) {
     VkMemoryPropertyFlags host =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    if (device_local == KVK_VK_DEVICE_MAPPED)
+        return find_memory_type(dev, allowed, host | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     int type = device_local
                    ? find_memory_type(dev, allowed, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
                    : find_memory_type(dev, allowed, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
@@ -50,7 +52,7 @@ kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int devic
     if (st == KVK_OK)
         st = kvk_vk_check(dev->vkd.vkBindBufferMemory(dev->device, out->buffer, out->memory, 0),
                           "vkBindBufferMemory");
-    if (st == KVK_OK && !device_local)
+    if (st == KVK_OK && device_local != KVK_VK_DEVICE_MEMORY)
         st = kvk_vk_check(
             dev->vkd.vkMapMemory(dev->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped),
             "vkMapMemory");

@@ -3,6 +3,9 @@
  * that every inference re-submits. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "vk/model_vk.h"
 
@@ -44,7 +47,8 @@ struct kvk_vk_model {
     kvk_vk_buffer *blocks;
     VkDeviceSize *block_sizes; /* planned, block_total of them; block_count made so far */
     int block_count, block_total;
-    VkDeviceSize staging_bytes;
+    VkDeviceSize staging_bytes; /* 0 when the weights are written in place (direct) */
+    int direct; /* the device shares the host's memory: weights packed into their mapped blocks */
     kvk_vk_memory_plan memory; /* every buffer above, reserved before any is made */
     piece *pieces;
     int piece_count;
@@ -138,10 +142,31 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
     return KVK_OK;
 }
 
+/* On a CPU driver or an integrated GPU device memory is host memory: a staging copy would
+ * only add its 64 MiB and a second pass over the weights. */
+static int shares_host_memory(const kvk_vk_device *dev) {
+    return (dev->caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU ||
+            dev->caps.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU) &&
+           kvk_vk_memory_type(dev, ~0u, KVK_VK_DEVICE_MAPPED) >= 0;
+}
+
+static int weight_memory(const vk_state *s) {
+    return s->direct ? KVK_VK_DEVICE_MAPPED : KVK_VK_DEVICE_MEMORY;
+}
+
+/* Freed host weights go back to the system now, not at exit: glibc keeps freed blocks under
+ * its mmap threshold (which grows to 32 MiB) in the heap, so without a trim the process would
+ * hold the host and the device copy of most weights at once. */
+static void return_freed_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static kvk_status allocate_weights(vk_state *s) {
     for (int b = 0; b < s->block_total; b++) {
-        kvk_status st =
-            kvk_vk_buffer_create(s->dev, s->block_sizes[b], 1, "the weights", &s->blocks[b]);
+        kvk_status st = kvk_vk_buffer_create(s->dev, s->block_sizes[b], weight_memory(s),
+                                             "the weights", &s->blocks[b]);
         if (st != KVK_OK) return st;
         s->block_count++;
     }
@@ -153,6 +178,22 @@ static kvk_status allocate_weights(vk_state *s) {
 /* With `release` (the model's graph), each node's host weights are freed once packed. */
 static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_device *dev = s->dev;
+    if (s->direct) {
+        for (int i = 0; i < s->plan->step_count; i++) {
+            kvk_vk_step_ctx c = step_ctx(s, i);
+            for (int k = 0; k < s->steps[i].count; k++) {
+                const piece *pc = &s->pieces[s->steps[i].first + k];
+                unsigned char *block = s->blocks[pc->block].mapped;
+                kvk_vk_op_for(s->plan->steps[i].op)
+                    ->weight_pack(&c, k, (float *)(block + pc->offset));
+            }
+            if (release && s->steps[i].count) {
+                kvk_graph_free_weights(&release->nodes[s->plan->steps[i].node]);
+                return_freed_memory();
+            }
+        }
+        return KVK_OK;
+    }
     VkDeviceSize cap = s->staging_bytes;
     if (!cap) return KVK_OK;
     kvk_vk_buffer staging;
@@ -189,7 +230,10 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
             dev->vkd.vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
         }
-        if (release && s->steps[i].count) kvk_graph_free_weights(&release->nodes[step->node]);
+        if (release && s->steps[i].count) {
+            kvk_graph_free_weights(&release->nodes[step->node]);
+            return_freed_memory();
+        }
     }
     if (st == KVK_OK && begun) {
         st = kvk_vk_check(dev->vkd.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
@@ -257,9 +301,10 @@ static kvk_status plan_memory(vk_state *s, VkDeviceSize scratch_bytes, VkDeviceS
     /* one batch of uploads at a time: no more than the weights, no less than their largest */
     s->staging_bytes = total < STAGING_BYTES ? total : STAGING_BYTES;
     if (largest > s->staging_bytes) s->staging_bytes = largest;
+    if (s->direct) s->staging_bytes = 0;
     kvk_vk_memory_plan *m = &s->memory;
     for (int b = 0; b < s->block_total; b++)
-        kvk_vk_memory_plan_add(m, "the weights", s->block_sizes[b], 1);
+        kvk_vk_memory_plan_add(m, "the weights", s->block_sizes[b], weight_memory(s));
     char arena[64];
     snprintf(arena, sizeof arena, "%s (%d image%s per submission)", ARENA_NAME, s->plan->batch,
              s->plan->batch == 1 ? "" : "s");
@@ -327,6 +372,7 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     if (o->kernels) s->kernels = *o->kernels;
     s->alignment = o->alignment;
     s->time_layers = o->time_layers;
+    s->direct = shares_host_memory(dev) && !o->staging_upload;
     size_t steps = (size_t)(p->step_count ? p->step_count : 1);
     s->variants = calloc(steps, sizeof *s->variants);
     s->kernel = calloc(steps, sizeof *s->kernel);
@@ -354,6 +400,7 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     for (int k = 0; k < p->output_count && st == KVK_OK; k++)
         st = kvk_vk_buffer_create(dev, output_bytes[k], 0, OUTPUT_NAME, &s->outputs[k]);
     if (st == KVK_OK) st = record_network(s);
+    return_freed_memory();
     if (st == KVK_OK) kvk_vk_pipeline_cache_save(dev);
     if (st != KVK_OK) {
         kvk_vk_model_destroy(s);

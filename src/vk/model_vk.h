@@ -24,6 +24,9 @@ typedef struct kvk_vk_model_options {
     /* Write a timestamp after every step (where the queue has timestamps): each run then
      * adds up its steps' times (kvk_vk_model_layer_ms). Off, nothing is recorded. */
     int time_layers;
+    /* Upload through a staging buffer even where the weights could be written in place (the
+     * CPU drivers, integrated GPUs): tests of the path discrete GPUs take. */
+    int staging_upload;
 } kvk_vk_model_options;
 
 /* Uploads the weights, allocates the activation arena and records the network. The graph and

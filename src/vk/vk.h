@@ -88,11 +88,15 @@ kvk_status kvk_vk_list_devices(FILE *out, int verbose);
 /* "name [type, Vulkan x.y, driver]" */
 void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size);
 
-/* Buffers (buffer.c). device_local: prefer fast device memory; else host-visible, coherent,
- * mapped. `what` names the buffer in errors ("the activation pool"). */
+/* Buffers (buffer.c). device_local: KVK_VK_DEVICE_MEMORY prefers fast device memory;
+ * KVK_VK_HOST_MEMORY is host-visible, coherent and mapped; KVK_VK_DEVICE_MAPPED is device-local
+ * *and* host-visible, coherent, mapped (where the device shares the host's memory, weights are
+ * written there directly). `what` names the buffer in errors ("the activation pool"). */
+enum { KVK_VK_HOST_MEMORY = 0, KVK_VK_DEVICE_MEMORY = 1, KVK_VK_DEVICE_MAPPED = 2 };
 kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int device_local,
                                 const char *what, kvk_vk_buffer *out);
-/* The memory type a buffer allowed `allowed` types gets, or -1. */
+/* The memory type a buffer allowed `allowed` types gets, or -1 (always -1 for
+ * KVK_VK_DEVICE_MAPPED where no device-local type is host-visible). */
 int kvk_vk_memory_type(const kvk_vk_device *dev, uint32_t allowed, int device_local);
 
 /* Device memory planning (memory.c): a model lists its buffers before allocating any; the

@@ -29,10 +29,10 @@ for b in d["batches"]:
     assert math.isclose(b["gflops"], b["gflop_per_image"] * b["images_per_s"], rel_tol=1e-6), b
     assert math.isclose(b["fraction_of_gemm_peak"], b["gflops"] / p["gemm_gflops"], rel_tol=1e-6)
     assert math.isclose(b["speedup_vs_reference"], b["images_per_s"] * r["seconds"], rel_tol=1e-6)
-    # device memory held: at least the weights and the activation pool, and at its peak the
-    # staging buffer of the upload too
+    # device memory held: at least the weights and the activation pool (the CPU drivers'
+    # weights are written in place, with no staging buffer to add to the peak)
     assert b["device_bytes"] >= b["weight_bytes"] + b["activation_bytes"] > 0, b
-    assert b["device_peak_bytes"] > b["device_bytes"], b
+    assert b["device_peak_bytes"] >= b["device_bytes"], b
     assert b["host_peak_rss_mib"] > 0, b
     names = [l["name"] for l in b["layers"]]
     assert names[0] == "conv1" and "conv_dw_13" in names and "conv_pw_13" in names, names

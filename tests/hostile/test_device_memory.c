@@ -86,13 +86,15 @@ static void two_models_one_cap(unsigned seed) {
              kvk_last_error());
     st = kvk_model_create(ctx, &o, &second);
     const char *msg = kvk_last_error();
-    /* the first holds all it asked for but its weight staging buffer, freed after upload */
+    /* the first holds what it asked for, under the cap, but its weight staging buffer (freed
+     * after upload; the CPU drivers have none: their weights are written in place) */
     const char *held = strstr(msg, "other models hold ");
     unsigned long long held_bytes = 0;
     if (held) sscanf(held, "other models hold %llu bytes", &held_bytes);
-    tu_check(st == KVK_ERROR_OUT_OF_MEMORY && !second && held_bytes > 0 && held_bytes < need,
-             "the second does not, naming what the first holds (%llu of its %llu bytes): %s",
-             held_bytes, need, msg);
+    tu_check(st == KVK_ERROR_OUT_OF_MEMORY && !second && held_bytes > 0 &&
+                 held_bytes <= need + need / 2,
+             "the second does not, naming what the first holds (%llu of the cap's %llu bytes): %s",
+             held_bytes, need + need / 2, msg);
     kvk_model_destroy(first);
     tu_check(kvk_model_create(ctx, &o, &second) == KVK_OK,
              "with the first destroyed, the second fits: %s", kvk_last_error());

@@ -2051,7 +2051,8 @@ static void test_backend_tables(void) {
              "the reference refuses an op kind it lacks, naming the layer: %s", kvk_last_error());
     kvk_cpu_model_destroy(cm);
     kvk_vk_model *vm = NULL;
-    kvk_vk_model_options vo = {g_ctx->max_binding_bytes, g_ctx->alignment, NULL, 0, NULL, NULL, 0};
+    kvk_vk_model_options vo = {.max_binding = g_ctx->max_binding_bytes,
+                               .alignment = g_ctx->alignment};
     tu_check(kvk_vk_model_create(g_ctx->vk, &g, &plan, &vo, &vm) != KVK_OK &&
                  strstr(kvk_last_error(), "flatten_here"),
              "the device refuses an op kind it lacks, naming the layer: %s", kvk_last_error());

@@ -204,9 +204,12 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     /* Winograd first: F(2,3) made VGG16 on lavapipe 1.5-2.3x and on SwiftShader 1.2x faster
      * than the direct kernel; F(4,3) then made lavapipe another 1.2-1.4x (VGG16) and 1.3-1.6x
      * (ResNet50) faster, but SwiftShader (subgroups of 4) no faster (0.8-1.1x), so it keeps
-     * F(2,3). Interleaved runs on a loaded 2-core Sapphire Rapids machine. */
+     * F(2,3). Interleaved runs on a loaded 2-core Sapphire Rapids machine. Below 16 tiles
+     * (ResNet50's 7x7 conv5 at batch 1: 4 tiles) F(4,3)'s weights, 4x the kernel's, are read
+     * for too little work: F(2,3) ran them in 10.0-10.5 ms against 10.2-11.4 ms (lavapipe,
+     * unloaded), and holds 63 MiB less of ResNet50's weights. */
     const char *candidates[3];
-    int count = 0, f43_first = c->caps->subgroup_size >= 8;
+    int count = 0, f43_first = c->caps->subgroup_size >= 8 && winograd_tiles(c, 4) >= 16;
     if (f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
     if (winograd_fits(c, 2)) candidates[count++] = "conv2d_winograd";
     if (!f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
