@@ -111,7 +111,9 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
     vki->vkGetPhysicalDeviceFeatures2(physical, &enable->features);
 
     /* keep only what kvk uses: the rest of each structure is switched off */
+    caps->int64 = enable->features.features.shaderInt64;
     memset(&enable->features.features, 0, sizeof enable->features.features);
+    enable->features.features.shaderInt64 = caps->int64 ? VK_TRUE : VK_FALSE;
     caps->storage_16bit = enable->storage16.storageBuffer16BitAccess;
     enable->storage16 = (VkPhysicalDevice16BitStorageFeatures){
         .sType = enable->storage16.sType,
@@ -166,10 +168,10 @@ void kvk_vk_caps_print(const kvk_vk_caps *c, const char *indent, FILE *out) {
         if (c->subgroup_ops & ops[i].bit) fprintf(out, " %s", ops[i].name), any = 1;
     fprintf(out, "%s\n", any ? "" : " none");
     fprintf(out,
-            "%s16-bit storage %s, fp16 arithmetic %s, 8-bit storage %s, int8 arithmetic %s "
-            "(enabled when present)\n",
+            "%s16-bit storage %s, fp16 arithmetic %s, 8-bit storage %s, int8 arithmetic %s, "
+            "int64 %s (enabled when present)\n",
             indent, c->storage_16bit ? "yes" : "no", c->float16 ? "yes" : "no",
-            c->storage_8bit ? "yes" : "no", c->int8 ? "yes" : "no");
+            c->storage_8bit ? "yes" : "no", c->int8 ? "yes" : "no", c->int64 ? "yes" : "no");
     fprintf(out, "%sshared memory %u KiB per workgroup, %u invocations per workgroup\n", indent,
             c->shared_memory_bytes / 1024, c->max_invocations);
     if (!c->cooperative_matrix) {

@@ -32,6 +32,7 @@ typedef struct kvk_vk_caps {
     int float16;       /* shaderFloat16: fp16 arithmetic */
     int storage_8bit;  /* storageBuffer8BitAccess */
     int int8;          /* shaderInt8 */
+    int int64;         /* shaderInt64: 64-bit loads (dense_gemv_rb8) */
     int cooperative_matrix;
     int coopmat_count;
     kvk_vk_coopmat_shape coopmat[KVK_VK_MAX_COOPMAT];

@@ -19,6 +19,10 @@ static int subgroups_of_4(const kvk_vk_caps *c) {
     return subgroups_of(c, 4);
 }
 
+static int subgroups_of_8_int64(const kvk_vk_caps *c) {
+    return subgroups_of(c, 8) && c->int64;
+}
+
 /* conv2d_tiled: 16x16 invocations and 8 KiB of shared memory */
 static int tiled_workgroups(const kvk_vk_caps *c) {
     return c->max_invocations >= 256 && c->shared_memory_bytes >= 8192;
@@ -33,6 +37,9 @@ static const kvk_vk_kernel KERNELS[] = {
     {"conv2d_winograd", "conv2d", NULL, NULL},
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
     {"conv2d_winograd43", "conv2d", NULL, NULL},
+    /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
+    {"dense_gemv_rb8", "conv2d", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"},
+    {"dense_gemv_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
     {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL},
     {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL},
 };

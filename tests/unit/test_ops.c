@@ -633,6 +633,9 @@ static void test_dense(void) {
     dense_one(2, 2, 1, 1, 300, 200, KVK_ACT_RELU, 1);
     dense_one(1, 2, 1, 1, 1, 5, KVK_ACT_LINEAR, 0);
     dense_one(2, 2, 1, 1, 9, 1, KVK_ACT_SOFTMAX, 1); /* one class: all ones */
+    /* the GEMV's most images per dispatch, and one more (the GEMM again) */
+    dense_one(8, 0, 3, 3, 36, 70, KVK_ACT_RELU, 1);
+    dense_one(9, 2, 1, 1, 44, 37, KVK_ACT_LINEAR, 1);
     for (int i = 0; i < 6; i++) {
         int from = i % 3;
         int h = from == 2 ? 1 : tu_randint(1, 6), w = from == 2 ? 1 : tu_randint(1, 6);

@@ -13,7 +13,10 @@
  *   16 U matrices of a range of output channels, [16][cin + 1][channels rounded up to 4] (the
  *   +1 a zero bias row the product shader reads), then one last piece with the bias.
  *   F(4,3) (conv2d_winograd43) likewise with 4x4 tiles: 36 products per 16 outputs (2.25
- *   multiplications per output instead of F(2,3)'s 4 and the direct 9), larger transforms. */
+ *   multiplications per output instead of F(2,3)'s 4 and the direct 9), larger transforms.
+ * - Dense of up to 8 images on the CPU drivers: dense_gemv.comp (dense_gemv_rb8/rb4), each
+ *   weight read once as part of a contiguous stream: pieces in blocks of 4 * RB channels,
+ *   [block][cin rows, then the bias][4 * RB channels]. */
 #include <limits.h>
 #include <string.h>
 
@@ -46,19 +49,33 @@ static int winograd_slices(const kvk_vk_step_ctx *c) {
     return n * n;
 }
 
+/* dense_gemv.comp's subgroup lanes sharing input loads, 0 for other kernels */
+static int gemv_rb(const kvk_vk_kernel *k) {
+    return !strcmp(k->name, "dense_gemv_rb8") ? 8 : !strcmp(k->name, "dense_gemv_rb4") ? 4 : 0;
+}
+
+/* Output channels the weights are laid out in blocks of: dense_gemv.comp reads RB vec4s of
+ * one row at a time, so its blocks are [rows][RB vec4s], one after the other; the other
+ * kernels' rows span the whole piece (vec4s: 4). */
+static int channel_block(const kvk_vk_step_ctx *c) {
+    int rb = c->kernel ? gemv_rb(c->kernel) : 0;
+    return rb ? 4 * rb : 4;
+}
+
 /* Floats of a piece of `channels` output channels. */
 static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
     size_t rows = is_winograd(c) ? (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1)
                                  : (size_t)c->node->kh * c->node->kw * input_channels(c) + 1;
-    return rows * (size_t)round4(channels);
+    size_t block = (size_t)channel_block(c);
+    return rows * (((size_t)channels + block - 1) / block * block);
 }
 
 static int channels_per_piece(const kvk_vk_step_ctx *c) {
-    int cout = c->node->shape.c;
-    uint64_t per4 = piece_floats(c, 4) * sizeof(float);
-    uint64_t groups = c->max_binding / per4;
-    if (groups == 0) return 0; /* not even 4 channels fit: the caller reports it */
-    return groups * 4 >= (uint64_t)cout ? cout : (int)(groups * 4);
+    int cout = c->node->shape.c, block = channel_block(c);
+    uint64_t per_block = piece_floats(c, block) * sizeof(float);
+    uint64_t blocks = c->max_binding / per_block;
+    if (blocks == 0) return 0; /* not even one block fits: the caller reports it */
+    return blocks * (uint64_t)block >= (uint64_t)cout ? cout : (int)(blocks * (uint64_t)block);
 }
 
 static int conv_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces) {
@@ -122,6 +139,20 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
         return;
     }
     long rows = (long)n->kh * n->kw * cin;
+    int block = channel_block(c);
+    if (block > 4) { /* dense_gemv: [channel block][rows, then the bias][block] */
+        int blocks = (channels + block - 1) / block;
+        for (int b = 0; b < blocks; b++)
+            for (long r = 0; r <= rows; r++) {
+                float *d = dst + ((size_t)b * (size_t)(rows + 1) + (size_t)r) * (size_t)block;
+                for (int j = 0; j < block; j++) {
+                    int o = b * block + j;
+                    const float *src = r < rows ? n->kernel + r * cout : n->bias;
+                    d[j] = o < channels && src ? src[oc0 + o] : 0.0f;
+                }
+            }
+        return;
+    }
     for (long r = 0; r < rows; r++) {
         float *d = dst + r * cp;
         memcpy(d, n->kernel + r * cout + oc0, sizeof(float) * (size_t)channels);
@@ -197,10 +228,24 @@ static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
            winograd_m_bytes(c, m) / sizeof(float) < INT_MAX;
 }
 
+/* dense_gemv.comp's images per dispatch (its MAXNB) */
+#define KVK_GEMV_MAX_IMAGES 8
+
 static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     int npix = n->op == KVK_OP_DENSE ? c->plan->batch : c->plan->batch * n->shape.h * n->shape.w;
     const kvk_vk_kernel *direct = choose_direct(c, npix);
+    if (n->op == KVK_OP_DENSE && c->plan->batch <= KVK_GEMV_MAX_IMAGES) {
+        /* The CPU drivers' Dense: VGG16's fc1 at batch 1 took 215 ms on conv2d_rb1 and 63 ms
+         * on dense_gemv_rb8 (lavapipe), 1588 and 140 ms on dense_gemv_rb4 (SwiftShader). GPUs
+         * keep the GEMM (unmeasured: no GPU was at hand); the GEMV variants run there when
+         * forced. */
+        const char *cpu[4] = {"dense_gemv_rb8", "dense_gemv_rb4", direct->name};
+        const char *gpu[4] = {direct->name, "dense_gemv_rb8", "dense_gemv_rb4"};
+        const char *const *candidates = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? cpu : gpu;
+        int count = 3;
+        return kvk_vk_choose(c->caps, c->kernels, candidates, count);
+    }
     /* Winograd first: F(2,3) made VGG16 on lavapipe 1.5-2.3x and on SwiftShader 1.2x faster
      * than the direct kernel; F(4,3) then made lavapipe another 1.2-1.4x (VGG16) and 1.3-1.6x
      * (ResNet50) faster, but SwiftShader (subgroups of 4) no faster (0.8-1.1x), so it keeps
@@ -334,6 +379,27 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     return st;
 }
 
+/* dense_gemv.comp over p (conv_record's, for a Dense layer), for each weight piece. */
+static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
+    int per_piece = channels_per_piece(c);
+    int sg = (int)c->caps->subgroup_size;
+    for (int k = 0; k < c->weight_count; k++) {
+        p.oc0 = k * per_piece;
+        p.ocb = p.OC - p.oc0 < per_piece ? p.OC - p.oc0 : per_piece;
+        int ocb4 = (p.ocb + 3) / 4;
+        /* whole subgroups (every broadcast lane active), at most 64 lanes */
+        int lx = ocb4 < KVK_CONV_LX ? ocb4 : KVK_CONV_LX;
+        lx = (lx + sg - 1) / sg * sg;
+        if (lx > (int)c->caps->max_invocations) lx = (int)c->caps->max_invocations;
+        int spec[4] = {lx, p.npix, kvk_vk_fused_act(c->node), p.C % 4 == 0};
+        kvk_vk_binding b[3] = {c->inputs[0], c->weights[k], c->output};
+        kvk_status st = kvk_vk_dispatch(c->rec, c->kernel->name, spec, 4, b, 3, &p, sizeof p,
+                                        (uint32_t)((ocb4 + lx - 1) / lx), 1, 1);
+        if (st != KVK_OK) return kvk_fail_context(st, "layer '%s': ", c->node->name);
+    }
+    return KVK_OK;
+}
+
 static kvk_status conv_record(const kvk_vk_step_ctx *c) {
     if (is_winograd(c)) return record_winograd(c);
     const kvk_node *n = c->node;
@@ -360,6 +426,7 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
     p.has_residual = !dense && c->step->input_count > 1;
     if (dense) p.C = (int)kvk_shape_size(is); /* after Flatten (an alias) the tensor is HxWxC */
     if (c->chosen) *c->chosen = c->kernel->name;
+    if (gemv_rb(c->kernel)) return dispatch_gemv(c, p);
     return dispatch_direct(c, c->kernel, p, c->inputs[0], c->output,
                            p.has_residual ? c->inputs[1] : c->inputs[0], c->weight_count,
                            kvk_vk_fused_act(n), 1);
