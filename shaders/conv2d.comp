@@ -1,6 +1,7 @@
 #version 450
 // Conv2D and Dense. Variants (CMakeLists.txt's shader list) set RB, the subgroup broadcast
-// width: conv2d_rb8 (lavapipe, GPUs), conv2d_rb4 (SwiftShader), conv2d_rb1 (no subgroups).
+// width: conv2d_rb8 (lavapipe, GPUs), conv2d_rb4 (SwiftShader), conv2d_rb1 (no subgroups), and
+// WIDE: conv2d_rb8_i64 (lavapipe) reads its inputs and weights as 64-bit words.
 #extension GL_GOOGLE_include_directive : require
 // Direct 2-D convolution, NHWC, as an implicit GEMM (pixels x kh*kw*cin x output channels);
 // also used for Dense (a 1x1 convolution of a 1x1 image).
@@ -42,7 +43,22 @@ const int MAXRP = 64;                         // array sizes (the unused part is
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 // the same bindings seen as vec4s (descriptor aliasing)
 layout(std430, set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
+#if WIDE
+// conv2d_rb8_i64: vec4s loaded as two 64-bit words. lavapipe makes every buffer load a loop
+// over lanes and components, one scalar load each: this halves the loads of the inner loop.
+#extension GL_ARB_gpu_shader_int64 : require
+layout(std430, set = 0, binding = 0) readonly buffer Input8 { u64vec2 x8[]; };
+layout(std430, set = 0, binding = 1) readonly buffer Weights { u64vec2 w8[]; };
+vec4 unpack8(u64vec2 v) {
+    return uintBitsToFloat(uvec4(unpackUint2x32(v.x), unpackUint2x32(v.y)));
+}
+#define XV(i) unpack8(x8[i])
+#define WV(i) unpack8(w8[i])
+#else
 layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
+#define XV(i) x4[i]
+#define WV(i) w[i]
+#endif
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output4 { vec4 y4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Residual { float r[]; };
@@ -100,8 +116,8 @@ void main() {
     }
 
     vec4 acc[MAXRP], acc2[MAXRP];
-    vec4 bias = w[wz + p.KH * p.KW * p.C * ocb4 + gc];
-    vec4 bias2 = NG > 1 ? w[wz + p.KH * p.KW * p.C * ocb4 + gc2] : vec4(0.0);
+    vec4 bias = WV(wz + p.KH * p.KW * p.C * ocb4 + gc);
+    vec4 bias2 = NG > 1 ? WV(wz + p.KH * p.KW * p.C * ocb4 + gc2) : vec4(0.0);
     [[unroll]] for (int a = 0; a < RP; a++) { acc[a] = bias; acc2[a] = bias2; }
 
     for (int ky = 0; ky < p.KH; ky++) {
@@ -122,11 +138,11 @@ void main() {
                 int c4n = p.C >> 2;
                 for (int c4 = 0; c4 < c4n; c4++) {
                     vec4 v[MAXRP];
-                    [[unroll]] for (int i = 0; i < NV; i++) v[i] = x4[off[i] + c4] * valid[i];
-                    vec4 w0 = w[wi], w1 = w[wi + ocb4], w2 = w[wi + 2 * ocb4], w3 = w[wi + 3 * ocb4];
+                    [[unroll]] for (int i = 0; i < NV; i++) v[i] = XV(off[i] + c4) * valid[i];
+                    vec4 w0 = WV(wi), w1 = WV(wi + ocb4), w2 = WV(wi + 2 * ocb4), w3 = WV(wi + 3 * ocb4);
                     vec4 u0, u1, u2, u3;
                     if (NG > 1) {
-                        u0 = w[wi2]; u1 = w[wi2 + ocb4]; u2 = w[wi2 + 2 * ocb4]; u3 = w[wi2 + 3 * ocb4];
+                        u0 = WV(wi2); u1 = WV(wi2 + ocb4); u2 = WV(wi2 + 2 * ocb4); u3 = WV(wi2 + 3 * ocb4);
                     }
                     wi += 4 * ocb4;
                     wi2 += 4 * ocb4;
@@ -142,8 +158,8 @@ void main() {
                 for (int ci = 0; ci < p.C; ci++) {
                     float s[MAXRP];
                     [[unroll]] for (int i = 0; i < NV; i++) s[i] = x[off[i] + ci] * valid[i];
-                    vec4 w0 = w[wi], u0;
-                    if (NG > 1) u0 = w[wi2];
+                    vec4 w0 = WV(wi), u0;
+                    if (NG > 1) u0 = WV(wi2);
                     wi += ocb4;
                     wi2 += ocb4;
 #if RB == 8

@@ -30,6 +30,7 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 
 static const kvk_vk_kernel KERNELS[] = {
     {"conv2d_tiled", "conv2d", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory"},
+    {"conv2d_rb8_i64", "conv2d", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"},
     {"conv2d_rb8", "conv2d", subgroups_of_8, "subgroups of 8+ lanes with broadcast"},
     {"conv2d_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
     {"conv2d_rb1", "conv2d", NULL, NULL},

@@ -186,9 +186,10 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
 static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     int rp, ng;
     conv_tiling(c->caps->subgroup_size, npix, &rp, &ng);
-    const char *candidates[4];
+    const char *candidates[5];
     int count = 0;
     if (c->caps->type != VK_PHYSICAL_DEVICE_TYPE_CPU) candidates[count++] = "conv2d_tiled";
+    if (rp >= 8) candidates[count++] = "conv2d_rb8_i64";
     if (rp >= 8) candidates[count++] = "conv2d_rb8";
     if (rp >= 4) candidates[count++] = "conv2d_rb4";
     candidates[count++] = "conv2d_rb1";
@@ -270,7 +271,7 @@ static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
 
 /* The broadcast width of each direct variant. */
 static int variant_rb(const kvk_vk_kernel *k) {
-    return !strcmp(k->name, "conv2d_rb8") ? 8 : !strcmp(k->name, "conv2d_rb4") ? 4 : 1;
+    return !strncmp(k->name, "conv2d_rb8", 10) ? 8 : !strcmp(k->name, "conv2d_rb4") ? 4 : 1;
 }
 
 /* Records conv2d.comp over p (every field but oc0, ocb, pix0 set) for each weight piece, with
