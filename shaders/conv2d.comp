@@ -1,7 +1,8 @@
 #version 450
 // Conv2D and Dense. Variants (CMakeLists.txt's shader list) set RB, the subgroup broadcast
-// width: conv2d_rb8 (lavapipe, GPUs), conv2d_rb4 (SwiftShader), conv2d_rb1 (no subgroups), and
-// WIDE: conv2d_rb8_i64 (lavapipe) reads its inputs and weights as 64-bit words.
+// width: conv2d_rb8 (lavapipe, GPUs), conv2d_rb4 (SwiftShader), conv2d_rb1 (no subgroups);
+// WIDE: conv2d_rb8_i64 (lavapipe) reads its inputs and weights as 64-bit words; WF16: the _f16
+// twins read float16 weights (common/weights.glsl).
 #extension GL_GOOGLE_include_directive : require
 // Direct 2-D convolution, NHWC, as an implicit GEMM (pixels x kh*kw*cin x output channels);
 // also used for Dense (a 1x1 convolution of a 1x1 image).
@@ -43,22 +44,7 @@ const int MAXRP = 64;                         // array sizes (the unused part is
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 // the same bindings seen as vec4s (descriptor aliasing)
 layout(std430, set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
-#if WIDE
-// conv2d_rb8_i64: vec4s loaded as two 64-bit words. lavapipe makes every buffer load a loop
-// over lanes and components, one scalar load each: this halves the loads of the inner loop.
-#extension GL_ARB_gpu_shader_int64 : require
-layout(std430, set = 0, binding = 0) readonly buffer Input8 { u64vec2 x8[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Weights { u64vec2 w8[]; };
-vec4 unpack8(u64vec2 v) {
-    return uintBitsToFloat(uvec4(unpackUint2x32(v.x), unpackUint2x32(v.y)));
-}
-#define XV(i) unpack8(x8[i])
-#define WV(i) unpack8(w8[i])
-#else
-layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
-#define XV(i) x4[i]
-#define WV(i) w[i]
-#endif
+#include "weights.glsl"
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output4 { vec4 y4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Residual { float r[]; };

@@ -20,7 +20,8 @@ const int BM = 64; // pixels per workgroup
 const int BK = 16; // K-rows per shared-memory step
 
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
+layout(std430, set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
+#include "weights.glsl" // WF16: the _f16 twin reads float16 weights
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output4 { vec4 y4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Residual { float r[]; };
@@ -72,7 +73,7 @@ void main() {
         }
         {
             int k = k0 + ty;
-            sb[ty][tx] = k < K && g < ocb4 ? w[wz + k * ocb4 + g] : vec4(0.0);
+            sb[ty][tx] = k < K && g < ocb4 ? WV(wz + k * ocb4 + g) : vec4(0.0);
         }
         barrier();
         [[unroll]] for (int kk = 0; kk < BK; kk++) {
@@ -83,7 +84,7 @@ void main() {
     }
 
     if (g >= ocb4) return;
-    vec4 bias = w[wz + K * ocb4 + g];
+    vec4 bias = WV(wz + K * ocb4 + g);
     int c = g * 4;
     int nc = min(4, p.ocb - c);
     [[unroll]] for (int i = 0; i < 4; i++) {

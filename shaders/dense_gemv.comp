@@ -1,8 +1,8 @@
 #version 450
 // Dense for 1 to 8 images: a matrix-vector product, each weight read once, by one lane.
 // Variants (CMakeLists.txt's shader list) set RB, the subgroup lanes that share input loads
-// (8: dense_gemv_rb8, 4: dense_gemv_rb4), and WIDE, weights read as 64-bit words
-// (dense_gemv_rb8 needs shaderInt64).
+// (8: dense_gemv_rb8, 4: dense_gemv_rb4), WIDE, weights read as 64-bit words
+// (dense_gemv_rb8 needs shaderInt64), and WF16, float16 weights (the _f16 twins).
 //
 // Each invocation owns one vec4 of output channels (neighbouring lanes, neighbouring vec4s)
 // for every image. Why not conv2d.comp with one pixel: lavapipe turns every buffer load into
@@ -19,9 +19,6 @@
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
-#if WIDE
-#extension GL_ARB_gpu_shader_int64 : require
-#endif
 #include "activation.glsl"
 #include "push.glsl"
 
@@ -33,11 +30,7 @@ const int MAXNB = 8;
 
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
-#if WIDE
-layout(std430, set = 0, binding = 1) readonly buffer Weights { u64vec2 w[]; };
-#else
-layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
-#endif
+#include "weights.glsl" // WF16: the _f16 twins read float16 weights
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
 KVK_PUSH_CONSTANTS(KVK_CONV2D_PARAMS)
@@ -47,14 +40,7 @@ int at(int r, int g) {
     return ((g / RB) * (p.C + 1) + r) * RB + g % RB;
 }
 
-vec4 weight(int i) {
-#if WIDE
-    u64vec2 v = w[i];
-    return uintBitsToFloat(uvec4(unpackUint2x32(v.x), unpackUint2x32(v.y)));
-#else
-    return w[i];
-#endif
-}
+#define weight(i) WV(i)
 
 vec4 acc[MAXNB];
 vec4 xl[MAXNB];
@@ -86,7 +72,7 @@ void main() {
             int ci = min(cb + lane, c4n - 1);
             [[unroll]] for (int n = 0; n < MAXNB; n++) {
                 if (n >= NB) break;
-                xl[n] = x4[n * c4n + ci];
+                xl[n] = XV(n * c4n + ci);
             }
             ROWS(0) ROWS(1) ROWS(2) ROWS(3)
 #if RB == 8

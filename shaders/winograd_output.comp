@@ -14,7 +14,18 @@ layout(local_size_x = 64) in;
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
 
 layout(std430, set = 0, binding = 0) readonly buffer M { float m[]; };
+#if WF16 // the _f16 twins: the bias piece in float16, like the weights it comes with
+layout(std430, set = 0, binding = 1) readonly buffer Bias { uint bias2[]; };
+float bias_of(int c) {
+    vec2 pair = unpackHalf2x16(bias2[c >> 1]);
+    return (c & 1) != 0 ? pair.y : pair.x;
+}
+#else
 layout(std430, set = 0, binding = 1) readonly buffer Bias { float bias[]; };
+float bias_of(int c) {
+    return bias[c];
+}
+#endif
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
 KVK_PUSH_CONSTANTS(KVK_WINOGRAD_OUTPUT_PARAMS)
@@ -27,7 +38,7 @@ void main() {
     int tx = t % p.TW;
     int ty = (t / p.TW) % p.TH;
     int n = t / (p.TW * p.TH);
-    float b = bias[c];
+    float b = bias_of(c);
 #if TILE == 4
     float q[6][6];
     [[unroll]] for (int r = 0; r < 6; r++)

@@ -96,7 +96,8 @@ static int open_context(const kvk_bench_options *o, const char *device, int time
     return kvk_context_create(&co, ctx) == KVK_OK ? 0 : fail("cannot open the device");
 }
 
-static int bench_model_open(const kvk_bench_options *o, kvk_context *ctx, int batch,
+/* `reference`: the CPU reference's model, float32 whatever --precision says */
+static int bench_model_open(const kvk_bench_options *o, kvk_context *ctx, int batch, int reference,
                             bench_model *b) {
     memset(b, 0, sizeof *b);
     b->ctx = ctx;
@@ -108,7 +109,9 @@ static int bench_model_open(const kvk_bench_options *o, kvk_context *ctx, int ba
                             .height = o->height,
                             .width = o->width,
                             .batch = batch,
-                            .random_seed = (unsigned)time(NULL)};
+                            .random_seed = (unsigned)time(NULL),
+                            .precision =
+                                o->fp16 && !reference ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32};
     double t0 = now_seconds();
     if (kvk_model_create(b->ctx, &mo, &b->model) != KVK_OK) {
         bench_model_free(b);
@@ -164,7 +167,7 @@ static int bench_batch(const kvk_bench_options *o, kvk_context *ctx, int batch, 
     r->host_peak_own = reset_peak_rss();
     kvk_context_reset_peak_memory(ctx);
     bench_model b;
-    if (bench_model_open(o, ctx, batch, &b)) return 1;
+    if (bench_model_open(o, ctx, batch, 0, &b)) return 1;
     r->load_s = b.load_s;
     double *times = calloc((size_t)o->runs, sizeof *times);
     int rc = times ? 0 : fail("out of memory");
@@ -222,7 +225,7 @@ static int bench_reference(const kvk_bench_options *o, reference_result *r) {
     if (open_context(o, "cpu-reference", 0, &ctx)) return 1;
     snprintf(r->name, sizeof r->name, "%s", kvk_context_device_name(ctx));
     bench_model b;
-    int rc = bench_model_open(o, ctx, 1, &b);
+    int rc = bench_model_open(o, ctx, 1, 1, &b);
     if (!rc) rc = bench_model_run(&b, &r->seconds);
     bench_model_free(&b);
     kvk_context_destroy(ctx);
@@ -257,9 +260,9 @@ static void print_layers(const batch_result *r) {
 
 static void print_text(const kvk_bench_options *o, const char *device, const kvk_device_peak *peak,
                        const reference_result *ref, const batch_result *results, int count) {
-    printf("model        %s, %s, %dx%d input\n", o->model,
-           o->no_top ? "no top (average pooling)" : "with top", results[0].height,
-           results[0].width);
+    printf("model        %s, %s, %dx%d input%s\n", o->model,
+           o->no_top ? "no top (average pooling)" : "with top", results[0].height, results[0].width,
+           o->fp16 ? ", float16 weights on the device" : "");
     printf("device       %s\n", device);
     if (peak)
         printf("peak         GEMM %.2f GFLOP/s (fp32, %dx%dx%d probe), copy %.2f GB/s (%.0f MiB "
@@ -331,6 +334,7 @@ static void json_head(kvk_json_writer *w, const kvk_bench_options *o, const char
     json_string(w, "{", "model", o->model);
     json_key(w, ", ", "top");
     kvk_json_write_raw(w, o->no_top ? "false" : "true");
+    json_string(w, ", ", "precision", o->fp16 ? "fp16" : "fp32");
     json_string(w, ", ", "device", device);
 }
 
@@ -441,7 +445,7 @@ static void print_sample(const soak_sample *s) {
 static int soak(const kvk_bench_options *o, kvk_context *ctx) {
     bench_model b;
     int batch = o->batches[0];
-    if (bench_model_open(o, ctx, batch, &b)) return 1;
+    if (bench_model_open(o, ctx, batch, 0, &b)) return 1;
     soak_sample samples[SOAK_SAMPLES + 2];
     int count = 0, rc = 0;
     double first, t, start = now_seconds();

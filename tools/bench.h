@@ -11,6 +11,7 @@ typedef struct kvk_bench_options {
     int no_top;           /* the base with global average pooling instead of the classifier */
     double alpha;         /* MobileNet(V2)'s width multiplier; 0: 1.0 */
     int depth_multiplier; /* MobileNet's; 0: 1 */
+    int fp16;             /* the device model's weights as float16 (the reference: float32) */
     int batches[KVK_BENCH_MAX_BATCHES];
     int batch_count;
     int runs;         /* timed runs per batch, after the first inference */

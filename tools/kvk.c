@@ -41,7 +41,8 @@ static const struct command {
     {"predict", C_PREDICT,
      "  kvk predict IMAGE... --model NAME [--weights FILE] [--top K] [--device D] [--json]\n"
      "              [--resize nearest|bilinear] [--jpeg libjpeg|stb] [--preprocess MODE]\n"
-     "              [--batch N] [--max-pixels N] [--alpha A] [--depth-multiplier N] [--verbose]\n"
+     "              [--batch N] [--max-pixels N] [--alpha A] [--depth-multiplier N]\n"
+     "              [--precision fp32|fp16] [--verbose]\n"
      "  kvk predict IMAGE... --model-file FILE [--labels FILE] [--size H[xW]] [options as "
      "above]\n"},
     {"features", C_FEATURES,
@@ -49,7 +50,7 @@ static const struct command {
      "              [--pooling avg|max] [--out FILE.npy] [--json] [--size H[xW]] [--include-top]\n"
      "              [--device D] [--batch N] [--resize nearest|bilinear] [--jpeg libjpeg|stb]\n"
      "              [--preprocess MODE] [--max-pixels N] [--alpha A] [--depth-multiplier N]\n"
-     "              [--verbose]\n"
+     "              [--precision fp32|fp16] [--verbose]\n"
      "  kvk features IMAGE... --model-file FILE --layer LAYER... [options as above]\n"},
     {"inspect", C_INSPECT, "  kvk inspect FILE\n"},
     {"convert", C_CONVERT, "  kvk convert FILE OUT.h5 [--model NAME]\n"},
@@ -57,7 +58,7 @@ static const struct command {
     {"bench", C_BENCH,
      "  kvk bench --model NAME [--batch N[,N...]] [--size H[xW]] [--runs R] [--device D]\n"
      "            [--no-top] [--no-reference] [--peak] [--layers] [--json] [--alpha A]\n"
-     "            [--depth-multiplier N] [--verbose]\n"
+     "            [--depth-multiplier N] [--precision fp32|fp16] [--verbose]\n"
      "  kvk bench --model NAME --soak N [--batch N] [--size H[xW]] [--device D] [--no-top] "
      "[--json]\n"},
 };
@@ -88,6 +89,7 @@ static const struct option {
     {"--runs", C_BENCH, 1},
     {"--alpha", C_PREDICT | C_FEATURES | C_BENCH, 1},
     {"--depth-multiplier", C_PREDICT | C_FEATURES | C_BENCH, 1},
+    {"--precision", C_PREDICT | C_FEATURES | C_BENCH, 1},
     {"--no-top", C_BENCH, 0},
     {"--no-reference", C_BENCH, 0},
     {"--peak", C_BENCH, 0},
@@ -125,7 +127,9 @@ static const char *const NOTES =
     "vgg16/19 and resnet50/101/152, torch for densenet*, tf for the others). --alpha A and\n"
     "--depth-multiplier N (MobileNet, MobileNetV2: alpha only) are keras.applications' width\n"
     "arguments: by default the weight file's (told from its layer widths), 1.0 and 1 with\n"
-    "random weights; Keras' default file name follows --alpha. Images are read as Keras' load_img\n"
+    "random weights; Keras' default file name follows --alpha. --precision fp16 stores the\n"
+    "convolution and Dense weights as float16 on the device (half their memory; activations\n"
+    "and arithmetic stay float32; about 1e-3 from Keras). Images are read as Keras' load_img\n"
     "(target_size=...) reads them; --batch N runs N images at a time (default: up to 8).\n"
     "Images over --max-pixels N pixels (default: KVK_MAX_IMAGE_PIXELS, else 178956970 as in\n"
     "Pillow; 0: no limit) are refused from their header; over half of it, a warning.\n"
@@ -197,6 +201,7 @@ typedef struct args {
     int runs_given;
     double alpha;         /* --alpha; 0: not given */
     int depth_multiplier; /* --depth-multiplier; 0: not given */
+    int fp16;             /* --precision fp16 */
     long long max_pixels; /* --max-pixels; 0: not given */
     const char **files, **layers;
     int file_count, layer_count;
@@ -322,6 +327,11 @@ static int parse_args(int argc, char **argv, const struct command *cmd, args *a)
             if (errno || *end || !*next || !(a->alpha > 0 && a->alpha <= 10))
                 return usage_error("--alpha needs a width multiplier above 0 (e.g. 0.35), got ",
                                    next);
+        } else if (!strcmp(o, "--precision")) {
+            VALUE();
+            if (strcmp(next, "fp32") && strcmp(next, "fp16"))
+                return usage_error("--precision is fp32 or fp16, got ", next);
+            a->fp16 = !strcmp(next, "fp16");
         } else if (!strcmp(o, "--depth-multiplier")) {
             VALUE();
             if (!parse_int(next, 1, &a->depth_multiplier))
@@ -611,7 +621,8 @@ static int cmd_predict(const args *a) {
                             .width = width,
                             .batch = batch,
                             .alpha = a->alpha,
-                            .depth_multiplier = a->depth_multiplier};
+                            .depth_multiplier = a->depth_multiplier,
+                            .precision = a->fp16 ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32};
     kvk_model *model;
     if (kvk_model_create(ctx, &mo, &model) != KVK_OK) {
         kvk_context_destroy(ctx);
@@ -925,7 +936,8 @@ static int cmd_features(const args *a) {
                             .output_layer_count = count,
                             .output_pooling = pooling,
                             .alpha = a->alpha,
-                            .depth_multiplier = a->depth_multiplier};
+                            .depth_multiplier = a->depth_multiplier,
+                            .precision = a->fp16 ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32};
     if (a->verbose && app)
         fprintf(stderr, "kvk: %s %s, weights %s, %d image(s) per run\n", app->name,
                 a->with_top ? "with its classifier" : "without its classifier", weights, batch);
@@ -1019,6 +1031,7 @@ static int cmd_bench(const args *a) {
                            .no_top = a->no_top,
                            .alpha = a->alpha,
                            .depth_multiplier = a->depth_multiplier,
+                           .fp16 = a->fp16,
                            .runs = a->runs,
                            .no_reference = a->no_reference,
                            .peak = a->peak,

@@ -13,6 +13,13 @@ typedef struct kvk_model kvk_model;
 
 typedef enum kvk_pooling { KVK_POOLING_NONE, KVK_POOLING_AVG, KVK_POOLING_MAX } kvk_pooling;
 
+/* How a Vulkan device stores the weights. KVK_PRECISION_FP16: Conv2D, SeparableConv2D's
+ * pointwise half and Dense weights as float16 (rounded to nearest, as numpy's
+ * astype(float16)): half the weight memory and bandwidth; activations and arithmetic stay
+ * float32. Results then differ from Keras' by about 1e-3 (docs/performance.md has the figures
+ * per model). The CPU reference refuses it: it is the float32 reference. */
+typedef enum kvk_precision { KVK_PRECISION_FP32, KVK_PRECISION_FP16 } kvk_precision;
+
 /* The keras.applications constructor arguments. Zero-initialise, then set what you need.
  * architecture NULL or "auto": the architecture saved in the weight file (its model config:
  * a Keras model.save .h5, a TensorFlow.js model.json; see model_file). With a named
@@ -46,6 +53,9 @@ typedef struct kvk_model_options {
     double alpha;
     /* MobileNet's depth_multiplier: 0 = the weight file's, or 1 without a file. */
     int depth_multiplier;
+    /* The weights' storage on the device (0: float32). KVK_PRECISION=fp16 in the environment
+     * sets it where this is 0. */
+    kvk_precision precision;
 } kvk_model_options;
 
 kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, kvk_model **out);
@@ -94,9 +104,10 @@ const char *kvk_model_source(const kvk_model *model);
 const char *kvk_model_name(const kvk_model *model);
 
 /* The Keras layers the model runs, in Keras' model.layers order (tf-keras' order: by depth
- * from the outputs, then first visit; the input layer first): what Keras' model.layers lists (the application's layers, or the config's, up to the requested outputs).
- * kvk's own internal nodes (a SeparableConv2D's depthwise half, a split-off softmax) are not
- * listed; layers fused for speed still are. Index 0..kvk_model_layer_count()-1. */
+ * from the outputs, then first visit; the input layer first): what Keras' model.layers lists (the
+ * application's layers, or the config's, up to the requested outputs). kvk's own internal nodes (a
+ * SeparableConv2D's depthwise half, a split-off softmax) are not listed; layers fused for speed
+ * still are. Index 0..kvk_model_layer_count()-1. */
 int kvk_model_layer_count(const kvk_model *model);
 /* The layer's Keras name ("conv1_conv"), or NULL for an index out of range. */
 const char *kvk_model_layer_name(const kvk_model *model, int index);

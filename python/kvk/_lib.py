@@ -68,6 +68,7 @@ class ModelOptions(ctypes.Structure):
         ("model_file", ctypes.c_char_p),
         ("alpha", ctypes.c_double),
         ("depth_multiplier", ctypes.c_int),
+        ("precision", ctypes.c_int),
     ]
 
 

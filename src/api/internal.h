@@ -53,8 +53,11 @@ struct kvk_model {
 
 /* Builds a model from a graph someone else made (tests build single-op graphs this way). The
  * model takes ownership of the graph. `optimize` runs the fusion passes; the reference
- * backend ignores it and executes every layer as Keras does. */
+ * backend ignores it and executes every layer as Keras does. `precision`: as
+ * kvk_model_options.precision (the environment is not read here). */
 kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, int optimize,
-                                kvk_model **out);
+                                kvk_precision precision, kvk_model **out);
+/* options->precision, or KVK_PRECISION from the environment where that is 0. */
+kvk_precision kvk_model_precision(const kvk_model_options *options);
 
 #endif

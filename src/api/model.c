@@ -11,6 +11,7 @@
 #include "keras/keras_order.h"
 #include "api/model_config.h"
 #include "keras/weights.h"
+#include "vk/ops/ops.h"
 
 static long max_tensor_floats(const kvk_graph *g) {
     long max = 0;
@@ -38,9 +39,37 @@ static double weight_bytes(const kvk_graph *g) {
     return bytes;
 }
 
+kvk_precision kvk_model_precision(const kvk_model_options *options) {
+    const char *env = getenv("KVK_PRECISION");
+    if (options->precision != KVK_PRECISION_FP32) return options->precision;
+    return env && !strcmp(env, "fp16") ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32;
+}
+
+/* The plan's weight types: float16 where asked and the device backend stores the op's weights
+ * so (run again on every re-planned chunk). */
+static void plan_weight_types(kvk_plan *plan, kvk_precision precision) {
+    for (int i = 0; i < plan->step_count; i++) {
+        kvk_step *st = &plan->steps[i];
+        if (precision == KVK_PRECISION_FP16 && kvk_vk_op_reads_weights(st->op, KVK_DTYPE_F16))
+            st->weights = KVK_DTYPE_F16;
+    }
+}
+
 kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, int optimize,
-                                kvk_model **out) {
+                                kvk_precision precision, kvk_model **out) {
     *out = NULL;
+    if (precision != KVK_PRECISION_FP32 && precision != KVK_PRECISION_FP16) {
+        kvk_graph_free(graph);
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                        "precision %d is not KVK_PRECISION_FP32 (0) or KVK_PRECISION_FP16 (1)",
+                        (int)precision);
+    }
+    if (precision == KVK_PRECISION_FP16 && ctx->cpu_reference) {
+        kvk_graph_free(graph);
+        return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                        "precision fp16 stores weights as float16 on a Vulkan device; the CPU "
+                        "reference computes in float32 only");
+    }
     kvk_model *m = calloc(1, sizeof *m);
     if (!m) {
         kvk_graph_free(graph);
@@ -88,6 +117,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
     m->chunk = fit < (uint64_t)m->max_batch ? (int)fit : m->max_batch;
 
     kvk_status st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
+    if (st == KVK_OK) plan_weight_types(&m->plan, precision);
     if (st == KVK_OK && ctx->cpu_reference) st = kvk_cpu_model_create(&m->graph, &m->plan, &m->cpu);
     while (st == KVK_OK && !ctx->cpu_reference) {
         int too_large = 0;
@@ -108,6 +138,7 @@ kvk_status kvk_model_from_graph(kvk_context *ctx, kvk_graph *graph, int batch, i
         kvk_plan_free(&m->plan);
         st = kvk_plan_build(&m->graph, m->chunk, ctx->alignment, &m->plan);
         if (st != KVK_OK) break;
+        plan_weight_types(&m->plan, precision);
     }
     if (st != KVK_OK) {
         kvk_model_destroy(m);
@@ -216,7 +247,7 @@ kvk_status kvk_model_create(kvk_context *ctx, const kvk_model_options *options, 
         kvk_graph_free(&g);
         return st;
     }
-    st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
+    st = kvk_model_from_graph(ctx, &g, options->batch, 1, kvk_model_precision(options), out);
     if (st == KVK_ERROR_OUT_OF_MEMORY) /* name what did not fit */
         return kvk_fail_context(st, "%s at %dx%d, batch %d: ", app->name, args.height, args.width,
                                 options->batch > 0 ? options->batch : 1);

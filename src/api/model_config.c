@@ -119,7 +119,7 @@ kvk_status kvk_config_model_create(kvk_context *ctx, const kvk_model_options *op
         kvk_config_model_free(&info);
         return st;
     }
-    st = kvk_model_from_graph(ctx, &g, options->batch, 1, out);
+    st = kvk_model_from_graph(ctx, &g, options->batch, 1, kvk_model_precision(options), out);
     if (st == KVK_ERROR_OUT_OF_MEMORY) /* name what did not fit */
         kvk_fail_context(st, "%s, batch %d: ",
                          options->model_file ? options->model_file

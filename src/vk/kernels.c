@@ -28,21 +28,38 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
     return c->max_invocations >= 256 && c->shared_memory_bytes >= 8192;
 }
 
+#define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)
+#define F16 KVK_DTYPE_BIT(KVK_DTYPE_F16)
+#define NEEDS_TILED "256-invocation workgroups, 8 KiB shared memory"
+#define NEEDS_8 "subgroups of 8+ lanes with broadcast"
+#define NEEDS_8_I64 "subgroups of 8+ lanes, shaderInt64"
+#define NEEDS_4 "subgroups of 4+ lanes with broadcast"
+
+/* Each variant that reads weights has an fp32 and an fp16 twin (name_f16, the same source
+ * with WF16=1: weights stored as float16, arithmetic in float32). */
 static const kvk_vk_kernel KERNELS[] = {
-    {"conv2d_tiled", "conv2d", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory"},
-    {"conv2d_rb8_i64", "conv2d", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"},
-    {"conv2d_rb8", "conv2d", subgroups_of_8, "subgroups of 8+ lanes with broadcast"},
-    {"conv2d_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
-    {"conv2d_rb1", "conv2d", NULL, NULL},
-    /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output */
-    {"conv2d_winograd", "conv2d", NULL, NULL},
+    {"conv2d_tiled", "conv2d", tiled_workgroups, NEEDS_TILED, F32},
+    {"conv2d_tiled_f16", "conv2d", tiled_workgroups, NEEDS_TILED, F16},
+    {"conv2d_rb8_i64", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F32},
+    {"conv2d_rb8_i64_f16", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F16},
+    {"conv2d_rb8", "conv2d", subgroups_of_8, NEEDS_8, F32},
+    {"conv2d_rb8_f16", "conv2d", subgroups_of_8, NEEDS_8, F16},
+    {"conv2d_rb4", "conv2d", subgroups_of_4, NEEDS_4, F32},
+    {"conv2d_rb4_f16", "conv2d", subgroups_of_4, NEEDS_4, F16},
+    {"conv2d_rb1", "conv2d", NULL, NULL, F32},
+    {"conv2d_rb1_f16", "conv2d", NULL, NULL, F16},
+    /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output (_f16 with fp16
+     * weights, for the bias) */
+    {"conv2d_winograd", "conv2d", NULL, NULL, 0},
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
-    {"conv2d_winograd43", "conv2d", NULL, NULL},
+    {"conv2d_winograd43", "conv2d", NULL, NULL, 0},
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
-    {"dense_gemv_rb8", "conv2d", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"},
-    {"dense_gemv_rb4", "conv2d", subgroups_of_4, "subgroups of 4+ lanes with broadcast"},
-    {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL},
-    {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL},
+    {"dense_gemv_rb8", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F32},
+    {"dense_gemv_rb8_f16", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F16},
+    {"dense_gemv_rb4", "conv2d", subgroups_of_4, NEEDS_4, F32},
+    {"dense_gemv_rb4_f16", "conv2d", subgroups_of_4, NEEDS_4, F16},
+    {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32},
+    {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32},
 };
 enum { KERNEL_COUNT = sizeof KERNELS / sizeof KERNELS[0] };
 
@@ -110,11 +127,12 @@ kvk_status kvk_vk_kernel_override_parse(const char *list, const kvk_vk_caps *cap
 }
 
 const kvk_vk_kernel *kvk_vk_choose(const kvk_vk_caps *caps, const kvk_vk_kernel_override *o,
-                                   const char *const *candidates, int count) {
+                                   kvk_dtype weights, const char *const *candidates, int count) {
     const kvk_vk_kernel *first = NULL;
     for (int i = 0; i < count; i++) {
         const kvk_vk_kernel *k = kvk_vk_kernel_find(candidates[i]);
-        if (!k || !usable(caps, k)) continue;
+        if (!k || !usable(caps, k) || (k->weights && !(k->weights & KVK_DTYPE_BIT(weights))))
+            continue;
         if (!first) first = k;
         for (int f = 0; o && f < o->count; f++)
             if (o->forced[f] == k) return k;

@@ -6,6 +6,7 @@
 #ifndef KVK_VK_KERNELS_H
 #define KVK_VK_KERNELS_H
 
+#include "core/plan.h"
 #include "kvk/status.h"
 #include "vk/caps.h"
 
@@ -15,6 +16,9 @@ typedef struct kvk_vk_kernel {
     /* whether the device can run it at all (NULL: every device) */
     int (*usable)(const kvk_vk_caps *caps);
     const char *needs; /* what `usable` asks for, for messages */
+    /* KVK_DTYPE_BIT()s of the weight types it reads (0: any; a name for several shaders'
+     * work, like Winograd, whose shaders are chosen by the step's type) */
+    unsigned weights;
 } kvk_vk_kernel;
 
 /* Forced variants, parsed from a comma-separated list. */
@@ -35,9 +39,9 @@ kvk_status kvk_vk_kernel_override_parse(const char *list, const kvk_vk_caps *cap
                                         kvk_vk_kernel_override *out);
 
 /* The variant to record: among `candidates` (variant names that fit the step, in the op's
- * order of preference), the first one forced, else the first the device can run. NULL when
- * the device can run none of them. */
+ * order of preference) that read the step's weight type, the first one forced, else the first
+ * the device can run. NULL when the device can run none of them. */
 const kvk_vk_kernel *kvk_vk_choose(const kvk_vk_caps *caps, const kvk_vk_kernel_override *o,
-                                   const char *const *candidates, int count);
+                                   kvk_dtype weights, const char *const *candidates, int count);
 
 #endif

@@ -10,6 +10,7 @@
 #include "vk/model_vk.h"
 
 #include "core/error.h"
+#include "core/half.h"
 #include "vk/ops/ops.h"
 #include "vk/profile.h"
 
@@ -25,6 +26,7 @@ enum { MAX_PIECES = 256 };
 typedef struct piece {
     int block;
     VkDeviceSize offset, bytes;
+    size_t values; /* in the step's weight type */
 } piece;
 
 typedef struct step_weights {
@@ -107,7 +109,7 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
         s->steps[i].first = s->piece_count;
         s->steps[i].count = count;
         for (int k = 0; k < count; k++) {
-            VkDeviceSize bytes = floats[k] * sizeof(float);
+            VkDeviceSize bytes = floats[k] * kvk_dtype_size(st->weights);
             if (s->piece_count == capacity) {
                 capacity *= 2;
                 piece *grown = realloc(s->pieces, (size_t)capacity * sizeof *grown);
@@ -128,7 +130,7 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
                 block_used[blocks++] = 0;
                 at = 0;
             }
-            s->pieces[s->piece_count++] = (piece){blocks - 1, at, bytes};
+            s->pieces[s->piece_count++] = (piece){blocks - 1, at, bytes, floats[k]};
             block_used[blocks - 1] = at + bytes;
         }
     }
@@ -152,6 +154,34 @@ static int shares_host_memory(const kvk_vk_device *dev) {
 
 static int weight_memory(const vk_state *s) {
     return s->direct ? KVK_VK_DEVICE_MAPPED : KVK_VK_DEVICE_MEMORY;
+}
+
+/* Packs piece k of step i into dst in the step's weight type: the op packs floats, which an
+ * fp16 step converts through `tmp` (grown as needed; the caller frees it). */
+static kvk_status pack_piece(vk_state *s, int i, int k, void *dst, float **tmp,
+                             size_t *tmp_values) {
+    kvk_vk_step_ctx c = step_ctx(s, i);
+    const kvk_step *step = &s->plan->steps[i];
+    const piece *pc = &s->pieces[s->steps[i].first + k];
+    const kvk_vk_op *op = kvk_vk_op_for(step->op);
+    if (step->weights == KVK_DTYPE_F32) {
+        op->weight_pack(&c, k, dst);
+        return KVK_OK;
+    }
+    if (pc->values > *tmp_values) {
+        free(*tmp);
+        *tmp_values = 0;
+        *tmp = malloc(pc->values * sizeof(float));
+        if (!*tmp)
+            return kvk_fail(KVK_ERROR_OUT_OF_MEMORY,
+                            "layer '%s': out of memory converting its "
+                            "weights to float16",
+                            c.node->name);
+        *tmp_values = pc->values;
+    }
+    op->weight_pack(&c, k, *tmp);
+    kvk_halves_from_floats(*tmp, dst, pc->values);
+    return KVK_OK;
 }
 
 /* Freed host weights go back to the system now, not at exit: glibc keeps freed blocks under
@@ -178,21 +208,23 @@ static kvk_status allocate_weights(vk_state *s) {
 /* With `release` (the model's graph), each node's host weights are freed once packed. */
 static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_device *dev = s->dev;
+    float *tmp = NULL;
+    size_t tmp_values = 0;
     if (s->direct) {
-        for (int i = 0; i < s->plan->step_count; i++) {
-            kvk_vk_step_ctx c = step_ctx(s, i);
-            for (int k = 0; k < s->steps[i].count; k++) {
+        kvk_status st = KVK_OK;
+        for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
+            for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
                 const piece *pc = &s->pieces[s->steps[i].first + k];
                 unsigned char *block = s->blocks[pc->block].mapped;
-                kvk_vk_op_for(s->plan->steps[i].op)
-                    ->weight_pack(&c, k, (float *)(block + pc->offset));
+                st = pack_piece(s, i, k, block + pc->offset, &tmp, &tmp_values);
             }
             if (release && s->steps[i].count) {
                 kvk_graph_free_weights(&release->nodes[s->plan->steps[i].node]);
                 return_freed_memory();
             }
         }
-        return KVK_OK;
+        free(tmp);
+        return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
     }
     VkDeviceSize cap = s->staging_bytes;
     if (!cap) return KVK_OK;
@@ -223,9 +255,9 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
                 st = kvk_vk_check(dev->vkd.vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
                 begun = 1;
             }
-            kvk_vk_step_ctx c = step_ctx(s, i);
-            kvk_vk_op_for(step->op)->weight_pack(&c, k,
-                                                 (float *)((unsigned char *)staging.mapped + used));
+            if (st == KVK_OK)
+                st = pack_piece(s, i, k, (unsigned char *)staging.mapped + used, &tmp, &tmp_values);
+            if (st != KVK_OK) break;
             VkBufferCopy region = {used, pc->offset, pc->bytes};
             dev->vkd.vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
@@ -241,6 +273,7 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     }
     kvk_vk_commands_destroy(dev, &commands);
     kvk_vk_buffer_destroy(dev, &staging);
+    free(tmp);
     return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
 }
 
@@ -350,7 +383,7 @@ static kvk_status check_support(const kvk_graph *g, const kvk_plan *p) {
                                 "layer '%s': the Vulkan %s kernels do not run %s tensors", n->name,
                                 kvk_op_name(st->op), kvk_dtype_name(t));
         }
-        if (op->weight_pieces && st->weights != KVK_DTYPE_F32)
+        if (op->weight_pieces && !kvk_vk_op_reads_weights(st->op, st->weights))
             return kvk_fail(KVK_ERROR_UNSUPPORTED,
                             "layer '%s': the Vulkan %s kernels do not read %s weights", n->name,
                             kvk_op_name(st->op), kvk_dtype_name(st->weights));

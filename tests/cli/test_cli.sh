@@ -17,6 +17,14 @@ check "chelsea is a cat" grep -qE "^  1\. n0212[0-9]+ +(tabby|tiger_cat|Egyptian
 check "orange is an orange" grep -qE "^  1\. n07747607 +orange" "$tmp/text"
 check "three lines per image" test "$(grep -c '^  [0-9]\.' "$tmp/text")" -eq 6
 
+# --precision fp16: float16 weights on the device, the same classes
+"$kvk" predict "$images/skimage_chelsea.png" "$images/opencv_orange.jpg" --model resnet50 \
+  --weights "$weights" --top 3 --precision fp16 >"$tmp/text16" 2>"$tmp/err"
+check "predict --precision fp16 exits 0" test $? -eq 0
+check "fp16: the same three classes per image" test "$(awk '/^  [0-9]\./ {print $3}' "$tmp/text16")" = "$(awk '/^  [0-9]\./ {print $3}' "$tmp/text")"
+expect_fail "--precision fp8" "--precision is fp32 or fp16, got fp8" predict x.png --model resnet50 --precision fp8
+expect_fail "fp16 on the CPU reference" "CPU reference computes in float32 only" predict "$images/opencv_orange.jpg" --model resnet50 --weights "$weights" --precision fp16 --device cpu-reference
+
 "$kvk" predict "$images/opencv_orange.jpg" --model resnet50 --weights "$weights" --json >"$tmp/json"
 check "json exits 0" test $? -eq 0
 check "json is valid and ranked" python3 -c "

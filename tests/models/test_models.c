@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
             return tu_finish();
         if (legacy)
             tu_check(kvk_graph_find(&g, "res2a_branch2a") >= 0, "legacy naming has res2a_branch2a");
-        st = kvk_model_from_graph(ctxs[k], &g, o.batch, 1, &models[k]);
+        st = kvk_model_from_graph(ctxs[k], &g, o.batch, 1, KVK_PRECISION_FP32, &models[k]);
         if (!tu_check(st == KVK_OK, "model on %s: %s", kvk_context_device_name(ctxs[k]),
                       kvk_last_error()))
             return tu_finish();

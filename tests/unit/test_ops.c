@@ -39,6 +39,10 @@ static kvk_context *g_ctx; /* the device with its own binding limit */
 /* While a kernel variant is forced: its name, and how many recorded steps used it. */
 static const char *g_kernel;
 static int g_kernel_uses;
+/* The weights' storage the models are built with; with fp16 the comparison allows float16's
+ * rounding (2^-11 relative per weight) accumulated over a product. */
+static kvk_precision g_precision = KVK_PRECISION_FP32;
+#define FP16_TOL 5e-3
 
 /* 0: inputs uniform in +-1; 1: with NaN, +Inf and -Inf sprinkled in (1 in 8), channel 0 all
  * NaN and channel 1 all -Inf; 2: one row (pixel) in 3 with a single NaN, +Inf or -Inf, one in 6
@@ -320,6 +324,7 @@ static int check_close(const float *y, const float *ref, long n, double tol, con
  * number of failed checks. */
 static int check_graph(kvk_context *ctx, kvk_graph *g, int batch, double tol, const char *label) {
     int failed_before = tu_failed;
+    if (g_precision == KVK_PRECISION_FP16 && tol > 0 && tol < FP16_TOL) tol = FP16_TOL;
     if (g_group) g_group->cases++;
     if (!tu_check(g->status == KVK_OK, "%s: building the graph: %s", label, kvk_last_error())) {
         kvk_graph_free(g);
@@ -329,7 +334,7 @@ static int check_graph(kvk_context *ctx, kvk_graph *g, int batch, double tol, co
     copy_graph(g, &ref_graph);
     kvk_shape is = ref_graph.nodes[0].shape, os = ref_graph.nodes[ref_graph.output].shape;
     kvk_model *m = NULL;
-    kvk_status st = kvk_model_from_graph(ctx, g, batch, 1, &m);
+    kvk_status st = kvk_model_from_graph(ctx, g, batch, 1, g_precision, &m);
     if (!tu_check(st == KVK_OK, "%s: kvk_model_from_graph: %s", label, kvk_last_error())) {
         kvk_graph_free(&ref_graph);
         return tu_failed - failed_before;
@@ -1746,7 +1751,7 @@ static void test_small_bindings(void) {
         int d = kvk_graph_dense(&g, x, "too_wide_dense", 200, KVK_ACT_RELU);
         set_kernel(&g, d);
         kvk_model *m = NULL;
-        kvk_status st = kvk_model_from_graph(tiny, &g, 1, 1, &m);
+        kvk_status st = kvk_model_from_graph(tiny, &g, 1, 1, KVK_PRECISION_FP32, &m);
         const char *err = kvk_last_error();
         tu_check(st != KVK_OK && m == NULL, "Dense 300->200 with a 4 KiB binding cap fails (%s)",
                  kvk_status_name(st));
@@ -1759,7 +1764,7 @@ static void test_small_bindings(void) {
             kvk_graph_conv2d(&g, x, "too_big_conv", 8, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU);
         set_kernel(&g, cv);
         m = NULL;
-        st = kvk_model_from_graph(tiny, &g, 1, 1, &m);
+        st = kvk_model_from_graph(tiny, &g, 1, 1, KVK_PRECISION_FP32, &m);
         err = kvk_last_error();
         tu_check(st != KVK_OK && m == NULL, "Conv2D 3x3x64 with a 4 KiB binding cap fails (%s)",
                  kvk_status_name(st));
@@ -1798,7 +1803,8 @@ static void test_small_bindings(void) {
             kvk_graph probe;
             copy_graph(&g, &probe);
             kvk_model *m = NULL;
-            if (tu_check(kvk_model_from_graph(chunky, &probe, 5, 1, &m) == KVK_OK,
+            if (tu_check(kvk_model_from_graph(chunky, &probe, 5, 1, KVK_PRECISION_FP32, &m) ==
+                             KVK_OK,
                          "chunked model: %s", kvk_last_error())) {
                 kvk_model_info info;
                 kvk_model_get_info(m, &info);
@@ -2004,10 +2010,18 @@ static void test_kernel_variants(void) {
         g_ctx = ctx;
         g_kernel = k->name;
         g_kernel_uses = 0;
+        /* an fp16 twin runs where the weights are float16; Winograd (its shaders chosen by the
+         * weights' type) runs both ways */
+        int f16 = k->weights == KVK_DTYPE_BIT(KVK_DTYPE_F16), both = !k->weights;
         if (!strcmp(k->family, "conv2d")) {
-            test_conv2d();
-            test_dense();
-            test_concat(); /* convolutions written into a Concatenate's slice */
+            for (int pass = 0; pass < (both ? 2 : 1); pass++) {
+                g_precision = f16 || pass ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32;
+                if (both) printf("weights %s:\n", pass ? "float16" : "float32");
+                test_conv2d();
+                test_dense();
+                test_concat(); /* convolutions written into a Concatenate's slice */
+            }
+            g_precision = KVK_PRECISION_FP32;
         } else if (!strcmp(k->family, "depthwise_conv2d")) {
             test_depthwise();
             test_separable();

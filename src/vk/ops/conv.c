@@ -51,7 +51,9 @@ static int winograd_slices(const kvk_vk_step_ctx *c) {
 
 /* dense_gemv.comp's subgroup lanes sharing input loads, 0 for other kernels */
 static int gemv_rb(const kvk_vk_kernel *k) {
-    return !strcmp(k->name, "dense_gemv_rb8") ? 8 : !strcmp(k->name, "dense_gemv_rb4") ? 4 : 0;
+    return !strncmp(k->name, "dense_gemv_rb8", 14)   ? 8
+           : !strncmp(k->name, "dense_gemv_rb4", 14) ? 4
+                                                     : 0;
 }
 
 /* Output channels the weights are laid out in blocks of: dense_gemv.comp reads RB vec4s of
@@ -72,7 +74,7 @@ static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
 
 static int channels_per_piece(const kvk_vk_step_ctx *c) {
     int cout = c->node->shape.c, block = channel_block(c);
-    uint64_t per_block = piece_floats(c, block) * sizeof(float);
+    uint64_t per_block = piece_floats(c, block) * kvk_dtype_size(c->step->weights);
     uint64_t blocks = c->max_binding / per_block;
     if (blocks == 0) return 0; /* not even one block fits: the caller reports it */
     return blocks * (uint64_t)block >= (uint64_t)cout ? cout : (int)(blocks * (uint64_t)block);
@@ -85,7 +87,7 @@ static int conv_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces)
     if (count + is_winograd(c) > max_pieces) return -1;
     for (int k = 0; k < count; k++)
         floats[k] = piece_floats(c, cout - k * per < per ? cout - k * per : per);
-    if (is_winograd(c)) floats[count++] = (size_t)cout; /* the bias */
+    if (is_winograd(c)) floats[count++] = (size_t)round4(cout); /* the bias, whole vec4s */
     return count;
 }
 
@@ -118,7 +120,7 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     int per = channels_per_piece(c), cout = n->shape.c, cin = input_channels(c);
     int pieces = (cout + per - 1) / per;
     if (is_winograd(c) && index == pieces) { /* the bias */
-        for (int o = 0; o < cout; o++) dst[o] = n->bias ? n->bias[o] : 0.0f;
+        for (int o = 0; o < round4(cout); o++) dst[o] = n->bias && o < cout ? n->bias[o] : 0.0f;
         return;
     }
     int oc0 = index * per;
@@ -186,15 +188,17 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
 static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     int rp, ng;
     conv_tiling(c->caps->subgroup_size, npix, &rp, &ng);
-    const char *candidates[5];
-    int count = 0;
-    if (c->caps->type != VK_PHYSICAL_DEVICE_TYPE_CPU) candidates[count++] = "conv2d_tiled";
-    if (rp >= 8) candidates[count++] = "conv2d_rb8_i64";
-    if (rp >= 8) candidates[count++] = "conv2d_rb8";
-    if (rp >= 4) candidates[count++] = "conv2d_rb4";
-    candidates[count++] = "conv2d_rb1";
-    if (c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU) candidates[count++] = "conv2d_tiled";
-    return kvk_vk_choose(c->caps, c->kernels, candidates, count);
+    const char *candidates[10]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
+    int count = 0, cpu = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+#define KVK_BOTH(name) (candidates[count++] = name, candidates[count++] = name "_f16")
+    if (!cpu) KVK_BOTH("conv2d_tiled");
+    if (rp >= 8) KVK_BOTH("conv2d_rb8_i64");
+    if (rp >= 8) KVK_BOTH("conv2d_rb8");
+    if (rp >= 4) KVK_BOTH("conv2d_rb4");
+    KVK_BOTH("conv2d_rb1");
+    if (cpu) KVK_BOTH("conv2d_tiled");
+#undef KVK_BOTH
+    return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
 /* Winograd's tiles: T = batch * ceil(OH / m) * ceil(OW / m). */
@@ -241,11 +245,13 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
          * on dense_gemv_rb8 (lavapipe), 1588 and 140 ms on dense_gemv_rb4 (SwiftShader). GPUs
          * keep the GEMM (unmeasured: no GPU was at hand); the GEMV variants run there when
          * forced. */
-        const char *cpu[4] = {"dense_gemv_rb8", "dense_gemv_rb4", direct->name};
-        const char *gpu[4] = {direct->name, "dense_gemv_rb8", "dense_gemv_rb4"};
+        const char *cpu[5] = {"dense_gemv_rb8", "dense_gemv_rb8_f16", "dense_gemv_rb4",
+                              "dense_gemv_rb4_f16", direct->name};
+        const char *gpu[5] = {direct->name, "dense_gemv_rb8", "dense_gemv_rb8_f16",
+                              "dense_gemv_rb4", "dense_gemv_rb4_f16"};
         const char *const *candidates = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? cpu : gpu;
-        int count = 3;
-        return kvk_vk_choose(c->caps, c->kernels, candidates, count);
+        int count = 5;
+        return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     }
     /* Winograd first: F(2,3) made VGG16 on lavapipe 1.5-2.3x and on SwiftShader 1.2x faster
      * than the direct kernel; F(4,3) then made lavapipe another 1.2-1.4x (VGG16) and 1.3-1.6x
@@ -253,14 +259,17 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * F(2,3). Interleaved runs on a loaded 2-core Sapphire Rapids machine. Below 16 tiles
      * (ResNet50's 7x7 conv5 at batch 1: 4 tiles) F(4,3)'s weights, 4x the kernel's, are read
      * for too little work: F(2,3) ran them in 10.0-10.5 ms against 10.2-11.4 ms (lavapipe,
-     * unloaded), and holds 63 MiB less of ResNet50's weights. */
+     * unloaded), and holds 63 MiB less of ResNet50's weights. With float16 weights F(4,3)'s
+     * transforms amplify their rounding: VGG16 5.5e-3 from Keras against F(2,3)'s 6.8e-4
+     * (direct: 5.1e-4), so F(2,3) first there. */
     const char *candidates[3];
-    int count = 0, f43_first = c->caps->subgroup_size >= 8 && winograd_tiles(c, 4) >= 16;
+    int count = 0, f43_first = c->caps->subgroup_size >= 8 && winograd_tiles(c, 4) >= 16 &&
+                               c->step->weights == KVK_DTYPE_F32;
     if (f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
     if (winograd_fits(c, 2)) candidates[count++] = "conv2d_winograd";
     if (!f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
     candidates[count++] = direct->name;
-    return kvk_vk_choose(c->caps, c->kernels, candidates, count);
+    return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
 static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
@@ -271,7 +280,7 @@ static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
 
 /* The broadcast width of each direct variant. */
 static int variant_rb(const kvk_vk_kernel *k) {
-    return !strncmp(k->name, "conv2d_rb8", 10) ? 8 : !strcmp(k->name, "conv2d_rb4") ? 4 : 1;
+    return !strncmp(k->name, "conv2d_rb8", 10) ? 8 : !strncmp(k->name, "conv2d_rb4", 10) ? 4 : 1;
 }
 
 /* Records conv2d.comp over p (every field but oc0, ocb, pix0 set) for each weight piece, with
@@ -284,7 +293,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     if (max_lx > 256) max_lx = 256;
     int rp, ng;
     conv_tiling(sg, p.npix, &rp, &ng);
-    int tiled = !strcmp(kernel->name, "conv2d_tiled");
+    int tiled = !strncmp(kernel->name, "conv2d_tiled", 12);
     if (tiled) rp = 64, ng = 1; /* conv2d_tiled.comp's block: 64 pixels x 16 channel vec4s */
     int rb = variant_rb(kernel);
     int per_piece = channels_per_piece(c);
@@ -374,8 +383,10 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     KVK_VK_ACT_PARAMS(op, n);
     int spec[1] = {kvk_vk_fused_act(n)};
     kvk_vk_binding ob[3] = {m, c->weights[pieces], c->output};
-    st = kvk_vk_dispatch1d(c, f43 ? "winograd_output43" : "winograd_output", spec, 1, ob, 3, &op,
-                           sizeof op, op.total);
+    int f16 = c->step->weights == KVK_DTYPE_F16; /* the bias piece is in the weights' type */
+    const char *output_shader = f43 ? (f16 ? "winograd_output43_f16" : "winograd_output43")
+                                    : (f16 ? "winograd_output_f16" : "winograd_output");
+    st = kvk_vk_dispatch1d(c, output_shader, spec, 1, ob, 3, &op, sizeof op, op.total);
     if (c->chosen) *c->chosen = c->kernel->name;
     return st;
 }
@@ -433,5 +444,10 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
                            kvk_vk_fused_act(n), 1);
 }
 
-const kvk_vk_op kvk_vk_conv_op = {conv_choose,  conv_pieces, conv_pack,
-                                  conv_scratch, conv_record, KVK_DTYPE_BIT(KVK_DTYPE_F32)};
+const kvk_vk_op kvk_vk_conv_op = {conv_choose,
+                                  conv_pieces,
+                                  conv_pack,
+                                  conv_scratch,
+                                  conv_record,
+                                  KVK_DTYPE_BIT(KVK_DTYPE_F32),
+                                  KVK_DTYPE_BIT(KVK_DTYPE_F32) | KVK_DTYPE_BIT(KVK_DTYPE_F16)};

@@ -51,7 +51,8 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     if (p.M == 1 && p.C % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0)
         candidates[count++] = "depthwise_conv2d_x4";
     candidates[count++] = "depthwise_conv2d";
-    const kvk_vk_kernel *kernel = kvk_vk_choose(c->caps, c->kernels, candidates, count);
+    const kvk_vk_kernel *kernel =
+        kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     if (c->chosen) *c->chosen = kernel->name;
     kvk_vk_binding b[3] = {c->inputs[0], c->weights[0], c->output};
     if (!strcmp(kernel->name, "depthwise_conv2d_x4")) {
@@ -61,5 +62,10 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     return kvk_vk_dispatch1d(c, kernel->name, spec, 1, b, 3, &p, sizeof p, p.total);
 }
 
-const kvk_vk_op kvk_vk_depthwise_op = {NULL, depthwise_pieces, depthwise_pack,
-                                       NULL, depthwise_record, KVK_DTYPE_BIT(KVK_DTYPE_F32)};
+const kvk_vk_op kvk_vk_depthwise_op = {NULL,
+                                       depthwise_pieces,
+                                       depthwise_pack,
+                                       NULL,
+                                       depthwise_record,
+                                       KVK_DTYPE_BIT(KVK_DTYPE_F32),
+                                       KVK_DTYPE_BIT(KVK_DTYPE_F32)};

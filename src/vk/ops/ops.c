@@ -23,3 +23,8 @@ static const kvk_vk_op *const OPS[KVK_OP_COUNT] = {
 const kvk_vk_op *kvk_vk_op_for(kvk_op op) {
     return (unsigned)op < KVK_OP_COUNT ? OPS[op] : NULL;
 }
+
+int kvk_vk_op_reads_weights(kvk_op op, kvk_dtype weights) {
+    const kvk_vk_op *o = kvk_vk_op_for(op);
+    return o && o->weight_pieces && (o->weight_dtypes & KVK_DTYPE_BIT(weights));
+}

@@ -34,16 +34,22 @@ typedef struct kvk_vk_op {
     /* The kernel variant for the step when it decides the weights' layout, before they are
      * placed (NULL: the op chooses while recording). */
     const kvk_vk_kernel *(*choose)(const kvk_vk_step_ctx *c);
-    /* Weights as pieces, each small enough for one binding: sizes in floats into
-     * piece_floats; returns the count, or -1 when they cannot be split to fit. */
+    /* Weights as pieces, each small enough for one binding in the step's weight type:
+     * sizes in values into piece_floats; returns the count, or -1 when they cannot be split to
+     * fit. */
     int (*weight_pieces)(const kvk_vk_step_ctx *c, size_t *piece_floats, int max_pieces);
-    /* Writes piece `index` in the device layout. */
+    /* Writes piece `index` in the device layout, as floats (model_vk.c converts them to the
+     * step's weight type). */
     void (*weight_pack)(const kvk_vk_step_ctx *c, int index, float *dst);
     /* Bytes of scratch memory the step needs while it runs (NULL: none). */
     uint64_t (*scratch_bytes)(const kvk_vk_step_ctx *c);
     kvk_status (*record)(const kvk_vk_step_ctx *c);
-    unsigned dtypes; /* KVK_DTYPE_BIT()s of the tensor types its kernels read and write */
+    unsigned dtypes;        /* KVK_DTYPE_BIT()s of the tensor types its kernels read and write */
+    unsigned weight_dtypes; /* ... and of the weight types they read */
 } kvk_vk_op;
+
+/* Whether the device backend stores op kind `op`'s weights as `weights` (the planner asks). */
+int kvk_vk_op_reads_weights(kvk_op op, kvk_dtype weights);
 
 /* The entry for a step's op kind, or NULL if the device backend has none. */
 const kvk_vk_op *kvk_vk_op_for(kvk_op op);
