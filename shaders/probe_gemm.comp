@@ -1,13 +1,15 @@
 #version 450
 // The GEMM probe of `kvk bench --peak`: C = A B in fp32, row-major (A M x K, B K x N), built
 // the way kvk's convolution shader is (conv2d.comp), so that the ceiling it measures is one
-// kvk's own kernels can approach: each invocation owns one vec4 of columns for RP = 32 rows.
-// Per 4 steps of k a lane loads 4 vec4s of B and RP / RB vec4s of A (rows lane % RB,
-// RB + lane % RB, ...), shares its A values with the other RB - 1 lanes by subgroupBroadcast
-// and does 4 * RP vec4 multiply-adds. On the CPU drivers loads whose address differs between
-// lanes are far dearer than arithmetic, and shared memory and barriers slow both down
-// (../shared/notes/cpu-vulkan-drivers.md). RB is the variant's define: 8, 4, or 1 without
-// subgroups. The host guarantees M % 32 == 0, N % 256 == 0, K % 4 == 0.
+// kvk's own kernels can approach: each invocation owns NG vec4s of columns (col and col + 64)
+// for RP rows. Per 4 steps of k a lane loads 4 * NG vec4s of B and RP / RB vec4s of A (rows
+// lane % RB, RB + lane % RB, ...), shares its A values with the other RB - 1 lanes by
+// subgroupBroadcast and does 4 * RP * NG vec4 multiply-adds. On the CPU drivers loads whose
+// address differs between lanes are far dearer than arithmetic, and shared memory and
+// barriers slow both down (../shared/notes/cpu-vulkan-drivers.md). RB, RP and NG are the
+// variant's defines, as conv2d.comp's tiling on the same device (rb8: 16 rows x 2 vec4s,
+// lavapipe's; rb4, rb1: 32 x 1). The host guarantees M % RP == 0, N % (256 NG) == 0,
+// K % 4 == 0.
 #extension GL_GOOGLE_include_directive : require
 #if RB > 1
 #extension GL_KHR_shader_subgroup_basic : require
@@ -29,7 +31,9 @@ layout(std430, set = 0, binding = 2) writeonly buffer C {
 
 KVK_PUSH_CONSTANTS(KVK_PROBE_GEMM_PARAMS)
 
-#define MAD(r, v) acc[r] += v.x * b0 + v.y * b1 + v.z * b2 + v.w * b3;
+#define MAD(r, v)                                                                          \
+    acc[r] += v.x * b0 + v.y * b1 + v.z * b2 + v.w * b3;                                   \
+    if (NG > 1) acc2[r] += v.x * e0 + v.y * e1 + v.z * e2 + v.w * e3;
 #if RB == 8
 // row r's A values are held by lane r % 8, in its load r / 8
 #define ROW(r)                                                                                     \
@@ -54,23 +58,34 @@ KVK_PUSH_CONSTANTS(KVK_PROBE_GEMM_PARAMS)
 #define ROWS8(r) ROW(r) ROW(r + 1) ROW(r + 2) ROW(r + 3) ROW(r + 4) ROW(r + 5) ROW(r + 6) ROW(r + 7)
 
 void main() {
-    const int RP = 32, NV = RP / RB;
+    const int NV = RP / RB;
     int n4 = p.N / 4, k4n = p.K / 4;
-    int col = int(gl_WorkGroupID.x) * 64 + int(gl_LocalInvocationID.x); // in vec4
+    int col = int(gl_WorkGroupID.x) * 64 * NG + int(gl_LocalInvocationID.x); // in vec4
+    int col2 = col + 64;
     int row0 = int(gl_WorkGroupID.y) * RP;
 #if RB > 1
     int lane = int(gl_SubgroupInvocationID) % RB;
 #else
     int lane = 0;
 #endif
-    vec4 acc[RP];
-    for (int r = 0; r < RP; r++) acc[r] = vec4(0.0);
+    vec4 acc[RP], acc2[RP];
+    for (int r = 0; r < RP; r++) acc[r] = acc2[r] = vec4(0.0);
     for (int k4 = 0; k4 < k4n; k4++) {
-        int bk = 4 * k4 * n4 + col;
+        int bk = 4 * k4 * n4 + col, bk2 = bk + 64;
         vec4 b0 = b[bk], b1 = b[bk + n4], b2 = b[bk + 2 * n4], b3 = b[bk + 3 * n4];
+        vec4 e0, e1, e2, e3;
+        if (NG > 1) {
+            e0 = b[bk2]; e1 = b[bk2 + n4]; e2 = b[bk2 + 2 * n4]; e3 = b[bk2 + 3 * n4];
+        }
         vec4 own[NV];
         for (int i = 0; i < NV; i++) own[i] = a[(row0 + i * RB + lane) * k4n + k4];
-        ROWS8(0) ROWS8(8) ROWS8(16) ROWS8(24)
+        ROWS8(0) ROWS8(8)
+#if RP > 16
+        ROWS8(16) ROWS8(24)
+#endif
     }
-    for (int r = 0; r < RP; r++) c[(row0 + r) * n4 + col] = acc[r];
+    for (int r = 0; r < RP; r++) {
+        c[(row0 + r) * n4 + col] = acc[r];
+        if (NG > 1) c[(row0 + r) * n4 + col2] = acc2[r];
+    }
 }

@@ -167,14 +167,16 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
 
 /* conv2d.comp tiling: output pixels per workgroup (a power of two, at most 64) and vec4
  * channel groups per invocation (1 or 2), by the device's subgroup size, which tells the CPU
- * drivers apart from GPUs. Measured on VGG16: SwiftShader (4 lanes) is fastest with the
- * largest block; lavapipe (8 lanes) as fast with 32x1 as with 64x2, and LLVM compiles the big
+ * drivers apart from GPUs. SwiftShader (4 lanes) is fastest with the largest block (ResNet50
+ * 64x2 1.67 s, 32x2 2.43 s, 16x2 4.10 s); lavapipe (8 lanes) with 16x2 (ResNet50 287 ms
+ * against 32x1's 392 ms and 32x2's 356 ms, VGG16 569 against 730 ms: half the broadcasts per
+ * multiply-add of 32x1, fewer spilled accumulators than 32x2), and LLVM compiles the 64x2
  * block ~10x slower (~25 s per pipeline); GPUs (16+ lanes) get a register-friendly block. */
 static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
     if (subgroup <= 4)
         *pixels = 64, *groups = 2;
     else if (subgroup < 16)
-        *pixels = 32, *groups = 1;
+        *pixels = 16, *groups = 2;
     else
         *pixels = 16, *groups = 1;
     while (*pixels > 1 && *pixels / 2 >= npix) *pixels /= 2; /* small layers, Dense */
