@@ -15,7 +15,8 @@
 # ncnn and ONNX Runtime run the same architecture: the Keras model (random weights,
 # weights=None: same FLOPs) exported with tf2onnx, then converted to ncnn with pnnx.
 # Batch 1 by default; warm median of --runs runs (default 10) after one first inference.
-# It prints one table (latency, GFLOP/s, peak RSS, kvk ÷ peer on the same device) and
+# It prints one table (latency, GFLOP/s, kvk's fraction of its --peak GEMM probe, peak RSS and
+# kvk's device memory, kvk ÷ peer on the same device) and
 # writes it, with this command, the date and the CPU, into the "Last run" section of
 # docs/performance.md (the rest of that file is kept). A peer that fails shows as
 # "n/a (reason)"; the script exits non-zero only on its own errors.
@@ -167,7 +168,7 @@ na() { # na MODEL ENGINE DEVICE REASON
 }
 
 kvk_bench() { # model icd device
-  VK_ICD_FILENAMES="$2" "$KVK" bench --model "$1" --batch "$BATCH" --runs "$RUNS" --no-reference 2>&1 |
+  VK_ICD_FILENAMES="$2" "$KVK" bench --model "$1" --batch "$BATCH" --runs "$RUNS" --no-reference --peak 2>&1 |
     "$PY" "$HELPER" kvk-parse --model "$1" --batch "$BATCH" --device "$3"
 }
 

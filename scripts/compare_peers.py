@@ -458,6 +458,15 @@ def cmd_kvk_parse(args):
     m = re.search(r"build ([\d.]+) s", text)
     if m:
         r["load_s"] = float(m.group(1))
+    m = re.search(r"([\d.]+)% of the GEMM peak", text)
+    if m:
+        r["of_gemm_peak"] = float(m.group(1))
+    m = re.search(r"peak\s+GEMM ([\d.]+) GFLOP/s", text)
+    if m:
+        r["gemm_peak_gflops"] = float(m.group(1))
+    m = re.search(r"device ([\d.]+) MiB held by kvk", text)
+    if m:
+        r["device_mib"] = float(m.group(1))
     emit(r)
 
 
@@ -553,8 +562,8 @@ def cmd_report(args):
         return min(ok, key=lambda r: r["median_ms"]) if ok else None
 
     lines = []
-    lines.append("| model | engine, device | warm median | min–max | first | GFLOP/s | peak RSS | kvk ÷ peer (speed) |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| model | engine, device | warm median | min–max | first | GFLOP/s | of GEMM peak | peak RSS | kvk ÷ peer (speed) |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for m in models:
         for c in cols:
             r = rows.get((m,) + c)
@@ -562,13 +571,18 @@ def cmd_report(args):
                 continue
             label = LABEL.get(c, "%s, %s" % c)
             if "error" in r:
-                lines.append("| %s | %s | n/a (%s) | | | | | |" % (m, label, r["error"].replace("|", "/")))
+                lines.append("| %s | %s | n/a (%s) | | | | | | |" % (m, label, r["error"].replace("|", "/")))
                 continue
             med = r["median_ms"]
             per_image = med / max(1, r.get("batch", 1))
             gf = "%.1f" % (gflop[m] / (per_image / 1e3)) if m in gflop else "–"
             mm = "%s–%s" % (fmt_ms(r.get("min_ms")), fmt_ms(r.get("max_ms"))) if r.get("min_ms") else "–"
             rss = "%.0f MiB" % r["peak_rss_mib"] if r.get("peak_rss_mib") else "–"
+            if r.get("device_mib"):
+                rss += " (device %.0f MiB)" % r["device_mib"]
+            of_peak = "–"
+            if r.get("of_gemm_peak"):
+                of_peak = "%.0f%% of %.1f" % (r["of_gemm_peak"], r.get("gemm_peak_gflops", 0))
             ratio = ""
             if r["engine"] != "kvk":
                 k = kvk_ref(m, r["device"])
@@ -578,8 +592,8 @@ def cmd_report(args):
                         ratio += " (vs kvk %s)" % ("lavapipe" if k["device"] == "lavapipe" else "SwiftShader")
                 else:
                     ratio = "n/a (no kvk result)"
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                m, label, fmt_ms(med), mm, fmt_ms(r.get("first_ms")), gf, rss, ratio))
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                m, label, fmt_ms(med), mm, fmt_ms(r.get("first_ms")), gf, of_peak, rss, ratio))
     table = "\n".join(lines)
     print(table)
     if not args.doc:
@@ -616,7 +630,11 @@ def cmd_report(args):
         "count of the Keras model (the same architecture for every engine). **first** is the "
         "first inference of a fresh process after the model is loaded (pipeline compilation "
         "included; for kvk, the first run after `kvk bench` built the model). "
-        "**peak RSS** is the whole process's: kvk's own figure; for the Python peers it "
+        "**of GEMM peak** is kvk's GFLOP/s as a fraction of the GEMM rate its own probe "
+        "shader reached in the same process (`kvk bench --peak`, shown after it in GFLOP/s); "
+        "Winograd's saved multiplications can put it above 100%. "
+        "**peak RSS** is the whole process's: kvk's own figure, with the device memory kvk "
+        "holds after loading (on a CPU driver that memory is part of the RSS); for the Python peers it "
         "includes the Python runtime (and TensorFlow for Keras); for benchncnn GNU time's. "
         "ncnn and ONNX Runtime run the Keras model (random weights) exported to ONNX (opset "
         "13) by tf2onnx, or for VGG16/VGG19 written directly from the Keras layers by "
