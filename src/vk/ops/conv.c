@@ -224,10 +224,14 @@ static uint64_t winograd_m_bytes(const kvk_vk_step_ctx *c, int m) {
            (uint64_t)c->node->shape.c * sizeof(float);
 }
 
+/* Below this many input channels the direct kernel is faster: VGG's block1_conv1 (3 channels)
+ * took 26 -> 16 ms on lavapipe and 377 -> 174 ms on SwiftShader without Winograd. */
+#define KVK_WINOGRAD_MIN_CHANNELS 8
+
 static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
     const kvk_node *n = c->node;
     if (n->op != KVK_OP_CONV2D || n->kh != 3 || n->kw != 3 || n->sh != 1 || n->sw != 1 ||
-        c->step->input_count > 1)
+        c->step->input_count > 1 || input_channels(c) < KVK_WINOGRAD_MIN_CHANNELS)
         return 0;
     /* both scratch matrices within one binding, their indices within an int */
     return winograd_v_bytes(c, m) <= c->max_binding && winograd_m_bytes(c, m) <= c->max_binding &&
@@ -255,18 +259,18 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
         int count = 5;
         return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     }
-    /* Winograd first: F(2,3) made VGG16 on lavapipe 1.5-2.3x and on SwiftShader 1.2x faster
-     * than the direct kernel; F(4,3) then made lavapipe another 1.2-1.4x (VGG16) and 1.3-1.6x
-     * (ResNet50) faster, but SwiftShader (subgroups of 4) no faster (0.8-1.1x), so it keeps
-     * F(2,3). Interleaved runs on a loaded 2-core Sapphire Rapids machine. Below 16 tiles
-     * (ResNet50's 7x7 conv5 at batch 1: 4 tiles) F(4,3)'s weights, 4x the kernel's, are read
-     * for too little work: F(2,3) ran them in 10.0-10.5 ms against 10.2-11.4 ms (lavapipe,
-     * unloaded), and holds 63 MiB less of ResNet50's weights. With float16 weights F(4,3)'s
-     * transforms amplify their rounding: VGG16 5.5e-3 from Keras against F(2,3)'s 6.8e-4
-     * (direct: 5.1e-4), so F(2,3) first there. */
+    /* Winograd first (F(2,3) made VGG16 1.5-2.3x faster on lavapipe, 1.2x on SwiftShader than
+     * the direct kernel), F(4,3) (36 products per 16 outputs instead of 64) on layers with
+     * enough tiles to pay for its 4x larger transformed weights: ResNet50's 3x3s at 56x56 and
+     * 28x28 ran 4.9/4.1 ms against F(2,3)'s 7.7/5.7 on lavapipe, 26/18 against 38/31 ms on
+     * SwiftShader; at 14x14 (16 tiles) lavapipe still gains (4.0 against 7.9 ms), SwiftShader
+     * loses (43 against 24 ms); at 7x7 (4 tiles) both lose (7.3 against 6.2, 143 against 66).
+     * With float16 weights F(4,3)'s transforms amplify their rounding: VGG16 5.5e-3 from
+     * Keras against F(2,3)'s 6.8e-4 (direct: 5.1e-4), so F(2,3) first there. */
     const char *candidates[3];
-    int count = 0, f43_first = c->caps->subgroup_size >= 8 && winograd_tiles(c, 4) >= 16 &&
-                               c->step->weights == KVK_DTYPE_F32;
+    long min_tiles = c->caps->subgroup_size >= 8 ? 16 : 17; /* lavapipe, GPUs : SwiftShader */
+    int count = 0,
+        f43_first = winograd_tiles(c, 4) >= min_tiles && c->step->weights == KVK_DTYPE_F32;
     if (f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
     if (winograd_fits(c, 2)) candidates[count++] = "conv2d_winograd";
     if (!f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
