@@ -36,9 +36,12 @@ static kvk_status pool_record(const kvk_vk_step_ctx *c) {
                            .total = c->plan->batch * (int)kvk_shape_size(os),
                            .ostride = c->plan->tensors[c->step->output].shape.c,
                            .obase = c->step->out_channel_offset};
-    int spec[1] = {c->step->op == KVK_OP_MAXPOOL};
+    /* four channels per invocation where every vec4 is aligned */
+    int vec4 = p.C % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0;
+    if (vec4) p.total /= 4;
+    int spec[2] = {c->step->op == KVK_OP_MAXPOOL, vec4};
     kvk_vk_binding b[2] = {c->inputs[0], c->output};
-    return kvk_vk_dispatch1d(c, "pool2d", spec, 1, b, 2, &p, sizeof p, p.total);
+    return kvk_vk_dispatch1d(c, "pool2d", spec, 2, b, 2, &p, sizeof p, p.total);
 }
 const kvk_vk_op kvk_vk_pool_op = {NULL, NULL, NULL, NULL, pool_record, F32_ONLY, F32_ONLY};
 
