@@ -437,36 +437,23 @@ def cmd_kvk_parse(args):
         emit(r)
         return
     r["median_ms"], r["runs"] = float(m.group(1)), int(m.group(2))
-    m = re.search(r"\(([\d.]+) GFLOP per image\)", text)
-    if m:
-        r["gflop_per_image"] = float(m.group(1))
-    m = re.search(r"host peak RSS ([\d.]+) MiB", text)
-    if m:
-        r["peak_rss_mib"] = float(m.group(1))
-    m = re.search(r"^device\s+(.+)$", text, re.M)
-    if m:
-        r["device_name"] = m.group(1).strip()
-    m = re.search(r"first (?:run|inference)\D*?([\d.]+) ms", text)
-    if m:
-        r["first_ms"] = float(m.group(1))
-    m = re.search(r"(?:min|minimum)\s+([\d.]+)\s*ms", text)
-    if m:
-        r["min_ms"] = float(m.group(1))
-    m = re.search(r"\bmax\s+([\d.]+)\s*ms", text)
-    if m:
-        r["max_ms"] = float(m.group(1))
-    m = re.search(r"build ([\d.]+) s", text)
-    if m:
-        r["load_s"] = float(m.group(1))
-    m = re.search(r"([\d.]+)% of the GEMM peak", text)
-    if m:
-        r["of_gemm_peak"] = float(m.group(1))
-    m = re.search(r"peak\s+GEMM ([\d.]+) GFLOP/s", text)
-    if m:
-        r["gemm_peak_gflops"] = float(m.group(1))
-    m = re.search(r"device ([\d.]+) MiB held by kvk", text)
-    if m:
-        r["device_mib"] = float(m.group(1))
+    # (key, pattern of `kvk bench`'s text, what to keep of the match)
+    fields = [
+        ("gflop_per_image", r"\(([\d.]+) GFLOP per image\)", float),
+        ("peak_rss_mib", r"host peak RSS ([\d.]+) MiB", float),
+        ("device_name", r"(?m)^device\s+(.+)$", str.strip),
+        ("first_ms", r"first (?:run|inference)\D*?([\d.]+) ms", float),
+        ("min_ms", r"(?:min|minimum)\s+([\d.]+)\s*ms", float),
+        ("max_ms", r"\bmax\s+([\d.]+)\s*ms", float),
+        ("load_s", r"build ([\d.]+) s", float),
+        ("of_gemm_peak", r"([\d.]+)% of the GEMM peak", float),
+        ("gemm_peak_gflops", r"peak\s+GEMM ([\d.]+) GFLOP/s", float),
+        ("device_mib", r"device ([\d.]+) MiB held by kvk", float),
+    ]
+    for key, pattern, convert in fields:
+        m = re.search(pattern, text)
+        if m:
+            r[key] = convert(m.group(1))
     emit(r)
 
 

@@ -30,34 +30,27 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 
 #define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)
 #define F16 KVK_DTYPE_BIT(KVK_DTYPE_F16)
-#define NEEDS_TILED "256-invocation workgroups, 8 KiB shared memory"
-#define NEEDS_8 "subgroups of 8+ lanes with broadcast"
-#define NEEDS_8_I64 "subgroups of 8+ lanes, shaderInt64"
-#define NEEDS_4 "subgroups of 4+ lanes with broadcast"
+/* A GEMM variant and its fp16 twin (name_f16: the same source with WF16=1, weights stored as
+ * float16, arithmetic in float32); CMakeLists.txt lists both shaders. */
+#define GEMM(name, usable, needs, weights)                                                         \
+    { name, "conv2d", usable, needs, weights }
+#define TWINS(name, usable, needs)                                                                 \
+    GEMM(name, usable, needs, F32), GEMM(name "_f16", usable, needs, F16)
 
-/* Each variant that reads weights has an fp32 and an fp16 twin (name_f16, the same source
- * with WF16=1: weights stored as float16, arithmetic in float32). */
 static const kvk_vk_kernel KERNELS[] = {
-    {"conv2d_tiled", "conv2d", tiled_workgroups, NEEDS_TILED, F32},
-    {"conv2d_tiled_f16", "conv2d", tiled_workgroups, NEEDS_TILED, F16},
-    {"conv2d_rb8_i64", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F32},
-    {"conv2d_rb8_i64_f16", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F16},
-    {"conv2d_rb8", "conv2d", subgroups_of_8, NEEDS_8, F32},
-    {"conv2d_rb8_f16", "conv2d", subgroups_of_8, NEEDS_8, F16},
-    {"conv2d_rb4", "conv2d", subgroups_of_4, NEEDS_4, F32},
-    {"conv2d_rb4_f16", "conv2d", subgroups_of_4, NEEDS_4, F16},
-    {"conv2d_rb1", "conv2d", NULL, NULL, F32},
-    {"conv2d_rb1_f16", "conv2d", NULL, NULL, F16},
+    TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory"),
+    TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"),
+    TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast"),
+    TWINS("conv2d_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast"),
+    TWINS("conv2d_rb1", NULL, NULL),
     /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output (_f16 with fp16
      * weights, for the bias) */
     {"conv2d_winograd", "conv2d", NULL, NULL, 0},
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
     {"conv2d_winograd43", "conv2d", NULL, NULL, 0},
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
-    {"dense_gemv_rb8", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F32},
-    {"dense_gemv_rb8_f16", "conv2d", subgroups_of_8_int64, NEEDS_8_I64, F16},
-    {"dense_gemv_rb4", "conv2d", subgroups_of_4, NEEDS_4, F32},
-    {"dense_gemv_rb4_f16", "conv2d", subgroups_of_4, NEEDS_4, F16},
+    TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"),
+    TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast"),
     {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32},
     {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32},
 };

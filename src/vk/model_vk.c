@@ -281,9 +281,47 @@ static kvk_vk_binding tensor_binding(const vk_state *s, const kvk_plan *p, int t
     return (kvk_vk_binding){s->arena.buffer, p->tensors[t].offset, p->tensors[t].bytes};
 }
 
+/* Step i's recording context on `rec`. */
+static kvk_vk_step_ctx record_ctx(vk_state *s, int i, kvk_vk_recorder *rec,
+                                  kvk_vk_binding *weights) {
+    const kvk_plan *plan = s->plan;
+    const kvk_step *step = &plan->steps[i];
+    kvk_vk_step_ctx c = step_ctx(s, i);
+    c.rec = rec;
+    c.output = tensor_binding(s, plan, step->output);
+    c.weights = weights;
+    c.weight_count = s->steps[i].count;
+    c.scratch = (kvk_vk_binding){s->scratch.buffer, 0, s->scratch.size};
+    c.chosen = &s->variants[i];
+    for (int k = 0; k < step->input_count; k++)
+        c.inputs[k] = tensor_binding(s, plan, step->inputs[k]);
+    for (int k = 0; k < s->steps[i].count; k++) {
+        const piece *pc = &s->pieces[s->steps[i].first + k];
+        weights[k] = (kvk_vk_binding){s->blocks[pc->block].buffer, pc->offset, pc->bytes};
+    }
+    return c;
+}
+
+/* Every pipeline the network will use, compiled on several threads before it is recorded
+ * (the recording would compile them one by one): ResNet50's load on lavapipe ... */
+static kvk_status prepare_pipelines(vk_state *s) {
+    kvk_vk_recorder collect;
+    kvk_vk_recorder_collect(s->dev, &collect);
+    kvk_vk_binding weights[MAX_PIECES];
+    kvk_status st = KVK_OK;
+    for (int i = 0; i < s->plan->step_count && st == KVK_OK; i++) {
+        kvk_vk_step_ctx c = record_ctx(s, i, &collect, weights);
+        st = kvk_vk_op_for(s->plan->steps[i].op)->record(&c);
+    }
+    if (st == KVK_OK) st = kvk_vk_pipelines_prepare(s->dev, collect.wanted, collect.wanted_count);
+    kvk_vk_recorder_free(&collect);
+    return st;
+}
+
 static kvk_status record_network(vk_state *s) {
     const kvk_plan *plan = s->plan;
-    kvk_status st = kvk_vk_recorder_begin(s->dev, &s->rec);
+    kvk_status st = prepare_pipelines(s);
+    if (st == KVK_OK) st = kvk_vk_recorder_begin(s->dev, &s->rec);
     if (st != KVK_OK) return st;
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
@@ -292,21 +330,8 @@ static kvk_status record_network(vk_state *s) {
     st = kvk_vk_profile_begin(&s->profile, s->dev, s->rec.cmd, plan->step_count, s->time_layers);
     kvk_vk_binding weights[MAX_PIECES];
     for (int i = 0; i < plan->step_count && st == KVK_OK; i++) {
-        const kvk_step *step = &plan->steps[i];
-        kvk_vk_step_ctx c = step_ctx(s, i);
-        c.rec = &s->rec;
-        c.output = tensor_binding(s, plan, step->output);
-        c.weights = weights;
-        c.weight_count = s->steps[i].count;
-        c.scratch = (kvk_vk_binding){s->scratch.buffer, 0, s->scratch.size};
-        c.chosen = &s->variants[i];
-        for (int k = 0; k < step->input_count; k++)
-            c.inputs[k] = tensor_binding(s, plan, step->inputs[k]);
-        for (int k = 0; k < s->steps[i].count; k++) {
-            const piece *pc = &s->pieces[s->steps[i].first + k];
-            weights[k] = (kvk_vk_binding){s->blocks[pc->block].buffer, pc->offset, pc->bytes};
-        }
-        st = kvk_vk_op_for(step->op)->record(&c);
+        kvk_vk_step_ctx c = record_ctx(s, i, &s->rec, weights);
+        st = kvk_vk_op_for(plan->steps[i].op)->record(&c);
         kvk_vk_profile_mark(&s->profile, s->rec.cmd, i);
     }
     if (st != KVK_OK) return st;

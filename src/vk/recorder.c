@@ -1,6 +1,7 @@
 /* Records dispatches into one command buffer. Every dispatch gets its own descriptor set
  * (allocated from pools of 256), written once: the command buffer is recorded once per
  * model and re-submitted for every inference. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,34 @@ kvk_status kvk_vk_recorder_begin(kvk_vk_device *dev, kvk_vk_recorder *rec) {
     rec->cmd = rec->commands.cmd;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     return kvk_vk_check(dev->vkd.vkBeginCommandBuffer(rec->cmd, &bi), "vkBeginCommandBuffer");
+}
+
+void kvk_vk_recorder_collect(kvk_vk_device *dev, kvk_vk_recorder *rec) {
+    memset(rec, 0, sizeof *rec);
+    rec->dev = dev;
+    rec->collecting = 1;
+}
+
+/* Lists the pipeline a dispatch needs, once. */
+static kvk_status want(kvk_vk_recorder *rec, const char *shader, const int *spec, int spec_count,
+                       int bindings) {
+    kvk_vk_pipeline_key key;
+    memset(&key, 0, sizeof key);
+    snprintf(key.shader, sizeof key.shader, "%s", shader);
+    for (int i = 0; i < spec_count && i < KVK_VK_MAX_SPEC; i++) key.spec[i] = spec[i];
+    key.spec_count = spec_count;
+    key.bindings = bindings;
+    for (int i = 0; i < rec->wanted_count; i++)
+        if (!memcmp(&rec->wanted[i], &key, sizeof key)) return KVK_OK;
+    if (rec->wanted_count == rec->wanted_capacity) {
+        int cap = rec->wanted_capacity ? 2 * rec->wanted_capacity : 32;
+        kvk_vk_pipeline_key *grown = realloc(rec->wanted, (size_t)cap * sizeof *grown);
+        if (!grown) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+        rec->wanted = grown;
+        rec->wanted_capacity = cap;
+    }
+    rec->wanted[rec->wanted_count++] = key;
+    return KVK_OK;
 }
 
 static kvk_status new_pool(kvk_vk_recorder *rec) {
@@ -39,6 +68,7 @@ static kvk_status new_pool(kvk_vk_recorder *rec) {
 }
 
 void kvk_vk_barrier(kvk_vk_recorder *rec) {
+    if (rec->collecting) return;
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -54,9 +84,6 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                            const void *push, size_t push_size, uint32_t groups_x, uint32_t groups_y,
                            uint32_t groups_z) {
     kvk_vk_device *dev = rec->dev;
-    const kvk_vk_pipeline *pipe;
-    kvk_status st = kvk_vk_pipeline_get(dev, shader, spec, spec_count, binding_count, &pipe);
-    if (st != KVK_OK) return st;
     const VkPhysicalDeviceLimits *lim = &dev->props.limits;
     if (groups_x > lim->maxComputeWorkGroupCount[0] ||
         groups_y > lim->maxComputeWorkGroupCount[1] || groups_z > lim->maxComputeWorkGroupCount[2])
@@ -64,6 +91,10 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                         "shader %s: %ux%ux%u workgroups exceed the device's limit %ux%ux%u", shader,
                         groups_x, groups_y, groups_z, lim->maxComputeWorkGroupCount[0],
                         lim->maxComputeWorkGroupCount[1], lim->maxComputeWorkGroupCount[2]);
+    if (rec->collecting) return want(rec, shader, spec, spec_count, binding_count);
+    const kvk_vk_pipeline *pipe;
+    kvk_status st = kvk_vk_pipeline_get(dev, shader, spec, spec_count, binding_count, &pipe);
+    if (st != KVK_OK) return st;
     if (rec->sets_left == 0 && (st = new_pool(rec)) != KVK_OK) return st;
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = rec->pools[rec->pool_count - 1],
@@ -105,6 +136,7 @@ kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec) {
 
 void kvk_vk_recorder_free(kvk_vk_recorder *rec) {
     if (!rec->dev) return;
+    free(rec->wanted);
     for (int i = 0; i < rec->pool_count; i++)
         rec->dev->vkd.vkDestroyDescriptorPool(rec->dev->device, rec->pools[i], NULL);
     free(rec->pools);

@@ -160,6 +160,16 @@ kvk_status kvk_vk_check(VkResult r, const char *what);
  * first use, with `bindings` storage buffers and 128 bytes of push constants. */
 kvk_status kvk_vk_pipeline_get(kvk_vk_device *dev, const char *shader, const int *spec,
                                int spec_count, int bindings, const kvk_vk_pipeline **out);
+/* What one dispatch needs (the key of kvk_vk_pipeline_get). */
+typedef struct kvk_vk_pipeline_key {
+    char shader[32];
+    int spec[KVK_VK_MAX_SPEC];
+    int spec_count, bindings;
+} kvk_vk_pipeline_key;
+/* Makes the pipelines of `keys` that the device does not have yet, on up to one thread per CPU
+ * (vkCreateComputePipelines compiles; drivers allow it on several threads at once), so that
+ * recording then finds them all. */
+kvk_status kvk_vk_pipelines_prepare(kvk_vk_device *dev, const kvk_vk_pipeline_key *keys, int count);
 /* The pipeline cache file (pipeline_cache.c): created from the file when it is valid, saved
  * atomically. */
 kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev);
@@ -174,9 +184,15 @@ typedef struct kvk_vk_recorder {
     int pool_count;
     int sets_left; /* in the newest pool */
     int dispatches;
+    /* A collecting recorder (kvk_vk_recorder_collect) records nothing: its dispatches only
+     * list the pipelines they need, distinct, for kvk_vk_pipelines_prepare. */
+    int collecting;
+    kvk_vk_pipeline_key *wanted;
+    int wanted_count, wanted_capacity;
 } kvk_vk_recorder;
 
 kvk_status kvk_vk_recorder_begin(kvk_vk_device *dev, kvk_vk_recorder *rec);
+void kvk_vk_recorder_collect(kvk_vk_device *dev, kvk_vk_recorder *rec);
 kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
                            int spec_count, const kvk_vk_binding *bindings, int binding_count,
                            const void *push, size_t push_size, uint32_t groups_x, uint32_t groups_y,
