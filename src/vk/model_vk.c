@@ -303,7 +303,8 @@ static kvk_vk_step_ctx record_ctx(vk_state *s, int i, kvk_vk_recorder *rec,
 }
 
 /* Every pipeline the network will use, compiled on several threads before it is recorded
- * (the recording would compile them one by one): ResNet50's load on lavapipe ... */
+ * (the recording would compile them one by one): on 2 cores, lavapipe's InceptionV3 loads in
+ * 1.11 s instead of 1.50 s, SwiftShader's ResNet50 in 4.32 s instead of 5.17 s. */
 static kvk_status prepare_pipelines(vk_state *s) {
     kvk_vk_recorder collect;
     kvk_vk_recorder_collect(s->dev, &collect);
