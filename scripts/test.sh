@@ -12,7 +12,7 @@
 #   4. a clang build of the file readers with libFuzzer (build-fuzz), each fuzz target run a
 #      fixed number of times from its seeds (scripts/fuzz.sh --runs; tests/fuzz)
 # Environment: KVK_BUILD_DIR (default ./build), KVK_CACHE_DIR (default ~/.cache/kvk),
-# KVK_JOBS (default: number of cores).
+# KVK_JOBS (default: number of cores), KVK_MIN_FREE_GIB (free disk needed, default 13).
 # The build folders may have been configured before (scripts/classify.sh configures ./build
 # with the tests off): the tests are switched on here whatever the cache says, and CTest fails
 # when it finds no test, so this command can never pass without running the suite.
@@ -27,6 +27,18 @@ export KVK_CACHE_DIR="${KVK_CACHE_DIR:-$HOME/.cache/kvk}"
 # fresh Keras oracle weights and inputs on every run (printed, so a failure can be replayed)
 export KVK_ORACLE_SEED="${KVK_ORACLE_SEED:-$(date +%s)}"
 echo "test.sh: KVK_ORACLE_SEED=$KVK_ORACLE_SEED"
+
+# The suite writes about 12 GiB (Keras oracle cases with full-size random weights: 8.8 GiB; three
+# build folders; temporary files): without the room it fails late, in many tests at once, with
+# "No space left on device". Say so first.
+need_gib="${KVK_MIN_FREE_GIB:-13}"
+mkdir -p "$build"
+free_gib=$(df -Pk "$build" | awk 'NR == 2 { print int($4 / 1048576) }')
+if [ "${1:-}" != "--configure-only" ] && [ "$free_gib" -lt "$need_gib" ]; then
+  echo "test.sh: $build has ${free_gib} GiB free; the tests need about ${need_gib} GiB" \
+    "(KVK_MIN_FREE_GIB sets the threshold)" >&2
+  exit 1
+fi
 
 bash scripts/setup-deps.sh
 
