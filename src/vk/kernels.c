@@ -30,29 +30,33 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 
 #define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)
 #define F16 KVK_DTYPE_BIT(KVK_DTYPE_F16)
-/* A GEMM variant and its fp16 twin (name_f16: the same source with WF16=1, weights stored as
+/* One variant (the form's letters: KVK_VK_FORM_...) */
+#define KERNEL(name, family, usable, needs, weights, form, lanes, tile)                            \
+    { name, family, usable, needs, weights, KVK_VK_FORM_##form, lanes, tile }
+/* A variant and its fp16 twin (name_f16: the same source with WF16=1, weights stored as
  * float16, arithmetic in float32); CMakeLists.txt lists both shaders. */
-#define GEMM(name, usable, needs, weights)                                                         \
-    { name, "conv2d", usable, needs, weights }
-#define TWINS(name, usable, needs)                                                                 \
-    GEMM(name, usable, needs, F32), GEMM(name "_f16", usable, needs, F16)
+#define TWINS(name, usable, needs, form, lanes)                                                    \
+    KERNEL(name, "conv2d", usable, needs, F32, form, lanes, 0),                                    \
+        KERNEL(name "_f16", "conv2d", usable, needs, F16, form, lanes, 0)
 
 static const kvk_vk_kernel KERNELS[] = {
-    TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory"),
-    TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"),
-    TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast"),
-    TWINS("conv2d_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast"),
-    TWINS("conv2d_rb1", NULL, NULL),
+    TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory", TILED,
+          1),
+    TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", BLOCKED, 8),
+    TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast", BLOCKED, 8),
+    TWINS("conv2d_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", BLOCKED, 4),
+    TWINS("conv2d_rb1", NULL, NULL, BLOCKED, 1),
     /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output (_f16 with fp16
      * weights, for the bias) */
-    {"conv2d_winograd", "conv2d", NULL, NULL, 0},
+    KERNEL("conv2d_winograd", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2),
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
-    {"conv2d_winograd43", "conv2d", NULL, NULL, 0},
+    KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
-    TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64"),
-    TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast"),
-    {"depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32},
-    {"depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32},
+    TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8),
+    TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4),
+    KERNEL("depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32, PLAIN, 0, 0),
+    /* tile: the shader's PX */
+    KERNEL("depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8),
 };
 enum { KERNEL_COUNT = sizeof KERNELS / sizeof KERNELS[0] };
 

@@ -10,6 +10,17 @@
 #include "kvk/status.h"
 #include "vk/caps.h"
 
+/* How a variant lays out its work, which decides the weights' packing and the dispatch; ops
+ * read it from the table rather than from the name. */
+typedef enum kvk_vk_kernel_form {
+    KVK_VK_FORM_PLAIN,    /* one invocation per output element (or its own scheme) */
+    KVK_VK_FORM_BLOCKED,  /* conv2d.comp: register-blocked, `lanes` sharing inputs by broadcast */
+    KVK_VK_FORM_TILED,    /* conv2d_tiled.comp: shared-memory tiles */
+    KVK_VK_FORM_GEMV,     /* dense_gemv.comp: weights in blocks of 4 * `lanes` channels */
+    KVK_VK_FORM_WINOGRAD, /* transforms around a batched GEMM, `tile` x `tile` outputs per tile */
+    KVK_VK_FORM_VEC4,     /* a channel vec4 and `tile` pixels per invocation */
+} kvk_vk_kernel_form;
+
 typedef struct kvk_vk_kernel {
     const char *name;   /* the embedded shader variant, or the name of several shaders' work */
     const char *family; /* variants of one family compute the same thing */
@@ -19,6 +30,9 @@ typedef struct kvk_vk_kernel {
     /* KVK_DTYPE_BIT()s of the weight types it reads (0: any; a name for several shaders'
      * work, like Winograd, whose shaders are chosen by the step's type) */
     unsigned weights;
+    kvk_vk_kernel_form form;
+    int lanes; /* BLOCKED, GEMV: subgroup lanes sharing each broadcast input */
+    int tile;  /* WINOGRAD: output tile side (2, 4); VEC4: pixels per invocation */
 } kvk_vk_kernel;
 
 /* Forced variants, parsed from a comma-separated list. */

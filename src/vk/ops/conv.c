@@ -33,10 +33,7 @@ static int input_channels(const kvk_vk_step_ctx *c) {
 
 /* The output tile of a Winograd variant (2: F(2,3), 4: F(4,3)), 0 for the direct kernels. */
 static int winograd_m(const kvk_vk_step_ctx *c) {
-    if (!c->kernel) return 0;
-    return !strcmp(c->kernel->name, "conv2d_winograd")     ? 2
-           : !strcmp(c->kernel->name, "conv2d_winograd43") ? 4
-                                                           : 0;
+    return c->kernel && c->kernel->form == KVK_VK_FORM_WINOGRAD ? c->kernel->tile : 0;
 }
 
 static int is_winograd(const kvk_vk_step_ctx *c) {
@@ -51,9 +48,7 @@ static int winograd_slices(const kvk_vk_step_ctx *c) {
 
 /* dense_gemv.comp's subgroup lanes sharing input loads, 0 for other kernels */
 static int gemv_rb(const kvk_vk_kernel *k) {
-    return !strncmp(k->name, "dense_gemv_rb8", 14)   ? 8
-           : !strncmp(k->name, "dense_gemv_rb4", 14) ? 4
-                                                     : 0;
+    return k->form == KVK_VK_FORM_GEMV ? k->lanes : 0;
 }
 
 /* Output channels the weights are laid out in blocks of: dense_gemv.comp reads RB vec4s of
@@ -284,11 +279,6 @@ static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
     return align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
 }
 
-/* The broadcast width of each direct variant. */
-static int variant_rb(const kvk_vk_kernel *k) {
-    return !strncmp(k->name, "conv2d_rb8", 10) ? 8 : !strncmp(k->name, "conv2d_rb4", 10) ? 4 : 1;
-}
-
 /* Records conv2d.comp over p (every field but oc0, ocb, pix0 set) for each weight piece, with
  * `zs` independent products (workgroups in z). */
 static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel *kernel,
@@ -299,9 +289,9 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     if (max_lx > 256) max_lx = 256;
     int rp, ng;
     conv_tiling(sg, p.npix, &rp, &ng);
-    int tiled = !strncmp(kernel->name, "conv2d_tiled", 12);
+    int tiled = kernel->form == KVK_VK_FORM_TILED;
     if (tiled) rp = 64, ng = 1; /* conv2d_tiled.comp's block: 64 pixels x 16 channel vec4s */
-    int rb = variant_rb(kernel);
+    int rb = kernel->form == KVK_VK_FORM_BLOCKED ? kernel->lanes : 1;
     int per_piece = channels_per_piece(c);
     int aligned_out = p.OC % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0 && p.zo % 4 == 0;
     int flags = (p.C % 4 == 0 && p.zi % 4 == 0 ? 1 : 0) | (aligned_out ? 2 : 0) | (ng == 2 ? 4 : 0);

@@ -55,9 +55,9 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
         kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     if (c->chosen) *c->chosen = kernel->name;
     kvk_vk_binding b[3] = {c->inputs[0], c->weights[0], c->output};
-    if (!strcmp(kernel->name, "depthwise_conv2d_x4")) {
-        enum { PX = 8 };
-        p.total = c->plan->batch * os.h * ((os.w + PX - 1) / PX) * (os.c / 4);
+    if (kernel->form == KVK_VK_FORM_VEC4) {
+        int px = kernel->tile;
+        p.total = c->plan->batch * os.h * ((os.w + px - 1) / px) * (os.c / 4);
     }
     return kvk_vk_dispatch1d(c, kernel->name, spec, 1, b, 3, &p, sizeof p, p.total);
 }
