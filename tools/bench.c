@@ -110,8 +110,7 @@ static int bench_model_open(const kvk_bench_options *o, kvk_context *ctx, int ba
                             .width = o->width,
                             .batch = batch,
                             .random_seed = (unsigned)time(NULL),
-                            .precision =
-                                o->fp16 && !reference ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32};
+                            .precision = reference ? KVK_PRECISION_FP32 : o->precision};
     double t0 = now_seconds();
     if (kvk_model_create(b->ctx, &mo, &b->model) != KVK_OK) {
         bench_model_free(b);
@@ -262,7 +261,7 @@ static void print_text(const kvk_bench_options *o, const char *device, const kvk
                        const reference_result *ref, const batch_result *results, int count) {
     printf("model        %s, %s, %dx%d input%s\n", o->model,
            o->no_top ? "no top (average pooling)" : "with top", results[0].height, results[0].width,
-           o->fp16 ? ", float16 weights on the device" : "");
+           o->precision == KVK_PRECISION_FP16 ? ", float16 weights on the device" : "");
     printf("device       %s\n", device);
     if (peak)
         printf("peak         GEMM %.2f GFLOP/s (fp32, %dx%dx%d probe), copy %.2f GB/s (%.0f MiB "
@@ -334,7 +333,7 @@ static void json_head(kvk_json_writer *w, const kvk_bench_options *o, const char
     json_string(w, "{", "model", o->model);
     json_key(w, ", ", "top");
     kvk_json_write_raw(w, o->no_top ? "false" : "true");
-    json_string(w, ", ", "precision", o->fp16 ? "fp16" : "fp32");
+    json_string(w, ", ", "precision", o->precision == KVK_PRECISION_FP16 ? "fp16" : "fp32");
     json_string(w, ", ", "device", device);
 }
 

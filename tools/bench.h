@@ -2,16 +2,18 @@
 #ifndef KVK_TOOLS_BENCH_H
 #define KVK_TOOLS_BENCH_H
 
+#include "kvk/model.h"
+
 #define KVK_BENCH_MAX_BATCHES 16
 
 typedef struct kvk_bench_options {
-    const char *model;    /* an application name */
-    const char *device;   /* NULL: the default device */
-    int height, width;    /* 0: the model's default size */
-    int no_top;           /* the base with global average pooling instead of the classifier */
-    double alpha;         /* MobileNet(V2)'s width multiplier; 0: 1.0 */
-    int depth_multiplier; /* MobileNet's; 0: 1 */
-    int fp16;             /* the device model's weights as float16 (the reference: float32) */
+    const char *model;       /* an application name */
+    const char *device;      /* NULL: the default device */
+    int height, width;       /* 0: the model's default size */
+    int no_top;              /* the base with global average pooling instead of the classifier */
+    double alpha;            /* MobileNet(V2)'s width multiplier; 0: 1.0 */
+    int depth_multiplier;    /* MobileNet's; 0: 1 */
+    kvk_precision precision; /* the device model's weights (the reference: always fp32) */
     int batches[KVK_BENCH_MAX_BATCHES];
     int batch_count;
     int runs;         /* timed runs per batch, after the first inference */

@@ -199,10 +199,10 @@ typedef struct args {
     const char *batch_list; /* bench: --batch N[,N...] */
     long soak;              /* bench: --soak N */
     int runs_given;
-    double alpha;         /* --alpha; 0: not given */
-    int depth_multiplier; /* --depth-multiplier; 0: not given */
-    int fp16;             /* --precision fp16 */
-    long long max_pixels; /* --max-pixels; 0: not given */
+    double alpha;            /* --alpha; 0: not given */
+    int depth_multiplier;    /* --depth-multiplier; 0: not given */
+    kvk_precision precision; /* --precision */
+    long long max_pixels;    /* --max-pixels; 0: not given */
     const char **files, **layers;
     int file_count, layer_count;
 } args;
@@ -331,7 +331,7 @@ static int parse_args(int argc, char **argv, const struct command *cmd, args *a)
             VALUE();
             if (strcmp(next, "fp32") && strcmp(next, "fp16"))
                 return usage_error("--precision is fp32 or fp16, got ", next);
-            a->fp16 = !strcmp(next, "fp16");
+            a->precision = strcmp(next, "fp16") ? KVK_PRECISION_FP32 : KVK_PRECISION_FP16;
         } else if (!strcmp(o, "--depth-multiplier")) {
             VALUE();
             if (!parse_int(next, 1, &a->depth_multiplier))
@@ -622,7 +622,7 @@ static int cmd_predict(const args *a) {
                             .batch = batch,
                             .alpha = a->alpha,
                             .depth_multiplier = a->depth_multiplier,
-                            .precision = a->fp16 ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32};
+                            .precision = a->precision};
     kvk_model *model;
     if (kvk_model_create(ctx, &mo, &model) != KVK_OK) {
         kvk_context_destroy(ctx);
@@ -937,7 +937,7 @@ static int cmd_features(const args *a) {
                             .output_pooling = pooling,
                             .alpha = a->alpha,
                             .depth_multiplier = a->depth_multiplier,
-                            .precision = a->fp16 ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32};
+                            .precision = a->precision};
     if (a->verbose && app)
         fprintf(stderr, "kvk: %s %s, weights %s, %d image(s) per run\n", app->name,
                 a->with_top ? "with its classifier" : "without its classifier", weights, batch);
@@ -1031,7 +1031,7 @@ static int cmd_bench(const args *a) {
                            .no_top = a->no_top,
                            .alpha = a->alpha,
                            .depth_multiplier = a->depth_multiplier,
-                           .fp16 = a->fp16,
+                           .precision = a->precision,
                            .runs = a->runs,
                            .no_reference = a->no_reference,
                            .peak = a->peak,

@@ -193,6 +193,13 @@ static void return_freed_memory(void) {
 #endif
 }
 
+/* With `release` (the model's graph), step i's host weights are freed once packed. */
+static void release_host_weights(vk_state *s, kvk_graph *release, int i) {
+    if (!release || !s->steps[i].count) return;
+    kvk_graph_free_weights(&release->nodes[s->plan->steps[i].node]);
+    return_freed_memory();
+}
+
 static kvk_status allocate_weights(vk_state *s) {
     for (int b = 0; b < s->block_total; b++) {
         kvk_status st = kvk_vk_buffer_create(s->dev, s->block_sizes[b], weight_memory(s),
@@ -203,9 +210,9 @@ static kvk_status allocate_weights(vk_state *s) {
     return KVK_OK;
 }
 
-/* Packs each piece into a host-visible staging buffer and copies it to its block, in
- * batches of up to STAGING_BYTES. */
-/* With `release` (the model's graph), each node's host weights are freed once packed. */
+/* Packs each piece where its block is mapped (s->direct), else into a host-visible staging
+ * buffer copied to its block in batches of up to STAGING_BYTES; frees each step's host weights
+ * from `release` once packed. */
 static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     kvk_vk_device *dev = s->dev;
     float *tmp = NULL;
@@ -218,10 +225,7 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
                 unsigned char *block = s->blocks[pc->block].mapped;
                 st = pack_piece(s, i, k, block + pc->offset, &tmp, &tmp_values);
             }
-            if (release && s->steps[i].count) {
-                kvk_graph_free_weights(&release->nodes[s->plan->steps[i].node]);
-                return_freed_memory();
-            }
+            release_host_weights(s, release, i);
         }
         free(tmp);
         return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
@@ -237,7 +241,6 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     VkDeviceSize used = 0;
     int begun = 0;
     for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
-        const kvk_step *step = &s->plan->steps[i];
         for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
             const piece *pc = &s->pieces[s->steps[i].first + k];
             if (begun && used + pc->bytes > cap) { /* flush */
@@ -262,10 +265,7 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
             dev->vkd.vkCmdCopyBuffer(cmd, staging.buffer, s->blocks[pc->block].buffer, 1, &region);
             used = align_up(used + pc->bytes, 16);
         }
-        if (release && s->steps[i].count) {
-            kvk_graph_free_weights(&release->nodes[step->node]);
-            return_freed_memory();
-        }
+        release_host_weights(s, release, i);
     }
     if (st == KVK_OK && begun) {
         st = kvk_vk_check(dev->vkd.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
