@@ -57,6 +57,11 @@
     X(int, H) X(int, W) X(int, C) X(int, TH) X(int, TW) X(int, pad_top) X(int, pad_left)     \
     X(int, total)
 
+// im2col.comp: rows of K4 values (KH x KW x C, then zeros) per output pixel, total vec4s.
+#define KVK_IM2COL_PARAMS(X)                                                                 \
+    X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, KH) X(int, KW) X(int, SH)     \
+    X(int, SW) X(int, pad_top) X(int, pad_left) X(int, K4) X(int, total)
+
 // winograd_output.comp: Y = A^T M A of M[16][T][OC] per tile and channel, plus the bias and
 // the activation, written to an OH x OW output with row stride ostride from channel obase.
 #define KVK_WINOGRAD_OUTPUT_PARAMS(X)                                                        \

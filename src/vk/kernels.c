@@ -51,6 +51,8 @@ static const kvk_vk_kernel KERNELS[] = {
     KERNEL("conv2d_winograd", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2),
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
     KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4),
+    /* few input channels: im2col, then conv2d (a 1x1 product of aligned rows) */
+    KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
     TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8),
     TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4),

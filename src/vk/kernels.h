@@ -18,6 +18,7 @@ typedef enum kvk_vk_kernel_form {
     KVK_VK_FORM_TILED,    /* conv2d_tiled.comp: shared-memory tiles */
     KVK_VK_FORM_GEMV,     /* dense_gemv.comp: weights in blocks of 4 * `lanes` channels */
     KVK_VK_FORM_WINOGRAD, /* transforms around a batched GEMM, `tile` x `tile` outputs per tile */
+    KVK_VK_FORM_IM2COL,   /* receptive fields copied into aligned rows, then a 1x1 GEMM */
     KVK_VK_FORM_VEC4,     /* a channel vec4 and `tile` pixels per invocation */
 } kvk_vk_kernel_form;
 

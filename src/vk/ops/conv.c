@@ -14,6 +14,10 @@
  *   +1 a zero bias row the product shader reads), then one last piece with the bias.
  *   F(4,3) (conv2d_winograd43) likewise with 4x4 tiles: 36 products per 16 outputs (2.25
  *   multiplications per output instead of F(2,3)'s 4 and the direct 9), larger transforms.
+ * - im2col (conv2d_im2col) for convolutions of few input channels (the 3 of an RGB image):
+ *   each output pixel's receptive field is copied into a row of whole vec4s (im2col.comp),
+ *   then conv2d.comp multiplies the rows by the kernel as a 1x1 convolution; the weights are
+ *   the direct layout with zero rows up to the row's length.
  * - Dense of up to 8 images on the CPU drivers: dense_gemv.comp (dense_gemv_rb8/rb4), each
  *   weight read once as part of a contiguous stream: pieces in blocks of 4 * RB channels,
  *   [block][cin rows, then the bias][4 * RB channels]. */
@@ -46,6 +50,15 @@ static int winograd_slices(const kvk_vk_step_ctx *c) {
     return n * n;
 }
 
+static int is_im2col(const kvk_vk_step_ctx *c) {
+    return c->kernel && c->kernel->form == KVK_VK_FORM_IM2COL;
+}
+
+/* conv2d_im2col's row: the receptive field (kh x kw x cin) rounded up to whole vec4s */
+static int im2col_row(const kvk_vk_step_ctx *c) {
+    return round4(c->node->kh * c->node->kw * input_channels(c));
+}
+
 /* dense_gemv.comp's subgroup lanes sharing input loads, 0 for other kernels */
 static int gemv_rb(const kvk_vk_kernel *k) {
     return k->form == KVK_VK_FORM_GEMV ? k->lanes : 0;
@@ -62,6 +75,7 @@ static int channel_block(const kvk_vk_step_ctx *c) {
 /* Floats of a piece of `channels` output channels. */
 static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
     size_t rows = is_winograd(c) ? (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1)
+                  : is_im2col(c) ? (size_t)im2col_row(c) + 1
                                  : (size_t)c->node->kh * c->node->kw * input_channels(c) + 1;
     size_t block = (size_t)channel_block(c);
     return rows * (((size_t)channels + block - 1) / block * block);
@@ -135,7 +149,8 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
             }
         return;
     }
-    long rows = (long)n->kh * n->kw * cin;
+    long taps = (long)n->kh * n->kw * cin;
+    long rows = is_im2col(c) ? im2col_row(c) : taps; /* im2col: zero rows up to its row */
     int block = channel_block(c);
     if (block > 4) { /* dense_gemv: [channel block][rows, then the bias][block] */
         int blocks = (channels + block - 1) / block;
@@ -152,8 +167,12 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     }
     for (long r = 0; r < rows; r++) {
         float *d = dst + r * cp;
-        memcpy(d, n->kernel + r * cout + oc0, sizeof(float) * (size_t)channels);
-        memset(d + channels, 0, sizeof(float) * (size_t)(cp - channels));
+        if (r < taps) {
+            memcpy(d, n->kernel + r * cout + oc0, sizeof(float) * (size_t)channels);
+            memset(d + channels, 0, sizeof(float) * (size_t)(cp - channels));
+        } else {
+            memset(d, 0, sizeof(float) * (size_t)cp);
+        }
     }
     float *bias = dst + rows * cp;
     memset(bias, 0, sizeof(float) * (size_t)cp);
@@ -234,6 +253,25 @@ static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
            winograd_m_bytes(c, m) / sizeof(float) < INT_MAX;
 }
 
+/* conv2d_im2col's rows, one per output pixel */
+static uint64_t im2col_bytes(const kvk_vk_step_ctx *c) {
+    kvk_shape os = c->node->shape;
+    return (uint64_t)c->plan->batch * (uint64_t)os.h * (uint64_t)os.w * (uint64_t)im2col_row(c) *
+           sizeof(float);
+}
+
+/* A convolution of fewer input channels than this reads its input as scalars with a bounds
+ * check per tap in conv2d.comp; im2col's rows are aligned vec4s with the padding written in. */
+#define KVK_IM2COL_MAX_CHANNELS 8
+
+static int im2col_fits(const kvk_vk_step_ctx *c) {
+    const kvk_node *n = c->node;
+    if (n->op != KVK_OP_CONV2D || n->kh * n->kw == 1 || c->step->input_count > 1 ||
+        input_channels(c) >= KVK_IM2COL_MAX_CHANNELS)
+        return 0;
+    return im2col_bytes(c) <= c->max_binding && im2col_bytes(c) / sizeof(float) < INT_MAX;
+}
+
 /* dense_gemv.comp's images per dispatch (its MAXNB) */
 #define KVK_GEMV_MAX_IMAGES 8
 
@@ -262,18 +300,27 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * loses (43 against 24 ms); at 7x7 (4 tiles) both lose (7.3 against 6.2, 143 against 66).
      * With float16 weights F(4,3)'s transforms amplify their rounding: VGG16 5.5e-3 from
      * Keras against F(2,3)'s 6.8e-4 (direct: 5.1e-4), so F(2,3) first there. */
-    const char *candidates[3];
+    const char *candidates[5];
     long min_tiles = c->caps->subgroup_size >= 8 ? 16 : 17; /* lavapipe, GPUs : SwiftShader */
     int count = 0,
         f43_first = winograd_tiles(c, 4) >= min_tiles && c->step->weights == KVK_DTYPE_F32;
     if (f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
     if (winograd_fits(c, 2)) candidates[count++] = "conv2d_winograd";
     if (!f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
+    /* im2col where inputs have few channels, on SwiftShader (4 lanes): ResNet50's conv1_conv
+     * 177 -> 68 ms, VGG16's block1_conv1 196 -> 109 ms, InceptionV3's and Xception's first
+     * 38 -> 27 and 47 -> 31 ms. lavapipe loses (conv1_conv 15 -> 24 ms: its loads cost more
+     * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured. It runs
+     * everywhere when forced. */
+    int im2col_first = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->caps->subgroup_size < 8;
+    if (im2col_first && im2col_fits(c)) candidates[count++] = "conv2d_im2col";
     candidates[count++] = direct->name;
+    if (!im2col_first && im2col_fits(c)) candidates[count++] = "conv2d_im2col";
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
 static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
+    if (is_im2col(c)) return im2col_bytes(c);
     if (!is_winograd(c)) return 0;
     int m = winograd_m(c);
     return align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
@@ -387,6 +434,47 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     return st;
 }
 
+static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
+    const kvk_node *n = c->node;
+    kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
+    int npix = c->plan->batch * os.h * os.w, row = im2col_row(c);
+    kvk_vk_binding rows = {c->scratch.buffer, c->scratch.offset, im2col_bytes(c)};
+    kvk_im2col_params ip = {.H = is.h,
+                            .W = is.w,
+                            .C = is.c,
+                            .OH = os.h,
+                            .OW = os.w,
+                            .KH = n->kh,
+                            .KW = n->kw,
+                            .SH = n->sh,
+                            .SW = n->sw,
+                            .pad_top = n->pad_top,
+                            .pad_left = n->pad_left,
+                            .K4 = row,
+                            .total = npix * (row / 4)};
+    kvk_vk_binding ib[2] = {c->inputs[0], rows};
+    kvk_status st = kvk_vk_dispatch1d(c, "im2col", NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
+    if (st != KVK_OK) return st;
+    /* the rows (npix x row) by the kernel (row x cout): a 1x1 convolution of an npix x 1 image */
+    kvk_conv2d_params p = {.H = npix,
+                           .W = 1,
+                           .C = row,
+                           .OH = npix,
+                           .OW = 1,
+                           .OC = os.c,
+                           .KH = 1,
+                           .KW = 1,
+                           .SH = 1,
+                           .SW = 1,
+                           .npix = npix,
+                           .ostride = c->plan->tensors[c->step->output].shape.c,
+                           .obase = c->step->out_channel_offset};
+    KVK_VK_ACT_PARAMS(p, n);
+    if (c->chosen) *c->chosen = c->kernel->name;
+    return dispatch_direct(c, choose_direct(c, npix), p, rows, c->output, rows, c->weight_count,
+                           kvk_vk_fused_act(n), 1);
+}
+
 /* dense_gemv.comp over p (conv_record's, for a Dense layer), for each weight piece. */
 static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
     int per_piece = channels_per_piece(c);
@@ -410,6 +498,7 @@ static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
 
 static kvk_status conv_record(const kvk_vk_step_ctx *c) {
     if (is_winograd(c)) return record_winograd(c);
+    if (is_im2col(c)) return record_im2col(c);
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape;
     kvk_shape os = n->shape;
