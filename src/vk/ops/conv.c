@@ -195,7 +195,8 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
         *pixels = 16, *groups = 1;
     while (*pixels > 1 && *pixels / 2 >= npix) *pixels /= 2; /* small layers, Dense */
 }
-#define KVK_CONV_LX 64 /* channel-group lanes per workgroup (at most) */
+#define KVK_CONV_LX 64         /* channel-group lanes per workgroup (at most) */
+#define KVK_CONV_MIN_GROUPS 16 /* workgroups a dispatch should have, where it can */
 
 /* The direct kernel for a product of npix pixels: on a GPU the shared-memory tiles of
  * conv2d_tiled (not measured on one yet: no GPU was available; the CPU drivers run it only when
@@ -299,23 +300,31 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * SwiftShader; at 14x14 (16 tiles) lavapipe still gains (4.0 against 7.9 ms), SwiftShader
      * loses (43 against 24 ms); at 7x7 (4 tiles) both lose (7.3 against 6.2, 143 against 66).
      * With float16 weights F(4,3)'s transforms amplify their rounding: VGG16 5.5e-3 from
-     * Keras against F(2,3)'s 6.8e-4 (direct: 5.1e-4), so F(2,3) first there. */
-    const char *candidates[5];
-    long min_tiles = c->caps->subgroup_size >= 8 ? 16 : 17; /* lavapipe, GPUs : SwiftShader */
-    int count = 0,
-        f43_first = winograd_tiles(c, 4) >= min_tiles && c->step->weights == KVK_DTYPE_F32;
-    if (f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
-    if (winograd_fits(c, 2)) candidates[count++] = "conv2d_winograd";
-    if (!f43_first && winograd_fits(c, 4)) candidates[count++] = "conv2d_winograd43";
-    /* im2col where inputs have few channels, on SwiftShader (4 lanes): ResNet50's conv1_conv
+     * Keras against F(2,3)'s 6.8e-4 (direct: 5.1e-4), so F(2,3) first there. On SwiftShader
+     * F(2,3) too needs more than 16 tiles: at 7x7 (16 tiles) ResNet50's conv5 3x3s took 74 ms
+     * against the direct kernel's 44 (lavapipe: 8.7 against 13 ms, so it keeps them).
+     * im2col where inputs have few channels, on SwiftShader (4 lanes): ResNet50's conv1_conv
      * 177 -> 68 ms, VGG16's block1_conv1 196 -> 109 ms, InceptionV3's and Xception's first
      * 38 -> 27 and 47 -> 31 ms. lavapipe loses (conv1_conv 15 -> 24 ms: its loads cost more
-     * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured. It runs
-     * everywhere when forced. */
-    int im2col_first = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->caps->subgroup_size < 8;
-    if (im2col_first && im2col_fits(c)) candidates[count++] = "conv2d_im2col";
-    candidates[count++] = direct->name;
-    if (!im2col_first && im2col_fits(c)) candidates[count++] = "conv2d_im2col";
+     * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured.
+     * Whatever fits but does not pay comes after the direct kernel: it runs when forced. */
+    int sws = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->caps->subgroup_size < 8;
+    long min_tiles = sws ? 17 : 16;
+    int w43 = winograd_fits(c, 4), w23 = winograd_fits(c, 2), im2col = im2col_fits(c);
+    int f43_first = w43 && winograd_tiles(c, 4) >= min_tiles && c->step->weights == KVK_DTYPE_F32;
+    int f23_pays = !sws || winograd_tiles(c, 2) >= min_tiles;
+    const char *candidates[6];
+    int count = 0;
+#define KVK_ADD(name) (candidates[count++] = (name))
+    if (f43_first) KVK_ADD("conv2d_winograd43");
+    if (f23_pays && w23) KVK_ADD("conv2d_winograd");
+    if (f23_pays && w43 && !f43_first) KVK_ADD("conv2d_winograd43");
+    if (sws && im2col) KVK_ADD("conv2d_im2col");
+    KVK_ADD(direct->name);
+    if (!f23_pays && w23) KVK_ADD("conv2d_winograd");
+    if (!f23_pays && w43 && !f43_first) KVK_ADD("conv2d_winograd43");
+    if (!sws && im2col) KVK_ADD("conv2d_im2col");
+#undef KVK_ADD
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
@@ -356,6 +365,10 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
         if (rb > 1) lx = (lx + (int)sg - 1) / (int)sg * (int)sg;
         if (lx > max_lx) lx = max_lx;
         if (tiled) lx = 16;
+        /* enough workgroups for every thread of a CPU driver: narrower ones on small layers */
+        while (!tiled && lx > (int)sg && lx > 1 &&
+               (uint64_t)((ocb4 + lx * ng - 1) / (lx * ng)) * groups_y * zs < KVK_CONV_MIN_GROUPS)
+            lx = rb > 1 ? (lx / 2 + (int)sg - 1) / (int)sg * (int)sg : lx / 2;
         int spec[4] = {lx, rp, flags, act};
         if (tiled) spec[0] = flags & 2, spec[1] = act; /* FLAGS (aligned output), ACT */
         /* binding 3: a fused Add's other operand, if any */
