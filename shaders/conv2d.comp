@@ -28,7 +28,13 @@
 #include "push.glsl"
 
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
+// FIXED_RP and FIXED_NG, where a variant defines them, fix the block at compile time:
+// SwiftShader runs the defined block 1.5x faster than the same block specialized
+#ifdef FIXED_RP
+const int RP = FIXED_RP;
+#else
 layout(constant_id = 1) const int RP = 64;    // pixels per workgroup, 1..64 (RB divides it)
+#endif
 // RB, the broadcast width (1, 4 or 8), is a define of the variant: code for the other
 // widths would cost SwiftShader time even where a specialisation constant disables it
 layout(constant_id = 2) const int FLAGS = 0;  // 1: C % 4 == 0 (vec4 input), 2: every output
@@ -37,7 +43,11 @@ layout(constant_id = 2) const int FLAGS = 0;  // 1: C % 4 == 0 (vec4 input), 2: 
 layout(constant_id = 3) const int ACT = 0;        // the fused activation (kvk_activations.h)
 const int VEC_IN = FLAGS & 1;
 const int VEC_OUT = FLAGS & 2;
+#ifdef FIXED_NG
+const int NG = FIXED_NG;
+#else
 const int NG = (FLAGS & 4) != 0 ? 2 : 1;     // vec4 channel groups per invocation: g, g + LX
+#endif
 const int NV = RP / RB;                       // input vec4s each lane loads per step
 const int MAXRP = 64;                         // array sizes (the unused part is dead code)
 

@@ -7,8 +7,8 @@
 // subgroupBroadcast and does 4 * RP * NG vec4 multiply-adds. On the CPU drivers loads whose
 // address differs between lanes are far dearer than arithmetic, and shared memory and
 // barriers slow both down (../shared/notes/cpu-vulkan-drivers.md). RB, RP and NG are the
-// variant's defines, as conv2d.comp's tiling on the same device (rb8: 16 rows x 2 vec4s,
-// lavapipe's; rb4, rb1: 32 x 1). The host guarantees M % RP == 0, N % (256 NG) == 0,
+// variant's defines, as conv2d.comp's tiling on the same device (rb8, rb4: 16 rows x 2 vec4s,
+// lavapipe's and SwiftShader's; rb1: 32 x 1). The host guarantees M % RP == 0, N % (256 NG) == 0,
 // K % 4 == 0.
 #extension GL_GOOGLE_include_directive : require
 #if RB > 1

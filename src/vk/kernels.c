@@ -31,34 +31,38 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 #define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)
 #define F16 KVK_DTYPE_BIT(KVK_DTYPE_F16)
 /* One variant (the form's letters: KVK_VK_FORM_...) */
-#define KERNEL(name, family, usable, needs, weights, form, lanes, tile)                            \
-    { name, family, usable, needs, weights, KVK_VK_FORM_##form, lanes, tile }
+#define KERNEL(name, family, usable, needs, weights, form, lanes, tile, groups)                    \
+    { name, family, usable, needs, weights, KVK_VK_FORM_##form, lanes, tile, groups }
 /* A variant and its fp16 twin (name_f16: the same source with WF16=1, weights stored as
  * float16, arithmetic in float32); CMakeLists.txt lists both shaders. */
-#define TWINS(name, usable, needs, form, lanes)                                                    \
-    KERNEL(name, "conv2d", usable, needs, F32, form, lanes, 0),                                    \
-        KERNEL(name "_f16", "conv2d", usable, needs, F16, form, lanes, 0)
+#define TWINS(name, usable, needs, form, lanes, tile, groups)                                      \
+    KERNEL(name, "conv2d", usable, needs, F32, form, lanes, tile, groups),                         \
+        KERNEL(name "_f16", "conv2d", usable, needs, F16, form, lanes, tile, groups)
 
 static const kvk_vk_kernel KERNELS[] = {
     TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory", TILED,
-          1),
-    TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", BLOCKED, 8),
-    TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast", BLOCKED, 8),
-    TWINS("conv2d_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", BLOCKED, 4),
-    TWINS("conv2d_rb1", NULL, NULL, BLOCKED, 1),
+          1, 0, 0),
+    TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", BLOCKED, 8,
+          0, 0),
+    TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast", BLOCKED, 8, 0, 0),
+    /* SwiftShader's: 16 pixels x 2 channel vec4s as defines (FIXED_RP, FIXED_NG), which its
+     * compiler turns into straight code where specialization constants left it slow */
+    TWINS("conv2d_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", BLOCKED, 4, 16, 2),
+    TWINS("conv2d_rb1", NULL, NULL, BLOCKED, 1, 0, 0),
     /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output (_f16 with fp16
      * weights, for the bias) */
-    KERNEL("conv2d_winograd", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2),
+    KERNEL("conv2d_winograd", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2, 0),
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
-    KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4),
+    KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4, 0),
     /* few input channels: im2col, then conv2d (a 1x1 product of aligned rows) */
-    KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0),
+    KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0, 0),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
-    TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8),
-    TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4),
-    KERNEL("depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32, PLAIN, 0, 0),
+    TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8, 0,
+          0),
+    TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4, 0, 0),
+    KERNEL("depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32, PLAIN, 0, 0, 0),
     /* tile: the shader's PX */
-    KERNEL("depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8),
+    KERNEL("depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8, 0),
 };
 enum { KERNEL_COUNT = sizeof KERNELS / sizeof KERNELS[0] };
 

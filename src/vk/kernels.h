@@ -33,7 +33,10 @@ typedef struct kvk_vk_kernel {
     unsigned weights;
     kvk_vk_kernel_form form;
     int lanes; /* BLOCKED, GEMV: subgroup lanes sharing each broadcast input */
-    int tile;  /* WINOGRAD: output tile side (2, 4); VEC4: pixels per invocation */
+    /* WINOGRAD: output tile side (2, 4); VEC4: pixels per invocation; BLOCKED: pixels per
+     * workgroup where the variant's defines fix them (0: a specialization constant) */
+    int tile;
+    int groups; /* BLOCKED with a tile: channel vec4s per invocation, fixed likewise */
 } kvk_vk_kernel;
 
 /* Forced variants, parsed from a comma-separated list. */

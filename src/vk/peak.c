@@ -92,13 +92,14 @@ static const char *gemm_variant(const kvk_vk_device *dev) {
 }
 
 /* bufs: A, B, C (device-local); per workgroup of 64, RP rows by 256 NG columns (the variant's
- * block, CMakeLists.txt: rb8 16 x 512, the others 32 x 256) */
+ * block, CMakeLists.txt: rb8 and rb4 16 x 512, rb1 32 x 256) */
 static kvk_status record_gemm(kvk_vk_recorder *rec, const kvk_vk_buffer *bufs) {
     kvk_probe_gemm_params p = {GEMM_N, GEMM_N, GEMM_N};
     kvk_vk_binding b[3];
     for (int i = 0; i < 3; i++) b[i] = (kvk_vk_binding){bufs[i].buffer, 0, bufs[i].size};
     const char *variant = gemm_variant(rec->dev);
-    int wide = !strcmp(variant, "probe_gemm_rb8"), rows = wide ? 16 : 32, cols = wide ? 512 : 256;
+    int wide = !strcmp(variant, "probe_gemm_rb8") || !strcmp(variant, "probe_gemm_rb4");
+    int rows = wide ? 16 : 32, cols = wide ? 512 : 256;
     return kvk_vk_dispatch(rec, variant, NULL, 0, b, 3, &p, sizeof p, GEMM_N / cols, GEMM_N / rows,
                            1);
 }

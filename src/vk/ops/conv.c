@@ -179,20 +179,18 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     if (n->bias) memcpy(bias, n->bias + oc0, sizeof(float) * (size_t)channels);
 }
 
-/* conv2d.comp tiling: output pixels per workgroup (a power of two, at most 64) and vec4
- * channel groups per invocation (1 or 2), by the device's subgroup size, which tells the CPU
- * drivers apart from GPUs. SwiftShader (4 lanes) is fastest with the largest block (ResNet50
- * 64x2 1.67 s, 32x2 2.43 s, 16x2 4.10 s); lavapipe (8 lanes) with 16x2 (ResNet50 287 ms
+/* conv2d.comp tiling where specialization constants set it (a variant whose defines fix it,
+ * kernels.c, overrides this): output pixels per workgroup (a power of two, at most 64) and
+ * vec4 channel groups per invocation (1 or 2), by the device's subgroup size, which tells the
+ * CPU drivers apart from GPUs. lavapipe (8 lanes) is fastest with 16x2 (ResNet50 287 ms
  * against 32x1's 392 ms and 32x2's 356 ms, VGG16 569 against 730 ms: half the broadcasts per
- * multiply-add of 32x1, fewer spilled accumulators than 32x2), and LLVM compiles the 64x2
- * block ~10x slower (~25 s per pipeline); GPUs (16+ lanes) get a register-friendly block. */
+ * multiply-add of 32x1, fewer spilled accumulators than 32x2); SwiftShader (4 lanes) too, but
+ * only with the block as defines (conv2d_rb4: ResNet50 945 ms at 16x2, 1015 at 16x1, 1042 at
+ * 32x1, 1102 at 8x2, 1393 at 32x2, 1422 at 64x2; as specialization constants 64x2 was its
+ * best, 1405 ms); GPUs (16+ lanes) get a register-friendly block. */
 static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
-    if (subgroup <= 4)
-        *pixels = 64, *groups = 2;
-    else if (subgroup < 16)
-        *pixels = 16, *groups = 2;
-    else
-        *pixels = 16, *groups = 1;
+    *pixels = 16;
+    *groups = subgroup < 16 ? 2 : 1;
     while (*pixels > 1 && *pixels / 2 >= npix) *pixels /= 2; /* small layers, Dense */
 }
 #define KVK_CONV_LX 64         /* channel-group lanes per workgroup (at most) */
@@ -345,6 +343,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     if (max_lx > 256) max_lx = 256;
     int rp, ng;
     conv_tiling(sg, p.npix, &rp, &ng);
+    if (kernel->tile) rp = kernel->tile, ng = kernel->groups; /* fixed by its defines */
     int tiled = kernel->form == KVK_VK_FORM_TILED;
     if (tiled) rp = 64, ng = 1; /* conv2d_tiled.comp's block: 64 pixels x 16 channel vec4s */
     int rb = kernel->form == KVK_VK_FORM_BLOCKED ? kernel->lanes : 1;
