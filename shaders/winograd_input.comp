@@ -13,33 +13,42 @@
 layout(local_size_x = 64) in;
 const int N = TILE + 2; // the input patch
 
-layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer V { float v[]; };
+// VEC4 (the _x4 variants, where C % 4 == 0): four channels per invocation as one vec4
+#if VEC4
+#define T vec4
+const int LANES = 4;
+#else
+#define T float
+const int LANES = 1;
+#endif
+layout(std430, set = 0, binding = 0) readonly buffer Input { T x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer V { T v[]; };
 
 KVK_PUSH_CONSTANTS(KVK_WINOGRAD_INPUT_PARAMS)
 
 void main() {
     int i = kvk_flat_index();
     if (i >= p.total) return;
-    int c = i % p.C;
-    int t = i / p.C;
+    int C = p.C / LANES; // elements per pixel
+    int c = i % C;
+    int t = i / C;
     int tx = t % p.TW;
     int ty = (t / p.TW) % p.TH;
     int n = t / (p.TW * p.TH);
     int y0 = TILE * ty - p.pad_top, x0 = TILE * tx - p.pad_left;
-    float d[N][N];
+    T d[N][N];
     [[unroll]] for (int r = 0; r < N; r++) {
         [[unroll]] for (int s = 0; s < N; s++) {
             int iy = y0 + r, ix = x0 + s;
             bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
-            d[r][s] = inside ? x[((n * p.H + iy) * p.W + ix) * p.C + c] : 0.0;
+            d[r][s] = inside ? x[((n * p.H + iy) * p.W + ix) * C + c] : T(0.0);
         }
     }
-    int stride = p.total; // one xi slice: T * C values
+    int stride = p.total; // one xi slice: tiles * C elements
 #if TILE == 4
     // B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
     //        0 4 0 -5 0 1] (Lavin and Gray's points 0, +-1, +-2) on rows, then on columns
-    float b[6][6];
+    T b[6][6];
     [[unroll]] for (int s = 0; s < 6; s++) {
         b[0][s] = 4.0 * d[0][s] - 5.0 * d[2][s] + d[4][s];
         b[1][s] = -4.0 * (d[1][s] + d[2][s]) + d[3][s] + d[4][s];
@@ -58,7 +67,7 @@ void main() {
     }
 #else
     // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on columns
-    float b[4][4];
+    T b[4][4];
     [[unroll]] for (int s = 0; s < 4; s++) {
         b[0][s] = d[0][s] - d[2][s];
         b[1][s] = d[1][s] + d[2][s];

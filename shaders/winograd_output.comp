@@ -13,40 +13,56 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
 
-layout(std430, set = 0, binding = 0) readonly buffer M { float m[]; };
+// VEC4 (the _x4 variants, where OC, ostride and obase are multiples of 4): four channels per
+// invocation as one vec4
+#if VEC4
+#define T vec4
+const int LANES = 4;
+#define ACTIVATE kvk_activate4
+#else
+#define T float
+const int LANES = 1;
+#define ACTIVATE kvk_activate
+#endif
+layout(std430, set = 0, binding = 0) readonly buffer M { T m[]; };
 #if WF16 // the _f16 twins: the bias piece in float16, like the weights it comes with
 layout(std430, set = 0, binding = 1) readonly buffer Bias { uint bias2[]; };
-float bias_of(int c) {
+T bias_of(int c) {
+#if VEC4
+    return vec4(unpackHalf2x16(bias2[2 * c]), unpackHalf2x16(bias2[2 * c + 1]));
+#else
     vec2 pair = unpackHalf2x16(bias2[c >> 1]);
     return (c & 1) != 0 ? pair.y : pair.x;
+#endif
 }
 #else
-layout(std430, set = 0, binding = 1) readonly buffer Bias { float bias[]; };
-float bias_of(int c) {
+layout(std430, set = 0, binding = 1) readonly buffer Bias { T bias[]; };
+T bias_of(int c) {
     return bias[c];
 }
 #endif
-layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Output { T y[]; };
 
 KVK_PUSH_CONSTANTS(KVK_WINOGRAD_OUTPUT_PARAMS)
 
 void main() {
     int i = kvk_flat_index();
     if (i >= p.total) return;
-    int c = i % p.OC;
-    int t = i / p.OC;
+    int OC = p.OC / LANES, ostride = p.ostride / LANES, obase = p.obase / LANES;
+    int c = i % OC;
+    int t = i / OC;
     int tx = t % p.TW;
     int ty = (t / p.TW) % p.TH;
     int n = t / (p.TW * p.TH);
-    float b = bias_of(c);
+    T b = bias_of(c);
 #if TILE == 4
-    float q[6][6];
+    T q[6][6];
     [[unroll]] for (int r = 0; r < 6; r++)
         [[unroll]] for (int s = 0; s < 6; s++) q[r][s] = m[(r * 6 + s) * p.total + i];
-    float a[4][6];
+    T a[4][6];
     [[unroll]] for (int s = 0; s < 6; s++) {
-        float p12 = q[1][s] + q[2][s], m12 = q[1][s] - q[2][s];
-        float p34 = q[3][s] + q[4][s], m34 = q[3][s] - q[4][s];
+        T p12 = q[1][s] + q[2][s], m12 = q[1][s] - q[2][s];
+        T p34 = q[3][s] + q[4][s], m34 = q[3][s] - q[4][s];
         a[0][s] = q[0][s] + p12 + p34;
         a[1][s] = m12 + 2.0 * m34;
         a[2][s] = p12 + 4.0 * p34;
@@ -55,24 +71,24 @@ void main() {
     [[unroll]] for (int r = 0; r < 4; r++) {
         int oy = 4 * ty + r;
         if (oy >= p.OH) continue;
-        float p12 = a[r][1] + a[r][2], m12 = a[r][1] - a[r][2];
-        float p34 = a[r][3] + a[r][4], m34 = a[r][3] - a[r][4];
-        float o[4] = {a[r][0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34,
-                      m12 + 8.0 * m34 + a[r][5]};
+        T p12 = a[r][1] + a[r][2], m12 = a[r][1] - a[r][2];
+        T p34 = a[r][3] + a[r][4], m34 = a[r][3] - a[r][4];
+        T o[4] = {a[r][0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34,
+                  m12 + 8.0 * m34 + a[r][5]};
         int row = (n * p.OH + oy) * p.OW;
         [[unroll]] for (int k = 0; k < 4; k++) {
             int ox = 4 * tx + k;
             if (ox < p.OW)
-                y[(row + ox) * p.ostride + p.obase + c] =
-                    kvk_activate(o[k] + b, ACT, p.act_slope, p.act_max, p.act_threshold);
+                y[(row + ox) * ostride + obase + c] =
+                    ACTIVATE(o[k] + b, ACT, p.act_slope, p.act_max, p.act_threshold);
         }
     }
 #else
-    float q[4][4];
+    T q[4][4];
     [[unroll]] for (int r = 0; r < 4; r++)
         [[unroll]] for (int s = 0; s < 4; s++) q[r][s] = m[(r * 4 + s) * p.total + i];
     // A^T q: rows q0 + q1 + q2, q1 - q2 - q3; then the same on columns
-    float a[2][4];
+    T a[2][4];
     [[unroll]] for (int s = 0; s < 4; s++) {
         a[0][s] = q[0][s] + q[1][s] + q[2][s];
         a[1][s] = q[1][s] - q[2][s] - q[3][s];
@@ -80,15 +96,15 @@ void main() {
     [[unroll]] for (int r = 0; r < 2; r++) {
         int oy = 2 * ty + r;
         if (oy >= p.OH) continue;
-        float o0 = a[r][0] + a[r][1] + a[r][2] + b;
-        float o1 = a[r][1] - a[r][2] - a[r][3] + b;
+        T o0 = a[r][0] + a[r][1] + a[r][2] + b;
+        T o1 = a[r][1] - a[r][2] - a[r][3] + b;
         int row = (n * p.OH + oy) * p.OW;
         int ox = 2 * tx;
-        y[(row + ox) * p.ostride + p.obase + c] =
-            kvk_activate(o0, ACT, p.act_slope, p.act_max, p.act_threshold);
+        y[(row + ox) * ostride + obase + c] =
+            ACTIVATE(o0, ACT, p.act_slope, p.act_max, p.act_threshold);
         if (ox + 1 < p.OW)
-            y[(row + ox + 1) * p.ostride + p.obase + c] =
-                kvk_activate(o1, ACT, p.act_slope, p.act_max, p.act_threshold);
+            y[(row + ox + 1) * ostride + obase + c] =
+                ACTIVATE(o1, ACT, p.act_slope, p.act_max, p.act_threshold);
     }
 #endif
 }

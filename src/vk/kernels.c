@@ -50,10 +50,12 @@ static const kvk_vk_kernel KERNELS[] = {
     TWINS("conv2d_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", BLOCKED, 4, 16, 2),
     TWINS("conv2d_rb1", NULL, NULL, BLOCKED, 1, 0, 0),
     /* 3x3 stride 1: winograd_input, conv2d (16 products), winograd_output (_f16 with fp16
-     * weights, for the bias) */
-    KERNEL("conv2d_winograd", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2, 0),
+     * weights, for the bias); _x4: the transforms on channel vec4s where aligned (groups 4) */
+    KERNEL("conv2d_winograd", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2, 1),
+    KERNEL("conv2d_winograd_x4", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 2, 4),
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
-    KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4, 0),
+    KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4, 1),
+    KERNEL("conv2d_winograd43_x4", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4, 4),
     /* few input channels: im2col, then conv2d (a 1x1 product of aligned rows) */
     KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0, 0),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */

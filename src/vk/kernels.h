@@ -36,7 +36,9 @@ typedef struct kvk_vk_kernel {
     /* WINOGRAD: output tile side (2, 4); VEC4: pixels per invocation; BLOCKED: pixels per
      * workgroup where the variant's defines fix them (0: a specialization constant) */
     int tile;
-    int groups; /* BLOCKED with a tile: channel vec4s per invocation, fixed likewise */
+    /* BLOCKED with a tile: channel vec4s per invocation, fixed likewise; WINOGRAD: channels
+     * per invocation of its transforms (1, or 4 where they are whole vec4s) */
+    int groups;
 } kvk_vk_kernel;
 
 /* Forced variants, parsed from a comma-separated list. */

@@ -22,6 +22,7 @@
  *   weight read once as part of a contiguous stream: pieces in blocks of 4 * RB channels,
  *   [block][cin rows, then the bias][4 * RB channels]. */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -216,6 +217,12 @@ static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
+/* A CPU device with subgroups under 8 lanes: SwiftShader (lavapipe has 8 or more), whose
+ * measured choices differ. */
+static int swiftshader_like(const kvk_vk_step_ctx *c) {
+    return c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->caps->subgroup_size < 8;
+}
+
 /* Winograd's tiles: T = batch * ceil(OH / m) * ceil(OW / m). */
 static long winograd_tiles(const kvk_vk_step_ctx *c, int m) {
     kvk_shape os = c->node->shape;
@@ -306,22 +313,26 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * 38 -> 27 and 47 -> 31 ms. lavapipe loses (conv1_conv 15 -> 24 ms: its loads cost more
      * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured.
      * Whatever fits but does not pay comes after the direct kernel: it runs when forced. */
-    int sws = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->caps->subgroup_size < 8;
+    int sws = swiftshader_like(c);
     long min_tiles = sws ? 17 : 16;
     int w43 = winograd_fits(c, 4), w23 = winograd_fits(c, 2), im2col = im2col_fits(c);
     int f43_first = w43 && winograd_tiles(c, 4) >= min_tiles && c->step->weights == KVK_DTYPE_F32;
     int f23_pays = !sws || winograd_tiles(c, 2) >= min_tiles;
-    const char *candidates[6];
+    const char *candidates[10];
     int count = 0;
 #define KVK_ADD(name) (candidates[count++] = (name))
-    if (f43_first) KVK_ADD("conv2d_winograd43");
-    if (f23_pays && w23) KVK_ADD("conv2d_winograd");
-    if (f23_pays && w43 && !f43_first) KVK_ADD("conv2d_winograd43");
+    /* each Winograd with its transforms on channel vec4s first (_x4), but on SwiftShader */
+#define KVK_WINOGRAD(name)                                                                         \
+    (sws ? (KVK_ADD(name), KVK_ADD(name "_x4")) : (KVK_ADD(name "_x4"), KVK_ADD(name)))
+    if (f43_first) KVK_WINOGRAD("conv2d_winograd43");
+    if (f23_pays && w23) KVK_WINOGRAD("conv2d_winograd");
+    if (f23_pays && w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
     if (sws && im2col) KVK_ADD("conv2d_im2col");
     KVK_ADD(direct->name);
-    if (!f23_pays && w23) KVK_ADD("conv2d_winograd");
-    if (!f23_pays && w43 && !f43_first) KVK_ADD("conv2d_winograd43");
+    if (!f23_pays && w23) KVK_WINOGRAD("conv2d_winograd");
+    if (!f23_pays && w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
     if (!sws && im2col) KVK_ADD("conv2d_im2col");
+#undef KVK_WINOGRAD
 #undef KVK_ADD
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
@@ -402,9 +413,16 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
                                     .pad_top = n->pad_top,
                                     .pad_left = n->pad_left,
                                     .total = tiles * is.c};
+    /* the _x4 variants' transforms take four channels per invocation where they are whole
+     * vec4s: VGG16's block1_conv2 on lavapipe 85 -> 74 ms (the model 611 -> 563 ms); not
+     * first on SwiftShader, where it lost (361 -> 434 ms: its vec4 patches spill) */
+    int vec4s = c->kernel->groups == 4;
+    int in4 = vec4s && is.c % 4 == 0;
+    if (in4) ip.total /= 4;
     kvk_vk_binding ib[2] = {c->inputs[0], v};
-    kvk_status st = kvk_vk_dispatch1d(c, f43 ? "winograd_input43" : "winograd_input", NULL, 0, ib,
-                                      2, &ip, sizeof ip, ip.total);
+    const char *input_shader = f43 ? (in4 ? "winograd_input43_x4" : "winograd_input43")
+                                   : (in4 ? "winograd_input_x4" : "winograd_input");
+    kvk_status st = kvk_vk_dispatch1d(c, input_shader, NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
     if (st != KVK_OK) return st;
     /* the 16 (or 36) products V[xi] (tiles x cin) by U[xi] (cin x cout): a 1x1 convolution of
      * a tiles x 1 image each, no bias (it is added after the back-transform) */
@@ -439,8 +457,11 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     int spec[1] = {kvk_vk_fused_act(n)};
     kvk_vk_binding ob[3] = {m, c->weights[pieces], c->output};
     int f16 = c->step->weights == KVK_DTYPE_F16; /* the bias piece is in the weights' type */
-    const char *output_shader = f43 ? (f16 ? "winograd_output43_f16" : "winograd_output43")
-                                    : (f16 ? "winograd_output_f16" : "winograd_output");
+    int out4 = vec4s && op.OC % 4 == 0 && op.ostride % 4 == 0 && op.obase % 4 == 0;
+    if (out4) op.total /= 4;
+    char output_shader[32];
+    snprintf(output_shader, sizeof output_shader, "winograd_output%s%s%s", f43 ? "43" : "",
+             f16 ? "_f16" : "", out4 ? "_x4" : "");
     st = kvk_vk_dispatch1d(c, output_shader, spec, 1, ob, 3, &op, sizeof op, op.total);
     if (c->chosen) *c->chosen = c->kernel->name;
     return st;
