@@ -675,7 +675,8 @@ static void test_add_activation(void) {
     group_begin(&s, "Add / Activation");
     for (int i = 0; i < 8; i++) {
         int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
-        int c = tu_randint(1, 11);
+        /* whole vec4s of channels (eltwise.comp's VEC4 path) in half the cases */
+        int c = i < 4 ? 4 * tu_randint(1, 3) : tu_randint(1, 11);
         int relu = i % 2, kind = (i / 2) % 2; /* 0: conv + input (residual), 1: two convs */
         char label[200];
         snprintf(label, sizeof label, "Add(%s) %dx%dx%d%s, batch %d",
@@ -701,13 +702,17 @@ static void test_add_activation(void) {
         int x = kvk_graph_input(&g, "input", 5, 3, 7);
         kvk_graph_add(&g, x, x, "add");
         check_graph(g_ctx, &g, 2, TOL, "Add(input, input) 5x3x7");
+        kvk_graph_init(&g);
+        x = kvk_graph_input(&g, "input", 3, 5, 12);
+        kvk_graph_add(&g, x, x, "add");
+        check_graph(g_ctx, &g, 2, TOL, "Add(input, input) 3x5x12 (vec4s)");
     }
     for (int i = 0; i < 6; i++) {
         int batch = tu_randint(1, 3);
         int softmax = i % 2;
         int h = softmax && i < 4 ? 1 : tu_randint(1, 8),
             w = softmax && i < 4 ? 1 : tu_randint(1, 8);
-        int c = i == 1 ? 1000 : i == 3 ? 7 : tu_randint(1, 70);
+        int c = i == 1 ? 1000 : i == 3 ? 7 : i == 4 ? 4 * tu_randint(1, 16) : tu_randint(1, 70);
         char label[200];
         snprintf(label, sizeof label, "Activation %s on %dx%dx%d, batch %d",
                  softmax ? "softmax" : "relu", h, w, c, batch);
@@ -1916,7 +1921,7 @@ static void test_multiply_affine_reshape(void) {
     group_begin(&s, "Multiply / Affine / Reshape");
     for (int i = 0; i < 8; i++) {
         int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
-        int c = tu_randint(1, 20);
+        int c = i < 4 ? 4 * tu_randint(1, 5) : tu_randint(1, 20); /* vec4s, then any */
         int per_channel = i % 2;
         char label[200];
         snprintf(label, sizeof label, "Multiply %dx%dx%d by %s, then sigmoid, batch %d", h, w, c,
@@ -1940,7 +1945,7 @@ static void test_multiply_affine_reshape(void) {
     }
     for (int i = 0; i < 4; i++) {
         int batch = tu_randint(1, 3), h = tu_randint(1, 9), w = tu_randint(1, 9);
-        int c = tu_randint(1, 20);
+        int c = i < 2 ? 4 * tu_randint(1, 5) : tu_randint(1, 20); /* vec4s, then any */
         char label[200];
         snprintf(label, sizeof label, "Rescaling/Normalization %dx%dx%d%s, batch %d", h, w, c,
                  i % 2 ? " -> relu" : "", batch);

@@ -87,9 +87,13 @@ static kvk_status eltwise(const kvk_vk_step_ctx *c, int mode, kvk_vk_binding sec
                             .C = n->shape.c,
                             .HW = n->shape.h * n->shape.w};
     KVK_VK_ACT_PARAMS(p, n);
-    int spec[2] = {mode, kvk_vk_fused_act(n)};
+    /* four channels per invocation where they are whole vec4s: Xception's 15 standalone
+     * ReLUs and Adds 16.4 -> 11.4 ms on lavapipe, 116 -> 102 ms on SwiftShader */
+    int vec4s = p.C % 4 == 0;
+    if (vec4s) p.total /= 4;
+    int spec[3] = {mode, kvk_vk_fused_act(n), vec4s};
     kvk_vk_binding b[3] = {c->inputs[0], second, c->output};
-    return kvk_vk_dispatch1d(c, "eltwise", spec, 2, b, 3, &p, sizeof p, p.total);
+    return kvk_vk_dispatch1d(c, "eltwise", spec, 3, b, 3, &p, sizeof p, p.total);
 }
 
 static kvk_status add_record(const kvk_vk_step_ctx *c) {
