@@ -218,15 +218,23 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     float *tmp = NULL;
     size_t tmp_values = 0;
     if (s->direct) {
+        /* Here the device memory is host memory, so the process holds the host weights not yet
+         * packed plus the packed ones. Winograd's packed kernels are 1.8-4x their host size,
+         * the others about the same: packing the others first, while most host weights are
+         * still held, lowers the peak (VGG16's peak RSS on lavapipe 1154 -> 985 MiB; on
+         * SwiftShader it did not move, 1179 MiB). */
         kvk_status st = KVK_OK;
-        for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
-            for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
-                const piece *pc = &s->pieces[s->steps[i].first + k];
-                unsigned char *block = s->blocks[pc->block].mapped;
-                st = pack_piece(s, i, k, block + pc->offset, &tmp, &tmp_values);
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
+                int grows = s->kernel[i] && s->kernel[i]->form == KVK_VK_FORM_WINOGRAD;
+                if (grows != pass) continue;
+                for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
+                    const piece *pc = &s->pieces[s->steps[i].first + k];
+                    unsigned char *block = s->blocks[pc->block].mapped;
+                    st = pack_piece(s, i, k, block + pc->offset, &tmp, &tmp_values);
+                }
+                release_host_weights(s, release, i);
             }
-            release_host_weights(s, release, i);
-        }
         free(tmp);
         return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
     }
