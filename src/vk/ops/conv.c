@@ -472,19 +472,8 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     int npix = c->plan->batch * os.h * os.w, row = im2col_row(c);
     kvk_vk_binding rows = {c->scratch.buffer, c->scratch.offset, im2col_bytes(c)};
-    kvk_im2col_params ip = {.H = is.h,
-                            .W = is.w,
-                            .C = is.c,
-                            .OH = os.h,
-                            .OW = os.w,
-                            .KH = n->kh,
-                            .KW = n->kw,
-                            .SH = n->sh,
-                            .SW = n->sw,
-                            .pad_top = n->pad_top,
-                            .pad_left = n->pad_left,
-                            .K4 = row,
-                            .total = npix * (row / 4)};
+    kvk_im2col_params ip = {.K4 = row, .total = npix * (row / 4)};
+    KVK_VK_WINDOW_PARAMS(ip, is, os, n);
     kvk_vk_binding ib[2] = {c->inputs[0], rows};
     kvk_status st = kvk_vk_dispatch1d(c, "im2col", NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
     if (st != KVK_OK) return st;
@@ -536,21 +525,11 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape;
     kvk_shape os = n->shape;
     int dense = n->op == KVK_OP_DENSE;
-    kvk_conv2d_params p = {.H = is.h,
-                           .W = is.w,
-                           .C = is.c,
-                           .OH = os.h,
-                           .OW = os.w,
-                           .OC = os.c,
-                           .KH = n->kh,
-                           .KW = n->kw,
-                           .SH = n->sh,
-                           .SW = n->sw,
-                           .pad_top = n->pad_top,
-                           .pad_left = n->pad_left,
+    kvk_conv2d_params p = {.OC = os.c,
                            .npix = c->plan->batch * os.h * os.w,
                            .ostride = c->plan->tensors[c->step->output].shape.c,
                            .obase = c->step->out_channel_offset};
+    KVK_VK_WINDOW_PARAMS(p, is, os, n);
     KVK_VK_ACT_PARAMS(p, n);
     if (dense) p.H = p.W = p.OH = p.OW = 1;
     p.has_residual = !dense && c->step->input_count > 1;

@@ -26,22 +26,12 @@ static void depthwise_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
 static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
-    kvk_depthwise_params p = {.H = is.h,
-                              .W = is.w,
-                              .C = is.c,
-                              .OH = os.h,
-                              .OW = os.w,
-                              .OC = os.c,
-                              .KH = n->kh,
-                              .KW = n->kw,
-                              .SH = n->sh,
-                              .SW = n->sw,
-                              .pad_top = n->pad_top,
-                              .pad_left = n->pad_left,
+    kvk_depthwise_params p = {.OC = os.c,
                               .M = n->depth_multiplier,
                               .total = c->plan->batch * (int)kvk_shape_size(os),
                               .ostride = c->plan->tensors[c->step->output].shape.c,
                               .obase = c->step->out_channel_offset};
+    KVK_VK_WINDOW_PARAMS(p, is, os, n);
     KVK_VK_ACT_PARAMS(p, n);
     int spec[1] = {kvk_vk_fused_act(n)};
     /* the vec4 variant (4 channels and 8 pixels of a row per invocation) needs multiplier 1 and

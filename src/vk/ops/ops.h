@@ -75,6 +75,13 @@ int kvk_vk_fused_act(const kvk_node *n);
     ((p).act_slope = (n)->act_slope, (p).act_max = (n)->act_max,                                   \
      (p).act_threshold = (n)->act_threshold)
 
+/* The sliding window's geometry, common to the convolution, depthwise, pooling and im2col
+ * parameter lists: input is, output os, kernel, strides and padding of node n. */
+#define KVK_VK_WINDOW_PARAMS(p, is, os, n)                                                         \
+    ((p).H = (is).h, (p).W = (is).w, (p).C = (is).c, (p).OH = (os).h, (p).OW = (os).w,             \
+     (p).KH = (n)->kh, (p).KW = (n)->kw, (p).SH = (n)->sh, (p).SW = (n)->sw,                       \
+     (p).pad_top = (n)->pad_top, (p).pad_left = (n)->pad_left)
+
 /* 64-invocation groups for `items`, spread over x and y (shaders/common/index.glsl), one
  * dispatch; errors name the step's layer. */
 kvk_status kvk_vk_dispatch1d(const kvk_vk_step_ctx *c, const char *shader, const int *spec,

@@ -22,20 +22,10 @@ kvk_status kvk_vk_dispatch1d(const kvk_vk_step_ctx *c, const char *shader, const
 static kvk_status pool_record(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
-    kvk_pool2d_params p = {.H = is.h,
-                           .W = is.w,
-                           .C = is.c,
-                           .OH = os.h,
-                           .OW = os.w,
-                           .KH = n->kh,
-                           .KW = n->kw,
-                           .SH = n->sh,
-                           .SW = n->sw,
-                           .pad_top = n->pad_top,
-                           .pad_left = n->pad_left,
-                           .total = c->plan->batch * (int)kvk_shape_size(os),
+    kvk_pool2d_params p = {.total = c->plan->batch * (int)kvk_shape_size(os),
                            .ostride = c->plan->tensors[c->step->output].shape.c,
                            .obase = c->step->out_channel_offset};
+    KVK_VK_WINDOW_PARAMS(p, is, os, n);
     /* four channels per invocation where every vec4 is aligned */
     int vec4 = p.C % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0;
     if (vec4) p.total /= 4;
