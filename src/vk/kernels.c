@@ -65,6 +65,8 @@ static const kvk_vk_kernel KERNELS[] = {
     KERNEL("depthwise_conv2d", "depthwise_conv2d", NULL, NULL, F32, PLAIN, 0, 0, 0),
     /* tile: the shader's PX */
     KERNEL("depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8, 0),
+    /* 3x3 stride 1: a row's neighbouring outputs share their input loads */
+    KERNEL("depthwise_conv2d_x4_k3s1", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8, 0),
 };
 enum { KERNEL_COUNT = sizeof KERNELS / sizeof KERNELS[0] };
 

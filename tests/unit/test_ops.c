@@ -900,6 +900,10 @@ static void test_depthwise(void) {
         {2, 12, 13, 8, 1, 5, 5, 2, 2, KVK_PAD_SAME, 1, KVK_ACT_LINEAR},
         {1, 1, 1, 7, 3, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},    /* 1x1 image */
         {3, 4, 4, 1, 3, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR}, /* one input channel */
+        /* 3x3 stride 1 on channel vec4s (depthwise_conv2d_x4_k3s1): rows of 19 (two blocks of
+         * 8 and a partial one) and of 6 (one partial block) */
+        {2, 9, 19, 8, 1, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {1, 5, 6, 12, 1, 3, 3, 1, 1, KVK_PAD_VALID, 0, KVK_ACT_LINEAR},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) depthwise_one(fixed[i]);
     static const int chans[] = {1, 2, 3, 4, 5, 8, 13, 16, 32, 64, 96};

@@ -36,10 +36,13 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     int spec[1] = {kvk_vk_fused_act(n)};
     /* the vec4 variant (4 channels and 8 pixels of a row per invocation) needs multiplier 1 and
      * every channel count and offset a multiple of 4 */
-    const char *candidates[2];
+    const char *candidates[3];
     int count = 0;
-    if (p.M == 1 && p.C % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0)
+    if (p.M == 1 && p.C % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0) {
+        if (p.KH == 3 && p.KW == 3 && p.SH == 1 && p.SW == 1)
+            candidates[count++] = "depthwise_conv2d_x4_k3s1";
         candidates[count++] = "depthwise_conv2d_x4";
+    }
     candidates[count++] = "depthwise_conv2d";
     const kvk_vk_kernel *kernel =
         kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
