@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "vk/spirv_freeze.h"
 #include "vk/vk.h"
 
 static kvk_vk_pipeline *find(const kvk_vk_device *dev, const char *shader, const int *key,
@@ -29,12 +30,20 @@ static kvk_status compile(kvk_vk_device *dev, const char *shader, const int *key
     size_t size;
     const unsigned char *code = kvk_shader_lookup(shader, &size);
     if (!code) return kvk_fail(KVK_ERROR_UNSUPPORTED, "no embedded shader '%s'", shader);
+    /* the specialization frozen into the module (spirv_freeze.h: SwiftShader folds nothing
+     * else); the embedded module (4-byte aligned: shaders.c) with its specialization if that
+     * cannot be done */
+    uint32_t *frozen = NULL;
+    size_t frozen_words = 0;
+    int freeze = kvk_spirv_freeze((const uint32_t *)code, size / 4, key, spec_count, &frozen,
+                                  &frozen_words) == 0;
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                   .codeSize = size,
-                                   .pCode = (const uint32_t *)code};
+                                   .codeSize = freeze ? frozen_words * 4 : size,
+                                   .pCode = freeze ? frozen : (const uint32_t *)code};
     VkShaderModule module;
     kvk_status st = kvk_vk_check(dev->vkd.vkCreateShaderModule(dev->device, &mi, NULL, &module),
                                  "vkCreateShaderModule");
+    free(frozen);
     if (st != KVK_OK) return st;
     VkSpecializationMapEntry entries[KVK_VK_MAX_SPEC];
     for (int i = 0; i < KVK_VK_MAX_SPEC; i++)
@@ -50,7 +59,7 @@ static kvk_status compile(kvk_vk_device *dev, const char *shader, const int *key
                   .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                   .module = module,
                   .pName = "main",
-                  .pSpecializationInfo = spec_count ? &si : NULL},
+                  .pSpecializationInfo = spec_count && !freeze ? &si : NULL},
         .layout = dev->pipeline_layouts[bindings]};
     st = kvk_vk_check(
         dev->vkd.vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &ci, NULL, out),

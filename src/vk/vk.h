@@ -205,5 +205,7 @@ void kvk_vk_recorder_free(kvk_vk_recorder *rec);
 
 /* The embedded SPIR-V (generated at build time). */
 const unsigned char *kvk_shader_lookup(const char *name, size_t *size);
+/* The name of embedded shader `index` (0, 1, ...), NULL past the last. */
+const char *kvk_shader_name(size_t index);
 
 #endif
