@@ -301,36 +301,31 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     /* Winograd first (F(2,3) made VGG16 1.5-2.3x faster on lavapipe, 1.2x on SwiftShader than
      * the direct kernel), F(4,3) (36 products per 16 outputs instead of 64) on layers with
      * enough tiles to pay for its 4x larger transformed weights: ResNet50's 3x3s at 56x56 and
-     * 28x28 ran 4.9/4.1 ms against F(2,3)'s 7.7/5.7 on lavapipe, 26/18 against 38/31 ms on
-     * SwiftShader; at 14x14 (16 tiles) lavapipe still gains (4.0 against 7.9 ms), SwiftShader
-     * loses (43 against 24 ms); at 7x7 (4 tiles) both lose (7.3 against 6.2, 143 against 66).
+     * 28x28 ran 4.9/4.1 ms against F(2,3)'s 7.7/5.7 on lavapipe; at 14x14 (16 tiles) 4.0
+     * against 7.9 (SwiftShader 7.5 against 12.4); at 7x7 (4 tiles) both drivers lose (lavapipe
+     * 7.3 against 6.2; SwiftShader 22.8 against F(2,3)'s 11.1 and the direct kernel's 20.7).
      * With float16 weights F(4,3)'s transforms amplify their rounding: VGG16 5.5e-3 from
-     * Keras against F(2,3)'s 6.8e-4 (direct: 5.1e-4), so F(2,3) first there. On SwiftShader
-     * F(2,3) too needs more than 16 tiles: at 7x7 (16 tiles) ResNet50's conv5 3x3s took 74 ms
-     * against the direct kernel's 44 (lavapipe: 8.7 against 13 ms, so it keeps them).
+     * Keras against F(2,3)'s 6.8e-4 (direct: 5.1e-4), so F(2,3) first there. The transforms
+     * on channel vec4s (_x4) first: VGG16's block1_conv2 85 -> 74 ms on lavapipe, 182 -> 171 on
+     * SwiftShader. (SwiftShader chose differently while its specialization constants were not
+     * folded, before spirv_freeze.c: scalar transforms, no Winograd at 16 tiles or fewer.)
      * im2col where inputs have few channels, on SwiftShader (4 lanes): ResNet50's conv1_conv
      * 177 -> 68 ms, VGG16's block1_conv1 196 -> 109 ms, InceptionV3's and Xception's first
      * 38 -> 27 and 47 -> 31 ms. lavapipe loses (conv1_conv 15 -> 24 ms: its loads cost more
      * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured.
      * Whatever fits but does not pay comes after the direct kernel: it runs when forced. */
     int sws = swiftshader_like(c);
-    long min_tiles = sws ? 17 : 16;
     int w43 = winograd_fits(c, 4), w23 = winograd_fits(c, 2), im2col = im2col_fits(c);
-    int f43_first = w43 && winograd_tiles(c, 4) >= min_tiles && c->step->weights == KVK_DTYPE_F32;
-    int f23_pays = !sws || winograd_tiles(c, 2) >= min_tiles;
+    int f43_first = w43 && winograd_tiles(c, 4) >= 16 && c->step->weights == KVK_DTYPE_F32;
     const char *candidates[10];
     int count = 0;
 #define KVK_ADD(name) (candidates[count++] = (name))
-    /* each Winograd with its transforms on channel vec4s first (_x4), but on SwiftShader */
-#define KVK_WINOGRAD(name)                                                                         \
-    (sws ? (KVK_ADD(name), KVK_ADD(name "_x4")) : (KVK_ADD(name "_x4"), KVK_ADD(name)))
+#define KVK_WINOGRAD(name) (KVK_ADD(name "_x4"), KVK_ADD(name))
     if (f43_first) KVK_WINOGRAD("conv2d_winograd43");
-    if (f23_pays && w23) KVK_WINOGRAD("conv2d_winograd");
-    if (f23_pays && w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
+    if (w23) KVK_WINOGRAD("conv2d_winograd");
+    if (w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
     if (sws && im2col) KVK_ADD("conv2d_im2col");
     KVK_ADD(direct->name);
-    if (!f23_pays && w23) KVK_WINOGRAD("conv2d_winograd");
-    if (!f23_pays && w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
     if (!sws && im2col) KVK_ADD("conv2d_im2col");
 #undef KVK_WINOGRAD
 #undef KVK_ADD
