@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "push.glsl"
 #include "index.glsl"
 #include "float_bits.glsl"
@@ -20,6 +21,54 @@ layout(std430, set = 0, binding = 1) writeonly buffer Output4 { vec4 y4[]; };
 
 KVK_PUSH_CONSTANTS(KVK_POOL2D_PARAMS)
 
+// max keeps the running value where v is NaN; average adds
+vec4 kvk_pool_step(vec4 acc, vec4 v) {
+    return IS_MAX != 0 ? mix(max(acc, v), acc, kvk_isnan4(v)) : acc + v;
+}
+
+#ifdef ROW
+// pool2d_row (ROW): stride 1 across, vec4 channels (C, the output stride and offset multiples
+// of 4). An invocation computes PX neighbouring outputs of a row, which share their inputs:
+// each window row loads PX + KW - 1 vec4s instead of PX * KW. Each output sums its window in
+// the same order as main() below, so both give the same bits.
+const int PX = 8;
+void main() {
+    int i = kvk_flat_index();
+    if (i >= p.total) return; // total: vec4 channel groups x blocks of PX outputs
+    int cn = p.C >> 2;
+    int c4 = i % cn;
+    int blk = i / cn;
+    int xblocks = (p.OW + PX - 1) / PX;
+    int ox0 = (blk % xblocks) * PX;
+    int oy = (blk / xblocks) % p.OH;
+    int n = blk / (xblocks * p.OH);
+    vec4 acc[PX];
+    [[unroll]] for (int j = 0; j < PX; j++) acc[j] = vec4(IS_MAX != 0 ? -3.402823466e38 : 0.0);
+    int rows = 0;
+    for (int ky = 0; ky < p.KH; ky++) {
+        int iy = oy * p.SH + ky - p.pad_top;
+        if (iy < 0 || iy >= p.H) continue;
+        rows++;
+        int rowbase = (n * p.H + iy) * p.W;
+        for (int t = 0; t < PX - 1 + p.KW; t++) {
+            int ix = ox0 + t - p.pad_left;
+            if (ix < 0 || ix >= p.W) continue;
+            vec4 v = x4[(rowbase + ix) * cn + c4];
+            [[unroll]] for (int j = 0; j < PX; j++) // column t is tap t - j of output j
+                if (t - j >= 0 && t - j < p.KW) acc[j] = kvk_pool_step(acc[j], v);
+        }
+    }
+    int pixrow = (n * p.OH + oy) * p.OW;
+    [[unroll]] for (int j = 0; j < PX; j++) {
+        int ox = ox0 + j;
+        if (ox >= p.OW) break;
+        // the window's columns inside the input
+        int cols = min(p.KW, p.W + p.pad_left - ox) - max(0, p.pad_left - ox);
+        vec4 r = IS_MAX != 0 ? acc[j] : acc[j] / float(rows * cols);
+        y4[((pixrow + ox) * p.ostride + p.obase + 4 * c4) >> 2] = r;
+    }
+}
+#else
 void main() {
     int i = kvk_flat_index();
     if (i >= p.total) return; // total: values, or vec4s with VEC4
@@ -40,7 +89,7 @@ void main() {
             if (ix < 0 || ix >= p.W) continue;
             int at = ((n * p.H + iy) * p.W + ix) * p.C + c;
             vec4 v = VEC4 != 0 ? x4[at >> 2] : vec4(x[at]);
-            acc = IS_MAX != 0 ? mix(max(acc, v), acc, kvk_isnan4(v)) : acc + v;
+            acc = kvk_pool_step(acc, v);
             count++;
         }
     }
@@ -51,3 +100,4 @@ void main() {
     else
         y[o] = r.x;
 }
+#endif

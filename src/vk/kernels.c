@@ -67,6 +67,9 @@ static const kvk_vk_kernel KERNELS[] = {
     KERNEL("depthwise_conv2d_x4", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8, 0),
     /* 3x3 stride 1: a row's neighbouring outputs share their input loads */
     KERNEL("depthwise_conv2d_x4_k3s1", "depthwise_conv2d", NULL, NULL, F32, VEC4, 0, 8, 0),
+    KERNEL("pool2d", "pool2d", NULL, NULL, 0, PLAIN, 0, 0, 0),
+    /* stride 1 across on channel vec4s: tile outputs of a row share their input loads */
+    KERNEL("pool2d_row", "pool2d", NULL, NULL, 0, VEC4, 0, 8, 0),
 };
 enum { KERNEL_COUNT = sizeof KERNELS / sizeof KERNELS[0] };
 

@@ -795,6 +795,25 @@ static void test_pooling(void) {
             kvk_graph_avgpool(&g, x, "pool", kh, kw, sh, sw, pad);
         check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
     }
+    /* stride 1 across on vec4 channels (pool2d_row): rows of 19 (two blocks of 8 and a partial
+     * one) and of 5, windows wider than the padding, stride 2 down */
+    for (int i = 0; i < 4; i++) {
+        int is_max = i % 2, kh = i < 2 ? 3 : 2, kw = i < 2 ? 3 : 4, sh = i < 2 ? 1 : 2;
+        kvk_padding pad = i < 2 ? KVK_PAD_SAME : KVK_PAD_VALID;
+        int batch = tu_randint(1, 2), h = i < 2 ? 9 : 6, w = i < 2 ? 19 : 5, c = 4 * (i + 1);
+        char label[200];
+        snprintf(label, sizeof label, "%s %dx%d strides %dx1 '%s' on %dx%dx%d, batch %d",
+                 is_max ? "MaxPooling2D" : "AveragePooling2D", kh, kw, sh, pad_name(pad), h, w, c,
+                 batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        if (is_max)
+            kvk_graph_maxpool(&g, x, "pool", kh, kw, sh, 1, pad);
+        else
+            kvk_graph_avgpool(&g, x, "pool", kh, kw, sh, 1, pad);
+        check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
+    }
     /* InceptionV3's pools on odd sizes: AveragePooling2D 3x3 'same' with strides 1 and 2
      * (border windows divide by the pixels inside), MaxPooling2D 3x3/2 'same' and 'valid' */
     for (int i = 0; i < 4; i++) {
@@ -2037,6 +2056,8 @@ static void test_kernel_variants(void) {
         } else if (!strcmp(k->family, "depthwise_conv2d")) {
             test_depthwise();
             test_separable();
+        } else if (!strcmp(k->family, "pool2d")) {
+            test_pooling();
         } else {
             tu_check(0, "kernel %s: no op tests for its family %s", k->name, k->family);
         }
