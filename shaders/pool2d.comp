@@ -8,7 +8,8 @@
 // with VEC4 (C, the output stride and offset multiples of 4): a quarter of the invocations
 // and of the index arithmetic, whose integer divisions the CPU drivers run lane by lane.
 // Windows are clipped to the input: max ignores padding and average divides by the valid
-// pixels (TensorFlow's 'same'). Max is TensorFlow's MaxPool: it starts from the lowest float
+// pixels (TensorFlow's 'same'); with pad_zero (a ZeroPadding2D folded in) the positions outside
+// are zeros, which max and average's divisor count. Max is TensorFlow's MaxPool: it starts from the lowest float
 // and skips NaN (a window of NaN or -Inf gives -3.4e38); average propagates NaN.
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int IS_MAX = 1;
@@ -47,13 +48,15 @@ void main() {
     int rows = 0;
     for (int ky = 0; ky < p.KH; ky++) {
         int iy = oy * p.SH + ky - p.pad_top;
-        if (iy < 0 || iy >= p.H) continue;
+        bool row_inside = iy >= 0 && iy < p.H;
+        if (!row_inside && p.pad_zero == 0) continue;
         rows++;
         int rowbase = (n * p.H + iy) * p.W;
         for (int t = 0; t < PX - 1 + p.KW; t++) {
             int ix = ox0 + t - p.pad_left;
-            if (ix < 0 || ix >= p.W) continue;
-            vec4 v = x4[(rowbase + ix) * cn + c4];
+            bool inside = row_inside && ix >= 0 && ix < p.W;
+            if (!inside && p.pad_zero == 0) continue;
+            vec4 v = inside ? x4[(rowbase + ix) * cn + c4] : vec4(0.0);
             [[unroll]] for (int j = 0; j < PX; j++) // column t is tap t - j of output j
                 if (t - j >= 0 && t - j < p.KW) acc[j] = kvk_pool_step(acc[j], v);
         }
@@ -62,8 +65,8 @@ void main() {
     [[unroll]] for (int j = 0; j < PX; j++) {
         int ox = ox0 + j;
         if (ox >= p.OW) break;
-        // the window's columns inside the input
-        int cols = min(p.KW, p.W + p.pad_left - ox) - max(0, p.pad_left - ox);
+        // the window's columns inside the input (all of them with zero padding)
+        int cols = p.pad_zero != 0 ? p.KW : min(p.KW, p.W + p.pad_left - ox) - max(0, p.pad_left - ox);
         vec4 r = IS_MAX != 0 ? acc[j] : acc[j] / float(rows * cols);
         y4[((pixrow + ox) * p.ostride + p.obase + 4 * c4) >> 2] = r;
     }
@@ -83,12 +86,14 @@ void main() {
     int count = 0;
     for (int ky = 0; ky < p.KH; ky++) {
         int iy = oy * p.SH + ky - p.pad_top;
-        if (iy < 0 || iy >= p.H) continue;
+        bool row_inside = iy >= 0 && iy < p.H;
+        if (!row_inside && p.pad_zero == 0) continue;
         for (int kx = 0; kx < p.KW; kx++) {
             int ix = ox * p.SW + kx - p.pad_left;
-            if (ix < 0 || ix >= p.W) continue;
-            int at = ((n * p.H + iy) * p.W + ix) * p.C + c;
-            vec4 v = VEC4 != 0 ? x4[at >> 2] : vec4(x[at]);
+            bool inside = row_inside && ix >= 0 && ix < p.W;
+            if (!inside && p.pad_zero == 0) continue;
+            int at = inside ? ((n * p.H + iy) * p.W + ix) * p.C + c : 0;
+            vec4 v = !inside ? vec4(0.0) : VEC4 != 0 ? x4[at >> 2] : vec4(x[at]);
             acc = kvk_pool_step(acc, v);
             count++;
         }

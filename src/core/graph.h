@@ -78,6 +78,8 @@ typedef struct kvk_node {
     int kh, kw, sh, sw;
     kvk_padding padding;
     int pad_top, pad_bottom, pad_left, pad_right; /* resolved from padding (TF's rule) */
+    int pad_zero; /* pools: window positions outside the input are zeros (a ZeroPadding2D folded
+                   * in), counted by max and by average's divisor */
     int use_bias;
     int depth_multiplier; /* DepthwiseConv2D */
     /* SeparableConv2D is two nodes: a DepthwiseConv2D named "<name>/depthwise" with

@@ -98,11 +98,15 @@ static void fuse_activations(kvk_graph *g) {
 }
 
 /* ZeroPadding2D read only by a convolution becomes that convolution's padding: the conv
- * already reads zeros outside its input, so no copy is needed. */
+ * already reads zeros outside its input, so no copy is needed. Likewise before a 'valid' pool
+ * (ResNet's pool1_pad), which then counts the positions outside its input as zeros. */
 static void fold_zeropad(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *conv = &g->nodes[i];
-        if (conv->op != KVK_OP_CONV2D || conv->removed) continue;
+        int pool = (conv->op == KVK_OP_MAXPOOL || conv->op == KVK_OP_AVGPOOL) &&
+                   conv->pad_top == 0 && conv->pad_bottom == 0 && conv->pad_left == 0 &&
+                   conv->pad_right == 0;
+        if ((conv->op != KVK_OP_CONV2D && !pool) || conv->removed) continue;
         int p = kvk_graph_resolve(g, conv->inputs[0]);
         kvk_node *pad = &g->nodes[p];
         if (pad->op != KVK_OP_ZEROPAD || pad->consumers != 1 || pad->keep) continue;
@@ -110,6 +114,7 @@ static void fold_zeropad(kvk_graph *g) {
         conv->pad_bottom += pad->pad_bottom;
         conv->pad_left += pad->pad_left;
         conv->pad_right += pad->pad_right;
+        if (pool) conv->pad_zero = 1;
         conv->inputs[0] = pad->inputs[0];
         pad->removed = 1;
         count_consumers(g);

@@ -28,7 +28,7 @@ typedef struct cpu_step {
 } cpu_step;
 
 static kvk_window window_of(const kvk_node *n) {
-    return (kvk_window){n->kh, n->kw, n->sh, n->sw, n->pad_top, n->pad_left};
+    return (kvk_window){n->kh, n->kw, n->sh, n->sw, n->pad_top, n->pad_left, n->pad_zero};
 }
 
 static void run_conv2d(const cpu_step *s) {

@@ -165,11 +165,12 @@ void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_wind
                     int count = 0;
                     for (int ky = 0; ky < win.kh; ky++) {
                         int iy = oy * win.sh + ky - win.pad_top;
-                        if (iy < 0 || iy >= is.h) continue;
                         for (int kx = 0; kx < win.kw; kx++) {
                             int ix = ox * win.sw + kx - win.pad_left;
-                            if (ix < 0 || ix >= is.w) continue;
-                            double v = in[(((long)n * is.h + iy) * is.w + ix) * is.c + c];
+                            int inside = iy >= 0 && iy < is.h && ix >= 0 && ix < is.w;
+                            if (!inside && !win.pad_zero) continue;
+                            double v =
+                                inside ? in[(((long)n * is.h + iy) * is.w + ix) * is.c + c] : 0.0;
                             acc = is_max ? (v > acc ? v : acc) : acc + v; /* max skips NaN */
                             count++;
                         }

@@ -9,6 +9,7 @@
 typedef struct kvk_window {
     int kh, kw, sh, sw;
     int pad_top, pad_left; /* bottom/right padding follows from the output size */
+    int pad_zero;          /* pools: positions outside the input are zeros (kvk_node's) */
 } kvk_window;
 
 void kvk_ref_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
@@ -31,7 +32,8 @@ void kvk_ref_affine(const float *in, long pixels, int channels, const float *sca
                     const float *shift, kvk_act act, float *out);
 void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left, kvk_shape os,
                      float *out);
-/* 'same' borders: max ignores padding, average divides by the valid pixels (TensorFlow) */
+/* 'same' borders: max ignores padding, average divides by the valid pixels (TensorFlow); with
+ * win.pad_zero the positions outside are zeros, which both count */
 void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_window win,
                   kvk_shape os, float *out);
 /* kernel (kh, kw, cin, depth_multiplier); output channel c * depth_multiplier + m */

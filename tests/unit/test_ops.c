@@ -187,7 +187,7 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
         }
         const float *in = t[n->inputs[0]];
         kvk_shape is = g->nodes[n->inputs[0]].shape;
-        kvk_window win = {n->kh, n->kw, n->sh, n->sw, n->pad_top, n->pad_left};
+        kvk_window win = {n->kh, n->kw, n->sh, n->sw, n->pad_top, n->pad_left, n->pad_zero};
         switch (n->op) {
         case KVK_OP_CONV2D:
             kvk_ref_conv2d(in, batch, is, n->kernel, n->use_bias ? n->bias : NULL, win, os,
@@ -814,6 +814,29 @@ static void test_pooling(void) {
             kvk_graph_avgpool(&g, x, "pool", kh, kw, sh, 1, pad);
         check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
     }
+    /* ZeroPadding2D before a 'valid' pool (ResNet's pool1_pad) folds into the pool, whose
+     * windows then count the zeros: max over negative borders is 0, average divides by the
+     * whole window; strides 2 and 1 (pool2d_row), asymmetric padding */
+    for (int i = 0; i < 4; i++) {
+        int is_max = i % 2, st = i < 2 ? 2 : 1;
+        int batch = tu_randint(1, 2), h = tu_randint(4, 11), w = tu_randint(4, 11);
+        int c = i < 2 ? tu_randint(1, 9) : 4 * tu_randint(1, 3);
+        int top = 1, bottom = i % 2, left = 1 + i / 2, right = 1;
+        char label[200];
+        snprintf(label, sizeof label,
+                 "ZeroPadding2D (%d,%d,%d,%d) -> %s 3x3/%d 'valid' on %dx%dx%d, batch %d", top,
+                 bottom, left, right, is_max ? "MaxPooling2D" : "AveragePooling2D", st, h, w, c,
+                 batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int pad = kvk_graph_zeropad(&g, x, "pad", top, bottom, left, right);
+        if (is_max)
+            kvk_graph_maxpool(&g, pad, "pool", 3, 3, st, st, KVK_PAD_VALID);
+        else
+            kvk_graph_avgpool(&g, pad, "pool", 3, 3, st, st, KVK_PAD_VALID);
+        check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
+    }
     /* InceptionV3's pools on odd sizes: AveragePooling2D 3x3 'same' with strides 1 and 2
      * (border windows divide by the pixels inside), MaxPooling2D 3x3/2 'same' and 'valid' */
     for (int i = 0; i < 4; i++) {
@@ -1419,7 +1442,7 @@ static void test_reference_nonfinite(void) {
         {{1, inf, nan, 2}, inf, nan},
     };
     kvk_shape is = {2, 2, 1}, os = {1, 1, 1};
-    kvk_window win = {2, 2, 2, 2, 0, 0};
+    kvk_window win = {2, 2, 2, 2, 0, 0, 0};
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) {
         float mp, gm, ap;
         kvk_ref_pool(pools[i].in, 1, is, 1, win, os, &mp);

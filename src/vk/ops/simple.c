@@ -24,7 +24,8 @@ static kvk_status pool_record(const kvk_vk_step_ctx *c) {
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     kvk_pool2d_params p = {.total = c->plan->batch * (int)kvk_shape_size(os),
                            .ostride = c->plan->tensors[c->step->output].shape.c,
-                           .obase = c->step->out_channel_offset};
+                           .obase = c->step->out_channel_offset,
+                           .pad_zero = n->pad_zero};
     KVK_VK_WINDOW_PARAMS(p, is, os, n);
     /* four channels per invocation where every vec4 is aligned; with stride 1 across, a row
      * of outputs per invocation (pool2d_row: InceptionV3's pools 31 -> 20 ms on lavapipe,
