@@ -16,6 +16,10 @@
 
 enum { MAX_PIECES = 256 };
 #define BLOCK_BYTES ((VkDeviceSize)256 << 20) /* weight buffers: few, and each allocatable */
+/* Where device memory is host memory (direct), blocks are made as the upload reaches them:
+ * smaller ones, so that the packed weights grow while the host's are freed (SwiftShader
+ * zero-fills an allocation, so a block made early is held in full at once). */
+#define DIRECT_BLOCK_BYTES ((VkDeviceSize)16 << 20)
 #define STAGING_BYTES ((VkDeviceSize)64 << 20)
 /* the buffers' names in errors */
 #define ARENA_NAME "the activation pool"
@@ -43,6 +47,7 @@ struct kvk_vk_model {
     int time_layers;              /* a timestamp after every step (kvk_vk_model_layer_ms) */
     const kvk_vk_kernel **kernel; /* per step: what the op's choose() picked, or NULL */
     const char **variants;        /* per step: the kernel recorded */
+    int *order;                   /* the steps in the order their weights are packed */
     kvk_vk_buffer scratch;        /* the largest scratch any step needs */
     kvk_vk_buffer arena, input;
     kvk_vk_buffer outputs[KVK_MAX_OUTPUTS]; /* host-visible, one per model output */
@@ -78,8 +83,22 @@ static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
     return (x + a - 1) / a * a;
 }
 
-/* Pass 1: where every piece goes, and the blocks' sizes. Pass 2 (upload_weights) fills them,
- * once allocate_weights has made the blocks. */
+/* The order the steps' weights are packed in: with device memory in host memory, the
+ * process holds the host weights not yet packed plus the packed ones, and Winograd's packed
+ * kernels are 1.8-4x their host size, the others about the same, so the others go first,
+ * while most host weights are still held (VGG16's peak RSS on lavapipe 1154 -> 985 MiB); else
+ * the plan's order. */
+static void upload_order(vk_state *s) {
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < s->plan->step_count; i++) {
+            int grows = s->kernel[i] && s->kernel[i]->form == KVK_VK_FORM_WINOGRAD;
+            if ((s->direct ? grows : 0) == pass) s->order[n++] = i;
+        }
+}
+
+/* Pass 1: where every piece goes (the blocks filled in upload_order), and the blocks' sizes.
+ * Pass 2 (upload_weights) fills them as allocate_weights makes the blocks. */
 static kvk_status place_weights(vk_state *s, size_t alignment) {
     const kvk_plan *plan = s->plan;
     uint64_t maxb = s->max_binding;
@@ -93,7 +112,10 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
         return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     }
     int blocks = 0;
-    for (int i = 0; i < plan->step_count; i++) {
+    VkDeviceSize block_cap = s->direct ? DIRECT_BLOCK_BYTES : BLOCK_BYTES;
+    upload_order(s);
+    for (int o = 0; o < plan->step_count; o++) {
+        int i = s->order[o];
         const kvk_step *st = &plan->steps[i];
         const kvk_vk_op *op = kvk_vk_op_for(st->op);
         if (!op->weight_pieces) continue;
@@ -120,7 +142,7 @@ static kvk_status place_weights(vk_state *s, size_t alignment) {
                 s->pieces = grown;
             }
             VkDeviceSize at = blocks ? align_up(block_used[blocks - 1], alignment) : 0;
-            if (!blocks || (at + bytes > BLOCK_BYTES && at > 0)) {
+            if (!blocks || (at + bytes > block_cap && at > 0)) {
                 VkDeviceSize *grown = realloc(block_used, (size_t)(blocks + 1) * sizeof *grown);
                 if (!grown) {
                     free(block_used);
@@ -200,8 +222,9 @@ static void release_host_weights(vk_state *s, kvk_graph *release, int i) {
     return_freed_memory();
 }
 
-static kvk_status allocate_weights(vk_state *s) {
-    for (int b = 0; b < s->block_total; b++) {
+/* Makes the weight blocks up to and including `last` (all: block_total - 1). */
+static kvk_status allocate_weights(vk_state *s, int last) {
+    for (int b = s->block_count; b <= last && b < s->block_total; b++) {
         kvk_status st = kvk_vk_buffer_create(s->dev, s->block_sizes[b], weight_memory(s),
                                              "the weights", &s->blocks[b]);
         if (st != KVK_OK) return st;
@@ -218,23 +241,20 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
     float *tmp = NULL;
     size_t tmp_values = 0;
     if (s->direct) {
-        /* Here the device memory is host memory, so the process holds the host weights not yet
-         * packed plus the packed ones. Winograd's packed kernels are 1.8-4x their host size,
-         * the others about the same: packing the others first, while most host weights are
-         * still held, lowers the peak (VGG16's peak RSS on lavapipe 1154 -> 985 MiB; on
-         * SwiftShader it did not move, 1179 MiB). */
+        /* in upload_order, each block made when the packing reaches it (SwiftShader's peak
+         * RSS: ResNet50 279 -> 261 MiB, VGG16 1239 -> 934 MiB) */
         kvk_status st = KVK_OK;
-        for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; st == KVK_OK && i < s->plan->step_count; i++) {
-                int grows = s->kernel[i] && s->kernel[i]->form == KVK_VK_FORM_WINOGRAD;
-                if (grows != pass) continue;
-                for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
-                    const piece *pc = &s->pieces[s->steps[i].first + k];
-                    unsigned char *block = s->blocks[pc->block].mapped;
-                    st = pack_piece(s, i, k, block + pc->offset, &tmp, &tmp_values);
-                }
-                release_host_weights(s, release, i);
+        for (int o = 0; st == KVK_OK && o < s->plan->step_count; o++) {
+            int i = s->order[o];
+            for (int k = 0; st == KVK_OK && k < s->steps[i].count; k++) {
+                const piece *pc = &s->pieces[s->steps[i].first + k];
+                st = allocate_weights(s, pc->block);
+                if (st != KVK_OK) break;
+                unsigned char *block = s->blocks[pc->block].mapped;
+                st = pack_piece(s, i, k, block + pc->offset, &tmp, &tmp_values);
             }
+            release_host_weights(s, release, i);
+        }
         free(tmp);
         return st == KVK_OK ? st : kvk_fail_context(st, "uploading weights: ");
     }
@@ -329,8 +349,7 @@ static kvk_status prepare_pipelines(vk_state *s) {
 
 static kvk_status record_network(vk_state *s) {
     const kvk_plan *plan = s->plan;
-    kvk_status st = prepare_pipelines(s);
-    if (st == KVK_OK) st = kvk_vk_recorder_begin(s->dev, &s->rec);
+    kvk_status st = kvk_vk_recorder_begin(s->dev, &s->rec);
     if (st != KVK_OK) return st;
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
@@ -443,7 +462,9 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     size_t steps = (size_t)(p->step_count ? p->step_count : 1);
     s->variants = calloc(steps, sizeof *s->variants);
     s->kernel = calloc(steps, sizeof *s->kernel);
-    if (!s->variants || !s->kernel) st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+    s->order = calloc(steps, sizeof *s->order);
+    if (!s->variants || !s->kernel || !s->order)
+        st = kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     if (st == KVK_OK) st = choose_kernels(s);
     if (st == KVK_OK) st = place_weights(s, o->alignment);
     VkDeviceSize scratch_bytes = s->scratch.size;
@@ -457,7 +478,13 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     if (st == KVK_OK)
         st =
             kvk_vk_memory_reserve(dev, &s->memory, o->label ? o->label : "the model", o->too_large);
-    if (st == KVK_OK) st = allocate_weights(s);
+    /* the pipelines before the weights: SwiftShader's compiler frees most of what it used,
+     * which then does not add to the upload's peak (peak RSS: ResNet50 261 -> 217 MiB,
+     * Xception 217 -> 164; lavapipe holds on to it: VGG16's 985 -> 1032 MiB, the others
+     * unchanged); and a pipeline that fails, fails before the upload */
+    if (st == KVK_OK) st = prepare_pipelines(s);
+    return_freed_memory();
+    if (st == KVK_OK && !s->direct) st = allocate_weights(s, s->block_total - 1);
     if (st == KVK_OK) st = upload_weights(s, o->release_host_weights ? graph : NULL);
     kvk_vk_memory_release_one(dev, &s->memory, STAGING_NAME); /* freed by upload_weights */
     if (st == KVK_OK) st = kvk_vk_buffer_create(dev, p->arena_bytes, 1, ARENA_NAME, &s->arena);
@@ -531,5 +558,6 @@ void kvk_vk_model_destroy(kvk_vk_model *s) {
     free(s->steps);
     free(s->variants);
     free(s->kernel);
+    free(s->order);
     free(s);
 }
