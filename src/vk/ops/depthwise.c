@@ -48,10 +48,7 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
         kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     if (c->chosen) *c->chosen = kernel->name;
     kvk_vk_binding b[3] = {c->inputs[0], c->weights[0], c->output};
-    if (kernel->form == KVK_VK_FORM_VEC4) {
-        int px = kernel->tile;
-        p.total = c->plan->batch * os.h * ((os.w + px - 1) / px) * (os.c / 4);
-    }
+    if (kernel->form == KVK_VK_FORM_VEC4) p.total = KVK_VK_ROW_BLOCKS(c, os, kernel->tile);
     return kvk_vk_dispatch1d(c, kernel->name, spec, 1, b, 3, &p, sizeof p, p.total);
 }
 

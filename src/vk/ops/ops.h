@@ -75,6 +75,11 @@ int kvk_vk_fused_act(const kvk_node *n);
     ((p).act_slope = (n)->act_slope, (p).act_max = (n)->act_max,                                   \
      (p).act_threshold = (n)->act_threshold)
 
+/* The invocations of a VEC4-form kernel (kvk_vk_kernel.form) over output os: one per 4
+ * channels and `tile` neighbouring pixels of a row (depthwise_conv2d_x4, pool2d_row). */
+#define KVK_VK_ROW_BLOCKS(c, os, tile)                                                             \
+    ((c)->plan->batch * (os).h * (((os).w + (tile)-1) / (tile)) * ((os).c / 4))
+
 /* The sliding window's geometry, common to the convolution, depthwise, pooling and im2col
  * parameter lists: input is, output os, kernel, strides and padding of node n. */
 #define KVK_VK_WINDOW_PARAMS(p, is, os, n)                                                         \

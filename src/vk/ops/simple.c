@@ -38,7 +38,7 @@ static kvk_status pool_record(const kvk_vk_step_ctx *c) {
     const kvk_vk_kernel *kernel =
         kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     if (kernel->form == KVK_VK_FORM_VEC4)
-        p.total = c->plan->batch * os.h * ((os.w + kernel->tile - 1) / kernel->tile) * (os.c / 4);
+        p.total = KVK_VK_ROW_BLOCKS(c, os, kernel->tile);
     else if (vec4)
         p.total /= 4;
     int spec[2] = {c->step->op == KVK_OP_MAXPOOL, vec4};
