@@ -15,6 +15,7 @@ layout(std430, set = 0, binding = 1) readonly buffer Weights { float w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
+layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through ReLU (NaN stays)
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
@@ -33,7 +34,9 @@ void main() {
         for (int kx = 0; kx < p.KW; kx++) {
             int ix = ox * p.SW + kx - p.pad_left;
             if (ix < 0 || ix >= p.W) continue;
-            acc += x[((n * p.H + iy) * p.W + ix) * p.C + ci] * w[(ky * p.KW + kx) * p.OC + co];
+            float v = x[((n * p.H + iy) * p.W + ix) * p.C + ci];
+            if (IN_RELU != 0 && v < 0.0) v = 0.0;
+            acc += v * w[(ky * p.KW + kx) * p.OC + co];
         }
     }
     y[pix * p.ostride + p.obase + co] = kvk_activate(acc, ACT, p.act_slope, p.act_max, p.act_threshold);

@@ -20,6 +20,11 @@ layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { vec4 y[]; };
 
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
+layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through ReLU (NaN stays)
+// an input vec4 as the kernel reads it: through ReLU with IN_RELU (NaN compares false: kept)
+vec4 kvk_input(vec4 v) {
+    return IN_RELU != 0 ? mix(v, vec4(0.0), lessThan(v, vec4(0.0))) : v;
+}
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
@@ -52,7 +57,7 @@ void main() {
         [[unroll]] for (int t = 0; t < PX + 2; t++) {
             int ix = ox0 + t - p.pad_left;
             bool inside = ix >= 0 && ix < p.W;
-            vec4 v = x[(rowbase + (inside ? ix : 0)) * cin4 + c4] * (inside ? 1.0 : 0.0);
+            vec4 v = kvk_input(x[(rowbase + (inside ? ix : 0)) * cin4 + c4]) * (inside ? 1.0 : 0.0);
             if (t < PX) acc[t] += v * w0;
             if (t >= 1 && t <= PX) acc[t - 1] += v * w1;
             if (t >= 2) acc[t - 2] += v * w2;
@@ -69,7 +74,7 @@ void main() {
                 int ix = (ox0 + j) * p.SW + kx - p.pad_left;
                 bool inside = ix >= 0 && ix < p.W;
                 // outside the image the input is zero (padding): read column 0, scale by 0
-                acc[j] += x[(rowbase + (inside ? ix : 0)) * cin4 + c4] * (inside ? 1.0 : 0.0) * wv;
+                acc[j] += kvk_input(x[(rowbase + (inside ? ix : 0)) * cin4 + c4]) * (inside ? 1.0 : 0.0) * wv;
             }
         }
     }

@@ -82,6 +82,7 @@ typedef struct kvk_node {
                    * in), counted by max and by average's divisor */
     int use_bias;
     int depth_multiplier; /* DepthwiseConv2D */
+    int in_relu; /* DepthwiseConv2D: its input read through ReLU (a fused pre-activation) */
     /* SeparableConv2D is two nodes: a DepthwiseConv2D named "<name>/depthwise" with
      * separable_of = the pointwise node, and the 1x1 Conv2D "<name>" (the Keras layer, which
      * owns the weights in files) with separable_of = the depthwise node. -1 otherwise. */

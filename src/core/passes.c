@@ -97,6 +97,26 @@ static void fuse_activations(kvk_graph *g) {
     }
 }
 
+/* A standalone ReLU read only by a DepthwiseConv2D is applied by the depthwise kernel to its
+ * inputs as it reads them, one pass over memory fewer: Xception's blockN_sepconv1_act, whose
+ * input the residual Add reads too, so that it cannot fuse into its producer. Keras' plain
+ * relu only (no slope, maximum or threshold), which keeps the padding's zeros zero. */
+static void fuse_input_relu(kvk_graph *g) {
+    for (int i = 0; i < g->count; i++) {
+        kvk_node *dw = &g->nodes[i];
+        if (dw->op != KVK_OP_DEPTHWISE_CONV2D || dw->removed || dw->in_relu) continue;
+        kvk_node *a = &g->nodes[kvk_graph_resolve(g, dw->inputs[0])];
+        if (a->op != KVK_OP_ACTIVATION || a->removed || a->keep || a->consumers != 1 ||
+            a->act != KVK_ACT_RELU || a->act_slope != 0.0f || a->act_threshold != 0.0f ||
+            !isinf(a->act_max) || a->act_max < 0)
+            continue;
+        dw->inputs[0] = a->inputs[0];
+        dw->in_relu = 1;
+        a->removed = 1;
+        count_consumers(g);
+    }
+}
+
 /* ZeroPadding2D read only by a convolution becomes that convolution's padding: the conv
  * already reads zeros outside its input, so no copy is needed. Likewise before a 'valid' pool
  * (ResNet's pool1_pad), which then counts the positions outside its input as zeros. */
@@ -182,5 +202,6 @@ void kvk_graph_optimize(kvk_graph *g) {
     fold_batchnorm(g);
     fuse_residual_add(g);
     fuse_activations(g);
+    fuse_input_relu(g);
     count_consumers(g);
 }

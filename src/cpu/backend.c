@@ -91,7 +91,7 @@ static void run_global_pool(const cpu_step *s) {
 static void run_depthwise(const cpu_step *s) {
     const kvk_node *n = s->n;
     kvk_ref_depthwise_conv2d(s->in, s->batch, s->is, n->kernel, n->bias, n->depth_multiplier,
-                             window_of(n), n->shape, s->act, s->out);
+                             window_of(n), n->in_relu, n->shape, s->act, s->out);
 }
 
 static void run_concat(const cpu_step *s) { /* one input into its channel slice */

@@ -194,8 +194,8 @@ void kvk_ref_global_pool(const float *in, int batch, kvk_shape is, int is_max, f
 }
 
 void kvk_ref_depthwise_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
-                              const float *bias, int depth_multiplier, kvk_window win, kvk_shape os,
-                              kvk_act act, float *out) {
+                              const float *bias, int depth_multiplier, kvk_window win, int in_relu,
+                              kvk_shape os, kvk_act act, float *out) {
     /* output channel c * depth_multiplier + m reads input channel c; the kernel is
      * (kh, kw, cin, depth_multiplier), so its flat index per tap is the output channel */
     for (int n = 0; n < batch; n++)
@@ -211,6 +211,7 @@ void kvk_ref_depthwise_conv2d(const float *in, int batch, kvk_shape is, const fl
                             int ix = ox * win.sw + kx - win.pad_left;
                             if (ix < 0 || ix >= is.w) continue;
                             double x = in[(((long)n * is.h + iy) * is.w + ix) * is.c + ci];
+                            if (in_relu && x < 0) x = 0.0;
                             acc += x * kernel[((long)ky * win.kw + kx) * os.c + co];
                         }
                     }

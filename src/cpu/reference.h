@@ -36,10 +36,11 @@ void kvk_ref_zeropad(const float *in, int batch, kvk_shape is, int top, int left
  * win.pad_zero the positions outside are zeros, which both count */
 void kvk_ref_pool(const float *in, int batch, kvk_shape is, int is_max, kvk_window win,
                   kvk_shape os, float *out);
-/* kernel (kh, kw, cin, depth_multiplier); output channel c * depth_multiplier + m */
+/* kernel (kh, kw, cin, depth_multiplier); output channel c * depth_multiplier + m; with
+ * in_relu the input is read through ReLU (NaN stays NaN) */
 void kvk_ref_depthwise_conv2d(const float *in, int batch, kvk_shape is, const float *kernel,
-                              const float *bias, int depth_multiplier, kvk_window win, kvk_shape os,
-                              kvk_act act, float *out);
+                              const float *bias, int depth_multiplier, kvk_window win, int in_relu,
+                              kvk_shape os, kvk_act act, float *out);
 /* Concatenate, one input at a time: copies `pixels` rows of in_channels into channels
  * offset.. of rows of out_channels */
 void kvk_ref_channel_slice(const float *in, long pixels, int in_channels, int out_channels,

@@ -220,7 +220,8 @@ static float *reference(const kvk_graph *g, const float *input, int batch) {
             break;
         case KVK_OP_DEPTHWISE_CONV2D:
             kvk_ref_depthwise_conv2d(in, batch, is, n->kernel, n->use_bias ? n->bias : NULL,
-                                     n->depth_multiplier, win, os, kvk_node_act(n), t[i]);
+                                     n->depth_multiplier, win, n->in_relu, os, kvk_node_act(n),
+                                     t[i]);
             break;
         case KVK_OP_CONCAT: { /* each input at the channels after the ones before it */
             int offset = 0;
@@ -987,6 +988,26 @@ static void test_depthwise(void) {
                  "Conv2D %dx%dx3 -> %d -> DepthwiseConv2D x%d strides %d -> BN(scale=%d) -> relu, "
                  "batch %d",
                  h, w, c, mult, 1 + i, i, batch);
+        check_graph(g_ctx, &g, batch, TOL, label);
+    }
+    /* a standalone ReLU before it (Xception's blockN_sepconv1_act), which the depthwise kernel
+     * applies as it reads its input; on vec4 channels 3x3/1 (depthwise_conv2d_x4_k3s1), on odd
+     * channels, and a ReLU also read by an Add (not fused) */
+    for (int i = 0; i < 3; i++) {
+        int batch = tu_randint(1, 2), h = tu_randint(3, 12), w = tu_randint(3, 19);
+        int c = i == 1 ? 5 : 8;
+        char label[200];
+        snprintf(label, sizeof label,
+                 "ReLU%s -> DepthwiseConv2D 3x3/1 'same' on %dx%dx%d, batch %d",
+                 i == 2 ? " (also read by an Add)" : "", h, w, c, batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c);
+        int a = kvk_graph_activation(&g, x, "relu", KVK_ACT_RELU);
+        int dw = kvk_graph_depthwise_conv2d(&g, a, "dwconv", 3, 3, 1, 1, KVK_PAD_SAME, 1, 1,
+                                            KVK_ACT_LINEAR);
+        set_kernel(&g, dw);
+        if (i == 2) kvk_graph_add(&g, dw, a, "add");
         check_graph(g_ctx, &g, batch, TOL, label);
     }
     { /* MobileNet's ZeroPadding2D ((0, 1), (0, 1)) before a 3x3/2 'valid' DepthwiseConv2D */

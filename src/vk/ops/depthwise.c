@@ -33,7 +33,7 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
                               .obase = c->step->out_channel_offset};
     KVK_VK_WINDOW_PARAMS(p, is, os, n);
     KVK_VK_ACT_PARAMS(p, n);
-    int spec[1] = {kvk_vk_fused_act(n)};
+    int spec[2] = {kvk_vk_fused_act(n), n->in_relu};
     /* the vec4 variant (4 channels and 8 pixels of a row per invocation) needs multiplier 1 and
      * every channel count and offset a multiple of 4 */
     const char *candidates[3];
@@ -49,7 +49,7 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     if (c->chosen) *c->chosen = kernel->name;
     kvk_vk_binding b[3] = {c->inputs[0], c->weights[0], c->output};
     if (kernel->form == KVK_VK_FORM_VEC4) p.total = KVK_VK_ROW_BLOCKS(c, os, kernel->tile);
-    return kvk_vk_dispatch1d(c, kernel->name, spec, 1, b, 3, &p, sizeof p, p.total);
+    return kvk_vk_dispatch1d(c, kernel->name, spec, 2, b, 3, &p, sizeof p, p.total);
 }
 
 const kvk_vk_op kvk_vk_depthwise_op = {NULL,
