@@ -15,7 +15,7 @@ layout(std430, set = 0, binding = 1) readonly buffer Weights { float w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
 
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
-layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through ReLU (NaN stays)
+layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through Keras' relu
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 
 void main() {
@@ -35,7 +35,7 @@ void main() {
             int ix = ox * p.SW + kx - p.pad_left;
             if (ix < 0 || ix >= p.W) continue;
             float v = x[((n * p.H + iy) * p.W + ix) * p.C + ci];
-            if (IN_RELU != 0 && v < 0.0) v = 0.0;
+            if (IN_RELU != 0) v = kvk_activate(v, KVK_ACT_RELU, 0.0, -kvk_neg_inf(), 0.0);
             acc += v * w[(ky * p.KW + kx) * p.OC + co];
         }
     }

@@ -20,10 +20,10 @@ layout(std430, set = 0, binding = 1) readonly buffer Weights { vec4 w[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Output { vec4 y[]; };
 
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
-layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through ReLU (NaN stays)
-// an input vec4 as the kernel reads it: through ReLU with IN_RELU (NaN compares false: kept)
+layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through Keras' relu
+// an input vec4 as the kernel reads it
 vec4 kvk_input(vec4 v) {
-    return IN_RELU != 0 ? mix(v, vec4(0.0), lessThan(v, vec4(0.0))) : v;
+    return IN_RELU != 0 ? kvk_activate4(v, KVK_ACT_RELU, 0.0, -kvk_neg_inf(), 0.0) : v;
 }
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 

@@ -122,20 +122,19 @@ static void fuse_input_relu(kvk_graph *g) {
  * (ResNet's pool1_pad), which then counts the positions outside its input as zeros. */
 static void fold_zeropad(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
-        kvk_node *conv = &g->nodes[i];
-        int pool = (conv->op == KVK_OP_MAXPOOL || conv->op == KVK_OP_AVGPOOL) &&
-                   conv->pad_top == 0 && conv->pad_bottom == 0 && conv->pad_left == 0 &&
-                   conv->pad_right == 0;
-        if ((conv->op != KVK_OP_CONV2D && !pool) || conv->removed) continue;
-        int p = kvk_graph_resolve(g, conv->inputs[0]);
+        kvk_node *n = &g->nodes[i];
+        int pool = (n->op == KVK_OP_MAXPOOL || n->op == KVK_OP_AVGPOOL) && n->pad_top == 0 &&
+                   n->pad_bottom == 0 && n->pad_left == 0 && n->pad_right == 0;
+        if ((n->op != KVK_OP_CONV2D && !pool) || n->removed) continue;
+        int p = kvk_graph_resolve(g, n->inputs[0]);
         kvk_node *pad = &g->nodes[p];
         if (pad->op != KVK_OP_ZEROPAD || pad->consumers != 1 || pad->keep) continue;
-        conv->pad_top += pad->pad_top;
-        conv->pad_bottom += pad->pad_bottom;
-        conv->pad_left += pad->pad_left;
-        conv->pad_right += pad->pad_right;
-        if (pool) conv->pad_zero = 1;
-        conv->inputs[0] = pad->inputs[0];
+        n->pad_top += pad->pad_top;
+        n->pad_bottom += pad->pad_bottom;
+        n->pad_left += pad->pad_left;
+        n->pad_right += pad->pad_right;
+        if (pool) n->pad_zero = 1;
+        n->inputs[0] = pad->inputs[0];
         pad->removed = 1;
         count_consumers(g);
     }

@@ -10,6 +10,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The opcodes and decoration the pass reads (the SPIR-V specification's numbers; its test
+ * reads modules with them too). */
+enum {
+    KVK_SPV_MAGIC = 0x07230203,
+    KVK_SPV_OP_DECORATE = 71,
+    KVK_SPV_DECORATION_SPEC_ID = 1,
+    KVK_SPV_OP_TYPE_BOOL = 20,
+    KVK_SPV_OP_TYPE_INT = 21,
+    KVK_SPV_OP_TYPE_FLOAT = 22,
+    KVK_SPV_OP_CONSTANT_TRUE = 41,
+    KVK_SPV_OP_CONSTANT_FALSE = 42,
+    KVK_SPV_OP_CONSTANT = 43,
+    KVK_SPV_OP_CONSTANT_COMPOSITE = 44,
+    KVK_SPV_OP_SPEC_CONSTANT_TRUE = 48,
+    KVK_SPV_OP_SPEC_CONSTANT_FALSE = 49,
+    KVK_SPV_OP_SPEC_CONSTANT = 50,
+    KVK_SPV_OP_SPEC_CONSTANT_COMPOSITE = 51,
+    KVK_SPV_OP_SPEC_CONSTANT_OP = 52,
+    KVK_SPV_OP_COMPOSITE_EXTRACT = 81,
+    KVK_SPV_OP_SNEGATE = 126,
+    KVK_SPV_OP_IADD = 128,
+    KVK_SPV_OP_ISUB = 130,
+    KVK_SPV_OP_IMUL = 132,
+    KVK_SPV_OP_UDIV = 134,
+    KVK_SPV_OP_SDIV = 135,
+    KVK_SPV_OP_UMOD = 137,
+    KVK_SPV_OP_SREM = 138,
+    KVK_SPV_OP_LOGICAL_EQUAL = 164,
+    KVK_SPV_OP_LOGICAL_NOT_EQUAL = 165,
+    KVK_SPV_OP_LOGICAL_OR = 166,
+    KVK_SPV_OP_LOGICAL_AND = 167,
+    KVK_SPV_OP_LOGICAL_NOT = 168,
+    KVK_SPV_OP_SELECT = 169,
+    KVK_SPV_OP_IEQUAL = 170,
+    KVK_SPV_OP_INOT_EQUAL = 171,
+    KVK_SPV_OP_UGREATER_THAN = 172,
+    KVK_SPV_OP_SGREATER_THAN = 173,
+    KVK_SPV_OP_UGREATER_THAN_EQUAL = 174,
+    KVK_SPV_OP_SGREATER_THAN_EQUAL = 175,
+    KVK_SPV_OP_ULESS_THAN = 176,
+    KVK_SPV_OP_SLESS_THAN = 177,
+    KVK_SPV_OP_ULESS_THAN_EQUAL = 178,
+    KVK_SPV_OP_SLESS_THAN_EQUAL = 179,
+    KVK_SPV_OP_SHIFT_RIGHT_LOGICAL = 194,
+    KVK_SPV_OP_SHIFT_RIGHT_ARITHMETIC = 195,
+    KVK_SPV_OP_SHIFT_LEFT_LOGICAL = 196,
+    KVK_SPV_OP_BITWISE_OR = 197,
+    KVK_SPV_OP_BITWISE_XOR = 198,
+    KVK_SPV_OP_BITWISE_AND = 199,
+    KVK_SPV_OP_NOT = 200,
+};
+
 /* Writes into *out (malloc'd, *out_words words) `code` (`words` words of SPIR-V) with its
  * specialization constants made constants: SpecId i takes values[i] (32-bit integers and
  * booleans; i >= count keeps its default), and every OpSpecConstantOp (on integers and booleans,

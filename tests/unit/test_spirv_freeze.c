@@ -8,28 +8,14 @@
 #include "vk/spirv_freeze.h"
 #include "vk/vk.h"
 
-enum {
-    OP_DECORATE = 71,
-    OP_TYPE_BOOL = 20,
-    OP_TYPE_INT = 21,
-    OP_CONSTANT_TRUE = 41,
-    OP_CONSTANT_FALSE = 42,
-    OP_CONSTANT = 43,
-    OP_CONSTANT_COMPOSITE = 44,
-    OP_SPEC_CONSTANT = 50,
-    OP_SPEC_CONSTANT_OP = 52,
-    OP_SDIV = 135,
-    OP_SELECT = 169,
-    OP_SGREATER_THAN = 173,
-    OP_BITWISE_AND = 199,
-};
 #define INS(n, op) (((uint32_t)(n) << 16) | (op))
 
 /* The instruction defining `id` in words[0..n), or NULL. */
 static const uint32_t *definition(const uint32_t *words, size_t n, uint32_t id) {
     for (size_t at = 5; at < n; at += words[at] >> 16) {
         uint32_t op = words[at] & 0xffff, len = words[at] >> 16;
-        if (len > 2 && op >= OP_CONSTANT_TRUE && op <= OP_SPEC_CONSTANT_OP && words[at + 2] == id)
+        if (len > 2 && op >= KVK_SPV_OP_CONSTANT_TRUE && op <= KVK_SPV_OP_SPEC_CONSTANT_OP &&
+            words[at + 2] == id)
             return words + at;
     }
     return NULL;
@@ -52,9 +38,9 @@ static void embedded_shaders(void) {
         uint32_t workgroup_size = 0;
         for (size_t at = 5; at < n; at += out[at] >> 16) {
             uint32_t op = out[at] & 0xffff, len = out[at] >> 16;
-            if (op >= 48 && op <= 52) left++;
-            if (op == OP_DECORATE && out[at + 2] == 1) spec_ids++;
-            if (op == OP_DECORATE && len == 4 && out[at + 2] == 11 /* BuiltIn */ &&
+            if (op >= KVK_SPV_OP_SPEC_CONSTANT_TRUE && op <= KVK_SPV_OP_SPEC_CONSTANT_OP) left++;
+            if (op == KVK_SPV_OP_DECORATE && out[at + 2] == KVK_SPV_DECORATION_SPEC_ID) spec_ids++;
+            if (op == KVK_SPV_OP_DECORATE && len == 4 && out[at + 2] == 11 /* BuiltIn */ &&
                 out[at + 3] == 25 /* WorkgroupSize */)
                 workgroup_size = out[at + 1];
             if (len == 0) {
@@ -66,11 +52,12 @@ static void embedded_shaders(void) {
         tu_check(left == 0, "%s: %d specialization constants left", name, left);
         tu_check(spec_ids == 0, "%s: %d SpecId decorations left", name, spec_ids);
         const uint32_t *was = workgroup_size ? definition(code, size / 4, workgroup_size) : NULL;
-        if (was && (was[0] & 0xffff) == 51) { /* local_size_x_id = 0: x becomes 24 */
+        if (was && (was[0] & 0xffff) ==
+                       KVK_SPV_OP_SPEC_CONSTANT_COMPOSITE) { /* local_size_x_id = 0: x becomes 24 */
             const uint32_t *comp = definition(out, n, workgroup_size);
             const uint32_t *x = comp ? definition(out, n, comp[3]) : NULL;
-            tu_check(comp && (comp[0] & 0xffff) == OP_CONSTANT_COMPOSITE && x &&
-                         (x[0] & 0xffff) == OP_CONSTANT && x[3] == 24,
+            tu_check(comp && (comp[0] & 0xffff) == KVK_SPV_OP_CONSTANT_COMPOSITE && x &&
+                         (x[0] & 0xffff) == KVK_SPV_OP_CONSTANT && x[3] == 24,
                      "%s: the workgroup size is a constant composite of x = 24", name);
             sized++;
         }
@@ -87,61 +74,61 @@ static size_t hand_module(uint32_t *w) {
     size_t n = 0;
     uint32_t header[5] = {0x07230203, 0x00010300, 0, 13, 0};
     for (int i = 0; i < 5; i++) w[n++] = header[i];
-    uint32_t body[] = {INS(4, OP_DECORATE),
+    uint32_t body[] = {INS(4, KVK_SPV_OP_DECORATE),
                        5,
                        1,
                        0,
-                       INS(4, OP_DECORATE),
+                       INS(4, KVK_SPV_OP_DECORATE),
                        6,
                        1,
                        1,
-                       INS(4, OP_TYPE_INT),
+                       INS(4, KVK_SPV_OP_TYPE_INT),
                        2,
                        32,
                        1,
-                       INS(2, OP_TYPE_BOOL),
+                       INS(2, KVK_SPV_OP_TYPE_BOOL),
                        3,
-                       INS(4, OP_SPEC_CONSTANT),
+                       INS(4, KVK_SPV_OP_SPEC_CONSTANT),
                        2,
                        5,
                        7,
-                       INS(4, OP_SPEC_CONSTANT),
+                       INS(4, KVK_SPV_OP_SPEC_CONSTANT),
                        2,
                        6,
                        3,
-                       INS(4, OP_CONSTANT),
+                       INS(4, KVK_SPV_OP_CONSTANT),
                        2,
                        9,
                        0,
-                       INS(6, OP_SPEC_CONSTANT_OP),
+                       INS(6, KVK_SPV_OP_SPEC_CONSTANT_OP),
                        2,
                        7,
-                       OP_SDIV,
+                       KVK_SPV_OP_SDIV,
                        5,
                        6,
-                       INS(6, OP_SPEC_CONSTANT_OP),
+                       INS(6, KVK_SPV_OP_SPEC_CONSTANT_OP),
                        3,
                        8,
-                       OP_SGREATER_THAN,
+                       KVK_SPV_OP_SGREATER_THAN,
                        5,
                        6,
-                       INS(7, OP_SPEC_CONSTANT_OP),
+                       INS(7, KVK_SPV_OP_SPEC_CONSTANT_OP),
                        2,
                        10,
-                       OP_SELECT,
+                       KVK_SPV_OP_SELECT,
                        8,
                        5,
                        6,
-                       INS(6, OP_SPEC_CONSTANT_OP),
+                       INS(6, KVK_SPV_OP_SPEC_CONSTANT_OP),
                        2,
                        11,
-                       OP_BITWISE_AND,
+                       KVK_SPV_OP_BITWISE_AND,
                        5,
                        6,
-                       INS(6, OP_SPEC_CONSTANT_OP),
+                       INS(6, KVK_SPV_OP_SPEC_CONSTANT_OP),
                        2,
                        12,
-                       OP_SDIV,
+                       KVK_SPV_OP_SDIV,
                        5,
                        9};
     for (size_t i = 0; i < sizeof body / sizeof body[0]; i++) w[n++] = body[i];
@@ -157,24 +144,24 @@ static void hand_written(void) {
     if (!tu_check(kvk_spirv_freeze(w, n, values, 2, &out, &m) == 0, "hand-written module")) return;
     const uint32_t *d;
     d = definition(out, m, 7);
-    tu_check(d && (d[0] & 0xffff) == OP_CONSTANT && (int32_t)d[3] == -4, "-9 / 2 = -4");
+    tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_CONSTANT && (int32_t)d[3] == -4, "-9 / 2 = -4");
     d = definition(out, m, 8);
-    tu_check(d && (d[0] & 0xffff) == OP_CONSTANT_FALSE, "-9 > 2 is false");
+    tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_CONSTANT_FALSE, "-9 > 2 is false");
     d = definition(out, m, 10);
-    tu_check(d && (d[0] & 0xffff) == OP_CONSTANT && d[3] == 2, "false ? -9 : 2 = 2");
+    tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_CONSTANT && d[3] == 2, "false ? -9 : 2 = 2");
     d = definition(out, m, 11);
-    tu_check(d && (d[0] & 0xffff) == OP_CONSTANT && d[3] == ((uint32_t)-9 & 2u), "-9 & 2");
+    tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_CONSTANT && d[3] == ((uint32_t)-9 & 2u), "-9 & 2");
     d = definition(out, m, 12);
-    tu_check(d && (d[0] & 0xffff) == OP_SPEC_CONSTANT_OP, "-9 / 0 is left to the driver");
+    tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_SPEC_CONSTANT_OP, "-9 / 0 is left to the driver");
     free(out);
 
     /* one value given: SpecId 1 keeps its default 3 */
     int one[1] = {7};
     if (tu_check(kvk_spirv_freeze(w, n, one, 1, &out, &m) == 0, "one value given")) {
         d = definition(out, m, 7);
-        tu_check(d && (d[0] & 0xffff) == OP_CONSTANT && d[3] == 2, "7 / default 3 = 2");
+        tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_CONSTANT && d[3] == 2, "7 / default 3 = 2");
         d = definition(out, m, 8);
-        tu_check(d && (d[0] & 0xffff) == OP_CONSTANT_TRUE, "7 > 3 is true");
+        tu_check(d && (d[0] & 0xffff) == KVK_SPV_OP_CONSTANT_TRUE, "7 > 3 is true");
         free(out);
     }
 
@@ -184,9 +171,9 @@ static void hand_written(void) {
     bad[0] = 0x03022307;
     tu_check(kvk_spirv_freeze(bad, n, values, 2, &out, &m) == -1, "a wrong magic number");
     memcpy(bad, w, n * sizeof *bad);
-    bad[5] = INS(0, OP_DECORATE);
+    bad[5] = INS(0, KVK_SPV_OP_DECORATE);
     tu_check(kvk_spirv_freeze(bad, n, values, 2, &out, &m) == -1, "an instruction of 0 words");
-    bad[5] = INS(200, OP_DECORATE);
+    bad[5] = INS(200, KVK_SPV_OP_DECORATE);
     tu_check(kvk_spirv_freeze(bad, n, values, 2, &out, &m) == -1, "an instruction past the end");
     tu_check(kvk_spirv_freeze(w, 4, values, 2, &out, &m) == -1, "no header");
 }
