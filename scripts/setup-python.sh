@@ -32,12 +32,17 @@ NODEPS_PINS=(tf-keras==2.21.0 tensorflowjs==4.22.0)
 
 log() { echo "setup-python: $*" >&2; }
 
+# The oracle fixtures run this script in parallel (ctest -j): one at a time, or two of them
+# create the venv (or pip-install into it) at once and both fail.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9
+
 # 1. The venv. Debian's python3 ships without ensurepip unless python3-venv
 #    is installed; install it when we can (root or sudo).
 if [ ! -x "$PY" ]; then
   command -v python3 >/dev/null || { log "python3 not found"; exit 1; }
   log "creating venv $VENV"
-  mkdir -p "$(dirname "$VENV")"
   if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
     rm -rf "$VENV"
     pyver="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"

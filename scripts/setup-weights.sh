@@ -23,6 +23,11 @@ WITH_NODE=1
 log() { echo "setup-weights: $*" >&2; }
 command -v npm >/dev/null || { log "npm not found (install Node.js >= 18)"; exit 1; }
 
+# one run at a time (tests and scripts may call this in parallel)
+mkdir -p "$CACHE"
+exec 9>"$CACHE/setup-weights.lock"
+flock 9
+
 # Sum of the sizes of ResNet50/group*-shard* files.
 shard_total() {
   local f n=0
