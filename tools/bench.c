@@ -151,6 +151,7 @@ typedef struct batch_result {
     int height, width; /* of the input */
     double load_s, first_s, min_s, median_s, max_s;
     kvk_model_info info;
+    kvk_model_recording recording;
     kvk_memory_usage device;
     host_memory host;
     int host_peak_own; /* the peak was reset before this batch */
@@ -181,6 +182,7 @@ static int bench_batch(const kvk_bench_options *o, kvk_context *ctx, int batch, 
         r->max_s = times[n - 1];
         r->median_s = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
         kvk_model_get_info(b.model, &r->info);
+        kvk_model_get_recording(b.model, &r->recording);
         int channels;
         kvk_model_input_shape(b.model, &r->height, &r->width, &channels);
         kvk_context_memory_usage(b.ctx, &r->device);
@@ -282,6 +284,9 @@ static void print_text(const kvk_bench_options *o, const char *device, const kvk
                r->load_s);
         printf("  first        first inference %.2f ms (pipelines compiled on first use)\n",
                r->first_s * 1e3);
+        if (r->recording.dispatches)
+            printf("  recorded     %d dispatches, %d barriers%s\n", r->recording.dispatches,
+                   r->recording.barriers, o->layers ? " (one per step: timed per layer)" : "");
         printf("  latency      %.2f ms per batch (median of %d), min %.2f ms, max %.2f ms; "
                "%.2f ms per image\n",
                r->median_s * 1e3, o->runs, r->min_s * 1e3, r->max_s * 1e3,
@@ -380,6 +385,8 @@ static int write_json(const kvk_bench_options *o, const char *device, const kvk_
         json_number(&w, ", ", "fraction_of_gemm_peak",
                     peak && peak->gemm_gflops > 0 ? gflops(r) / peak->gemm_gflops : NAN);
         json_number(&w, ", ", "speedup_vs_reference", ref ? ips * ref->seconds : NAN);
+        json_number(&w, ", ", "dispatches", r->recording.dispatches);
+        json_number(&w, ", ", "barriers", r->recording.barriers);
         json_number(&w, ", ", "weight_bytes", r->info.weight_bytes);
         json_number(&w, ", ", "activation_bytes", r->info.activation_bytes);
         json_number(&w, ", ", "device_bytes", r->device.allocated_bytes);

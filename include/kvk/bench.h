@@ -52,6 +52,15 @@ int kvk_model_timed_layer_count(const kvk_model *model);
 kvk_status kvk_model_layer_time(const kvk_model *model, int index, kvk_layer_time *out);
 void kvk_model_layer_times_reset(kvk_model *model);
 
+/* What a model's recorded command buffer holds: its dispatches, and the barriers that order
+ * them (one only where a dispatch reads or overwrites what one since the last barrier wrote
+ * or read; one after every dispatch in a model timed per layer). All 0 on the CPU
+ * reference. */
+typedef struct kvk_model_recording {
+    int dispatches, barriers;
+} kvk_model_recording;
+void kvk_model_get_recording(const kvk_model *model, kvk_model_recording *out);
+
 #ifdef __cplusplus
 }
 #endif

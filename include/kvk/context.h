@@ -41,7 +41,9 @@ typedef struct kvk_context_options {
      * selects the CPU reference backend (plain C, double accumulation: slow, exact). */
     const char *device;
     /* Enable the Khronos validation layer and count every message it reports (see
-     * kvk_context_validation_messages). Also on when KVK_VALIDATION=1. */
+     * kvk_context_validation_messages). Also on when KVK_VALIDATION=1. 2 (or
+     * KVK_VALIDATION=sync) adds synchronization validation, which reports a barrier kvk left
+     * out that it needed; it makes small dispatches several times slower. */
     int validation;
     /* 0: the device's maxStorageBufferRange. Otherwise a smaller cap on one buffer binding,
      * which tests use to prove that weights too large for one binding are split. */

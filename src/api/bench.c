@@ -55,3 +55,8 @@ kvk_status kvk_model_layer_time(const kvk_model *model, int index, kvk_layer_tim
 void kvk_model_layer_times_reset(kvk_model *model) {
     if (model && model->vk) kvk_vk_model_layer_times_reset(model->vk);
 }
+
+void kvk_model_get_recording(const kvk_model *model, kvk_model_recording *out) {
+    memset(out, 0, sizeof *out);
+    if (model && model->vk) kvk_vk_model_recording(model->vk, &out->dispatches, &out->barriers);
+}

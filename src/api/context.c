@@ -18,7 +18,9 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
     const char *selector = options->device;
     if (!selector || !*selector) selector = getenv("KVK_DEVICE");
     const char *validation_env = getenv("KVK_VALIDATION");
-    int validation = options->validation || (validation_env && !strcmp(validation_env, "1"));
+    int validation = options->validation;
+    if (validation_env && !strcmp(validation_env, "1") && validation < 1) validation = 1;
+    if (validation_env && !strcmp(validation_env, "sync")) validation = 2;
 
     if (selector && (!strcmp(selector, "cpu-reference") || !strcmp(selector, "reference"))) {
         ctx->cpu_reference = 1;

@@ -45,6 +45,18 @@ static int has_layer(const char *name) {
     return found;
 }
 
+static int layer_has_extension(const char *layer, const char *name) {
+    uint32_t count = 0;
+    vkEnumerateInstanceExtensionProperties(layer, &count, NULL);
+    VkExtensionProperties *exts = calloc(count ? count : 1, sizeof *exts);
+    if (!exts) return 0;
+    vkEnumerateInstanceExtensionProperties(layer, &count, exts);
+    int found = 0;
+    for (uint32_t i = 0; i < count; i++) found |= strcmp(exts[i].extensionName, name) == 0;
+    free(exts);
+    return found;
+}
+
 /* The newest Vulkan version kvk asks for: 1.2 features (fp16, 8-bit storage) are enabled
  * through their core structures only where instance and device both have 1.2. */
 static uint32_t instance_version(void) {
@@ -66,7 +78,8 @@ static kvk_status create_instance(kvk_vk_device *dev) {
                              .pApplicationName = "kvk",
                              .pEngineName = "kvk",
                              .apiVersion = instance_version()};
-    const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    const char *exts[2] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME,
+                           VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
     VkDebugUtilsMessengerCreateInfoEXT messenger = {
         .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
         .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
@@ -78,12 +91,27 @@ static kvk_status create_instance(kvk_vk_device *dev) {
         .pUserData = dev};
     VkInstanceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                  .pApplicationInfo = &app};
+    /* Synchronization validation on request (validation 2): the recorder leaves barriers out
+     * between independent dispatches, and this is what reports one it should have kept. */
+    VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+    VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                                        .pNext = &messenger,
+                                        .enabledValidationFeatureCount = 1,
+                                        .pEnabledValidationFeatures = &sync};
     if (dev->validation) {
         info.enabledLayerCount = 1;
         info.ppEnabledLayerNames = &VALIDATION_LAYER;
         info.enabledExtensionCount = 1;
-        info.ppEnabledExtensionNames = &ext;
+        info.ppEnabledExtensionNames = exts;
         info.pNext = &messenger; /* also covers instance creation itself */
+        if (dev->validation > 1) {
+            if (!layer_has_extension(VALIDATION_LAYER, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME))
+                return kvk_fail(KVK_ERROR_VULKAN,
+                                "synchronization validation was requested but %s has no %s",
+                                VALIDATION_LAYER, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+            info.enabledExtensionCount = 2;
+            info.pNext = &features;
+        }
     }
     st = kvk_vk_check(vkCreateInstance(&info, NULL, &dev->instance), "vkCreateInstance");
     if (st == KVK_OK) st = kvk_vk_instance_table_load(dev->instance, &dev->vki);

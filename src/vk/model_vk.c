@@ -351,6 +351,7 @@ static kvk_status record_network(vk_state *s) {
     const kvk_plan *plan = s->plan;
     kvk_status st = kvk_vk_recorder_begin(s->dev, &s->rec);
     if (st != KVK_OK) return st;
+    s->rec.serial = s->time_layers; /* one step at a time between its timestamps */
     const kvk_tensor *in = &plan->tensors[plan->input_tensor];
     VkBufferCopy up = {0, in->offset, s->input.size};
     s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->input.buffer, s->arena.buffer, 1, &up);
@@ -363,6 +364,7 @@ static kvk_status record_network(vk_state *s) {
         kvk_vk_profile_mark(&s->profile, s->rec.cmd, i);
     }
     if (st != KVK_OK) return st;
+    kvk_vk_barrier(&s->rec); /* the copies read what the last dispatches wrote */
     for (int k = 0; k < plan->output_count; k++) {
         VkBufferCopy down = {plan->tensors[plan->output_tensors[k]].offset, 0, s->outputs[k].size};
         s->dev->vkd.vkCmdCopyBuffer(s->rec.cmd, s->arena.buffer, s->outputs[k].buffer, 1, &down);
@@ -502,6 +504,11 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     }
     *out = s;
     return KVK_OK;
+}
+
+void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers) {
+    *dispatches = m->rec.dispatches;
+    *barriers = m->rec.barriers;
 }
 
 const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index) {

@@ -43,6 +43,9 @@ void kvk_vk_model_destroy(kvk_vk_model *m);
 int kvk_vk_model_layer_ms(const kvk_vk_model *m, int index, double *ms);
 void kvk_vk_model_layer_times_reset(kvk_vk_model *m);
 
+/* The dispatches and barriers of the recorded command buffer. */
+void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers);
+
 /* The kernel variant (embedded shader) step `index` was recorded with. */
 const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index);
 

@@ -138,6 +138,7 @@ static kvk_status check_gemm(kvk_vk_device *dev, const kvk_vk_buffer *bufs,
         st = record_gemm(&rec, bufs);
     }
     if (st == KVK_OK) {
+        kvk_vk_barrier(&rec);
         copy(&rec, &bufs[2], 0, staging, 2 * bytes, bytes);
         host_read_barrier(&rec);
         st = kvk_vk_recorder_end(&rec);
@@ -179,6 +180,7 @@ static kvk_status check_copy(kvk_vk_device *dev, const kvk_vk_buffer *bufs,
         st = record_copy(&rec, bufs);
     }
     if (st == KVK_OK) {
+        kvk_vk_barrier(&rec);
         copy(&rec, &bufs[1], 0, staging, 2 * part, part);
         copy(&rec, &bufs[1], size - part, staging, 3 * part, part);
         host_read_barrier(&rec);

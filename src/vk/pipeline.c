@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "vk/spirv_freeze.h"
+#include "vk/spirv.h"
 #include "vk/vk.h"
 
 static kvk_vk_pipeline *find(const kvk_vk_device *dev, const char *shader, const int *key,
@@ -30,7 +30,7 @@ static kvk_status compile(kvk_vk_device *dev, const char *shader, const int *key
     size_t size;
     const unsigned char *code = kvk_shader_lookup(shader, &size);
     if (!code) return kvk_fail(KVK_ERROR_UNSUPPORTED, "no embedded shader '%s'", shader);
-    /* the specialization frozen into the module (spirv_freeze.h: SwiftShader folds nothing
+    /* the specialization frozen into the module (spirv.h: SwiftShader folds nothing
      * else); the embedded module (4-byte aligned: shaders.c) with its specialization if that
      * cannot be done */
     uint32_t *frozen = NULL;
@@ -83,6 +83,9 @@ static kvk_status insert(kvk_vk_device *dev, const char *shader, const int *key,
     snprintf(p->shader, sizeof p->shader, "%s", shader);
     memcpy(p->spec, key, sizeof p->spec);
     p->bindings = bindings;
+    size_t size;
+    const unsigned char *code = kvk_shader_lookup(shader, &size);
+    p->written = code ? kvk_spirv_written_bindings((const uint32_t *)code, size / 4) : UINT32_MAX;
     p->pipeline = pipeline;
     dev->pipelines[dev->pipeline_count++] = p;
     if (out) *out = p;

@@ -1,6 +1,10 @@
 /* Records dispatches into one command buffer. Every dispatch gets its own descriptor set
  * (allocated from pools of 256), written once: the command buffer is recorded once per
- * model and re-submitted for every inference. */
+ * model and re-submitted for every inference. Barriers go only between dependent dispatches:
+ * the ranges touched since the last barrier are kept, with whether they were written (which
+ * bindings a shader writes comes from its SPIR-V), and a dispatch that reads a written range,
+ * or writes a touched one, gets a barrier first. The validation layer's synchronization
+ * checks (KVK_VALIDATION=sync, on in the model tests) report any hazard this would miss. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +73,8 @@ static kvk_status new_pool(kvk_vk_recorder *rec) {
 
 void kvk_vk_barrier(kvk_vk_recorder *rec) {
     if (rec->collecting) return;
+    rec->pending_count = 0;
+    rec->barriers++;
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -77,6 +83,26 @@ void kvk_vk_barrier(kvk_vk_recorder *rec) {
     VkPipelineStageFlags stages =
         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     rec->dev->vkd.vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+static VkDeviceSize end_of(const kvk_vk_binding *b) {
+    return b->range == VK_WHOLE_SIZE ? VK_WHOLE_SIZE : b->offset + b->range;
+}
+
+static int overlaps(const kvk_vk_access *a, const kvk_vk_binding *b) {
+    return a->buffer == b->buffer && a->begin < end_of(b) && b->offset < a->end;
+}
+
+/* Whether a dispatch with these bindings must wait for what was recorded since the barrier. */
+static int depends(const kvk_vk_recorder *rec, const kvk_vk_binding *bindings, int count,
+                   uint32_t written) {
+    if (rec->pending_count + count > KVK_VK_MAX_PENDING) return 1;
+    for (int i = 0; i < count; i++)
+        for (int k = 0; k < rec->pending_count; k++)
+            if (overlaps(&rec->pending[k], &bindings[i]) &&
+                (rec->pending[k].written || (written >> i & 1u)))
+                return 1;
+    return 0;
 }
 
 kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
@@ -118,6 +144,11 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                                            .pBufferInfo = &infos[i]};
     }
     dev->vkd.vkUpdateDescriptorSets(dev->device, (uint32_t)binding_count, writes, 0, NULL);
+    if (depends(rec, bindings, binding_count, pipe->written)) kvk_vk_barrier(rec);
+    for (int i = 0; i < binding_count; i++)
+        rec->pending[rec->pending_count++] =
+            (kvk_vk_access){bindings[i].buffer, bindings[i].offset, end_of(&bindings[i]),
+                            (int)(pipe->written >> i & 1u)};
     dev->vkd.vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);
     dev->vkd.vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
                                      dev->pipeline_layouts[binding_count], 0, 1, &set, 0, NULL);
@@ -125,7 +156,7 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
         dev->vkd.vkCmdPushConstants(rec->cmd, dev->pipeline_layouts[binding_count],
                                     VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)push_size, push);
     dev->vkd.vkCmdDispatch(rec->cmd, groups_x, groups_y, groups_z);
-    kvk_vk_barrier(rec);
+    if (rec->serial) kvk_vk_barrier(rec);
     rec->dispatches++;
     return KVK_OK;
 }

@@ -1,8 +1,8 @@
-/* Freezing specialization constants (see spirv_freeze.h). One pass over the module in order
+/* Freezing specialization constants (see spirv.h). One pass over the module in order
  * (SPIR-V defines every constant before its use): SpecId decorations are dropped, each
  * specialization constant is written as the constant it now is, and the values of integer and
  * boolean constants are tracked so that OpSpecConstantOp can be evaluated. */
-#include "vk/spirv_freeze.h"
+#include "vk/spirv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -21,6 +21,7 @@ typedef struct kvk_vk_pipeline {
     char shader[32];
     int spec[KVK_VK_MAX_SPEC];
     int bindings;
+    uint32_t written; /* the bindings the shader writes (kvk_spirv_written_bindings) */
     VkPipeline pipeline;
 } kvk_vk_pipeline;
 
@@ -175,7 +176,18 @@ kvk_status kvk_vk_pipelines_prepare(kvk_vk_device *dev, const kvk_vk_pipeline_ke
 kvk_status kvk_vk_pipeline_cache_create(kvk_vk_device *dev);
 void kvk_vk_pipeline_cache_save(kvk_vk_device *dev);
 
-/* Recording (recorder.c): a command buffer of dispatches with a barrier after each. */
+/* A buffer range a recorded dispatch read or wrote since the last barrier. */
+typedef struct kvk_vk_access {
+    VkBuffer buffer;
+    VkDeviceSize begin, end;
+    int written;
+} kvk_vk_access;
+#define KVK_VK_MAX_PENDING 64
+
+/* Recording (recorder.c): a command buffer of dispatches, with a barrier before a dispatch
+ * only where it reads what an earlier one since the last barrier wrote, or writes what one
+ * read or wrote (so InceptionV3's branches, or a block's shortcut and first conv, may run at
+ * once on a GPU). */
 typedef struct kvk_vk_recorder {
     kvk_vk_device *dev;
     kvk_vk_commands commands;
@@ -183,7 +195,10 @@ typedef struct kvk_vk_recorder {
     VkDescriptorPool *pools;
     int pool_count;
     int sets_left; /* in the newest pool */
-    int dispatches;
+    int dispatches, barriers;
+    kvk_vk_access pending[KVK_VK_MAX_PENDING]; /* since the last barrier */
+    int pending_count;
+    int serial; /* a barrier after every dispatch: per-step timestamps time one step each */
     /* A collecting recorder (kvk_vk_recorder_collect) records nothing: its dispatches only
      * list the pipelines they need, distinct, for kvk_vk_pipelines_prepare. */
     int collecting;
@@ -197,7 +212,9 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                            int spec_count, const kvk_vk_binding *bindings, int binding_count,
                            const void *push, size_t push_size, uint32_t groups_x, uint32_t groups_y,
                            uint32_t groups_z);
-/* Makes earlier writes (shader or transfer) visible to later reads (shader or transfer). */
+/* Makes earlier writes (shader or transfer) visible to later reads (shader or transfer), and
+ * orders everything after it; needed before a transfer reads or writes what dispatches
+ * touched (dispatches order themselves). */
 void kvk_vk_barrier(kvk_vk_recorder *rec);
 kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec);
 /* Frees the descriptor pools and the command buffer with its pool. */

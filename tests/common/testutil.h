@@ -109,7 +109,7 @@ static inline double tu_rel_error(const float *a, const float *b, long n) {
 }
 
 /* The device under test: KVK_DEVICE (default: the best one VK_ICD_FILENAMES offers), with
- * validation on when KVK_VALIDATION=1. Exits the test on failure. */
+ * validation on when KVK_VALIDATION=1 (or sync). Exits the test on failure. */
 static inline kvk_context *tu_context(uint64_t max_binding_bytes) {
     kvk_context_options o = {.max_binding_bytes = max_binding_bytes};
     kvk_context *ctx;

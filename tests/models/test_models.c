@@ -2,6 +2,7 @@
  * runs every Keras layer unfused (BatchNormalization, Activation, ZeroPadding2D as their own
  * steps), so this also checks the fusion passes and the memory plan.
  * usage: test_models ARCH NAMING INCLUDE_TOP POOLING HEIGHT WIDTH BATCH CLASSES [ALPHA [DM]] */
+#include "kvk/bench.h"
 #include "testutil.h"
 
 #include "api/internal.h"
@@ -75,6 +76,15 @@ int main(int argc, char **argv) {
     kvk_model_input_shape(m_dev, &h, &w, &c);
     long in_n = (long)o.batch * h * w * c, out_n = (long)o.batch * kvk_model_output_size(m_dev);
     tu_check(kvk_model_output_size(m_dev) == kvk_model_output_size(m_ref), "output sizes agree");
+    /* barriers only between dependent dispatches (the validation layer's synchronization
+     * checks report a missing one): InceptionV3's branches all read their block's input */
+    kvk_model_recording rec;
+    kvk_model_get_recording(m_dev, &rec);
+    tu_check(rec.dispatches > 0 && rec.barriers > 0 && rec.barriers <= rec.dispatches + 1,
+             "recorded %d dispatches, %d barriers", rec.dispatches, rec.barriers);
+    if (!strcmp(o.architecture, "inception_v3"))
+        tu_check(rec.barriers + 10 < rec.dispatches, "InceptionV3: %d barriers for %d dispatches",
+                 rec.barriers, rec.dispatches);
     float *x = tu_random_array(in_n, -120.f, 150.f);
     float *y_dev = malloc(sizeof(float) * (size_t)out_n),
           *y_ref = malloc(sizeof(float) * (size_t)out_n);

@@ -1,11 +1,12 @@
-/* Freezing specialization constants (src/vk/spirv_freeze.c), without a device: every embedded
+/* Reading kvk's SPIR-V modules (src/vk/spirv_freeze.c, spirv_bindings.c), without a device.
+ * Freezing specialization constants: every embedded
  * shader frozen leaves no specialization constant and no SpecId behind, the workgroup size
  * takes the value given, and a hand-written module's OpSpecConstantOps evaluate as the
  * driver would have (or stay, where they cannot). Every Vulkan test then runs the frozen
  * modules under the validation layer, which checks them as SPIR-V. */
 #include "testutil.h"
 
-#include "vk/spirv_freeze.h"
+#include "vk/spirv.h"
 #include "vk/vk.h"
 
 #define INS(n, op) (((uint32_t)(n) << 16) | (op))
@@ -178,8 +179,42 @@ static void hand_written(void) {
     tu_check(kvk_spirv_freeze(w, 4, values, 2, &out, &m) == -1, "no header");
 }
 
+/* Each shader's written bindings, read from its SPIR-V (the recorder orders dispatches by
+ * them): every kvk shader writes exactly one buffer, and the known ones the right one. */
+static void written_bindings(void) {
+    const struct {
+        const char *shader;
+        uint32_t written;
+    } known[] = {{"conv2d_rb8", 1u << 2},
+                 {"eltwise", 1u << 2},
+                 {"pool2d", 1u << 1},
+                 {"softmax", 1u << 0},
+                 {"winograd_input", 1u << 1},
+                 {"winograd_output", 1u << 2},
+                 {"depthwise_conv2d_x4", 1u << 2}};
+    int shaders = 0;
+    for (size_t i = 0; kvk_shader_name(i); i++) {
+        const char *name = kvk_shader_name(i);
+        size_t size;
+        const uint32_t *code = (const uint32_t *)kvk_shader_lookup(name, &size);
+        uint32_t w = kvk_spirv_written_bindings(code, size / 4);
+        tu_check(w && !(w & (w - 1)) && w < (1u << KVK_VK_MAX_BINDINGS),
+                 "%s writes one binding (mask 0x%x)", name, w);
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (!strcmp(name, known[k].shader))
+                shaders++, tu_check(w == known[k].written, "%s writes 0x%x, not 0x%x", name, w,
+                                    known[k].written);
+    }
+    tu_check(shaders == (int)(sizeof known / sizeof known[0]), "%d known shaders found", shaders);
+    uint32_t garbage[8] = {0x07230203, 0x00010300, 0, 4, 0, 0xffff0000u, 1, 2};
+    tu_check(kvk_spirv_written_bindings(garbage, 8) == UINT32_MAX,
+             "an unreadable module writes every binding");
+    tu_check(kvk_spirv_written_bindings(garbage, 3) == UINT32_MAX, "a truncated one too");
+}
+
 int main(void) {
     embedded_shaders();
     hand_written();
+    written_bindings();
     return tu_finish();
 }

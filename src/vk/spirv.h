@@ -1,21 +1,31 @@
-/* Specialization constants frozen into plain constants before a module reaches the driver.
- * Why: SwiftShader sets a specialization's values but optimizes the module with them still
- * specialization constants, so a branch on one (a fused activation's switch, a shader's FLAGS)
- * is not folded and every arm of it runs, masked: its depthwise layers ran 2.5x slower with the
- * activation as a specialization constant than as a constant. A frozen module lets any driver
- * fold them. */
-#ifndef KVK_VK_SPIRV_FREEZE_H
-#define KVK_VK_SPIRV_FREEZE_H
+/* What kvk reads from its SPIR-V modules (spirv_freeze.c, spirv_bindings.c).
+ *
+ * Specialization constants are frozen into plain constants before a module reaches the
+ * driver. Why: SwiftShader sets a specialization's values but optimizes the module with them
+ * still specialization constants, so a branch on one (a fused activation's switch, a shader's
+ * FLAGS) is not folded and every arm of it runs, masked: its depthwise layers ran 2.5x slower
+ * with the activation as a specialization constant than as a constant. A frozen module lets
+ * any driver fold them.
+ *
+ * The bindings a module writes tell the recorder which dispatches depend on which. */
+#ifndef KVK_VK_SPIRV_H
+#define KVK_VK_SPIRV_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* The opcodes and decoration the pass reads (the SPIR-V specification's numbers; its test
- * reads modules with them too). */
+/* The opcodes and decorations the passes read (the SPIR-V specification's numbers; their
+ * test reads modules with them too). */
 enum {
     KVK_SPV_MAGIC = 0x07230203,
     KVK_SPV_OP_DECORATE = 71,
+    KVK_SPV_OP_MEMBER_DECORATE = 72,
     KVK_SPV_DECORATION_SPEC_ID = 1,
+    KVK_SPV_DECORATION_NON_WRITABLE = 24,
+    KVK_SPV_DECORATION_BINDING = 33,
+    KVK_SPV_OP_TYPE_STRUCT = 30,
+    KVK_SPV_OP_TYPE_POINTER = 32,
+    KVK_SPV_OP_VARIABLE = 59,
     KVK_SPV_OP_TYPE_BOOL = 20,
     KVK_SPV_OP_TYPE_INT = 21,
     KVK_SPV_OP_TYPE_FLOAT = 22,
@@ -69,6 +79,12 @@ enum {
  * OpSpecConstantComposite whose operands are then known is evaluated; one it cannot evaluate
  * stays as it is (still valid: its operands are constants). Returns 0, or -1 (nothing
  * allocated) for a module it cannot read or out of memory. */
+/* The descriptor bindings `code` may write: bit b set for binding b unless the shader
+ * declared it readonly (every member of its block NonWritable, or the variable itself). A
+ * module it cannot read: every bit (a dispatch is then ordered after everything before it,
+ * which is always correct). spirv_bindings.c. */
+uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words);
+
 int kvk_spirv_freeze(const uint32_t *code, size_t words, const int *values, int count,
                      uint32_t **out, size_t *out_words);
 
