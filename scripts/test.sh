@@ -56,7 +56,7 @@ ctest --test-dir "$build" --no-tests=error --output-on-failure -j "$jobs" || sta
 # Drivers allocate at exit in ways LeakSanitizer reports as leaks; kvk's own leaks show up in
 # the non-Vulkan tests, which run with leak detection on.
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$asan" --no-tests=error --output-on-failure -j "$jobs" \
-  -R '^(test_(real_h5|written_formats|json|image|npy|hostile_weights|hostile_images|hdf5_corrupt|model_layers|spirv_freeze)|fuzz_(hdf5|tfjs|image|npy|config|hdf5_isolated))$' || status=1
+  -R '^(test_(real_h5|written_formats|json|image|npy|hostile_weights|hostile_images|hdf5_corrupt|model_layers|spirv_freeze|hazards)|fuzz_(hdf5|tfjs|image|npy|config|hdf5_isolated))$' || status=1
 ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --no-tests=error --output-on-failure -j "$jobs" \
   -R '^(ops\.lavapipe|hostile_cli|pipeline_cache\.lavapipe|keras_nan\.(lavapipe|reference))$' || status=1
 KVK_FUZZ_BUILD_DIR="$build-fuzz" KVK_JOBS="$jobs" bash scripts/fuzz.sh --runs 2000 || status=1

@@ -85,26 +85,6 @@ void kvk_vk_barrier(kvk_vk_recorder *rec) {
     rec->dev->vkd.vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-static VkDeviceSize end_of(const kvk_vk_binding *b) {
-    return b->range == VK_WHOLE_SIZE ? VK_WHOLE_SIZE : b->offset + b->range;
-}
-
-static int overlaps(const kvk_vk_access *a, const kvk_vk_binding *b) {
-    return a->buffer == b->buffer && a->begin < end_of(b) && b->offset < a->end;
-}
-
-/* Whether a dispatch with these bindings must wait for what was recorded since the barrier. */
-static int depends(const kvk_vk_recorder *rec, const kvk_vk_binding *bindings, int count,
-                   uint32_t written) {
-    if (rec->pending_count + count > KVK_VK_MAX_PENDING) return 1;
-    for (int i = 0; i < count; i++)
-        for (int k = 0; k < rec->pending_count; k++)
-            if (overlaps(&rec->pending[k], &bindings[i]) &&
-                (rec->pending[k].written || (written >> i & 1u)))
-                return 1;
-    return 0;
-}
-
 kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *spec,
                            int spec_count, const kvk_vk_binding *bindings, int binding_count,
                            const void *push, size_t push_size, uint32_t groups_x, uint32_t groups_y,
@@ -144,11 +124,10 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                                            .pBufferInfo = &infos[i]};
     }
     dev->vkd.vkUpdateDescriptorSets(dev->device, (uint32_t)binding_count, writes, 0, NULL);
-    if (depends(rec, bindings, binding_count, pipe->written)) kvk_vk_barrier(rec);
-    for (int i = 0; i < binding_count; i++)
-        rec->pending[rec->pending_count++] =
-            (kvk_vk_access){bindings[i].buffer, bindings[i].offset, end_of(&bindings[i]),
-                            (int)(pipe->written >> i & 1u)};
+    if (kvk_vk_hazard(rec->pending, rec->pending_count, bindings, binding_count, pipe->written))
+        kvk_vk_barrier(rec);
+    rec->pending_count = kvk_vk_accesses_add(rec->pending, rec->pending_count, bindings,
+                                             binding_count, pipe->written);
     dev->vkd.vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);
     dev->vkd.vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
                                      dev->pipeline_layouts[binding_count], 0, 1, &set, 0, NULL);

@@ -183,6 +183,15 @@ typedef struct kvk_vk_access {
     int written;
 } kvk_vk_access;
 #define KVK_VK_MAX_PENDING 64
+/* Whether a dispatch with these bindings (bit i of `written`: it writes binding i) must wait
+ * behind the accesses since the last barrier: it reads bytes of a buffer one of them wrote, or
+ * writes bytes one read or wrote; or the list would overflow (hazards.c). */
+int kvk_vk_hazard(const kvk_vk_access *pending, int pending_count, const kvk_vk_binding *bindings,
+                  int count, uint32_t written);
+/* Appends the dispatch's accesses; returns the new count (at most KVK_VK_MAX_PENDING, which a
+ * barrier first, as kvk_vk_hazard asks, keeps from being reached). */
+int kvk_vk_accesses_add(kvk_vk_access *pending, int pending_count, const kvk_vk_binding *bindings,
+                        int count, uint32_t written);
 
 /* Recording (recorder.c): a command buffer of dispatches, with a barrier before a dispatch
  * only where it reads what an earlier one since the last barrier wrote, or writes what one
