@@ -10,7 +10,9 @@
 // Windows are clipped to the input: max ignores padding and average divides by the valid
 // pixels (TensorFlow's 'same'); with pad_zero (a ZeroPadding2D folded in) the positions outside
 // are zeros, which max and average's divisor count. Max is TensorFlow's MaxPool: it starts from the lowest float
-// and skips NaN (a window of NaN or -Inf gives -3.4e38); average propagates NaN.
+// and skips NaN (a window of NaN or -Inf gives -3.4e38); average propagates NaN. With
+// has_residual a fused Add: the value of binding 2 at the output's index is added (the output
+// is then not a concat slice: ostride is C, obase 0); without, binding 2 is the input again.
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int IS_MAX = 1;
 layout(constant_id = 1) const int VEC4 = 0;
@@ -19,6 +21,8 @@ layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Output { float y[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Output4 { vec4 y4[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Residual { float r[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Residual4 { vec4 r4[]; };
 
 KVK_PUSH_CONSTANTS(KVK_POOL2D_PARAMS)
 
@@ -67,8 +71,10 @@ void main() {
         if (ox >= p.OW) break;
         // the window's columns inside the input (all of them with zero padding)
         int cols = p.pad_zero != 0 ? p.KW : min(p.KW, p.W + p.pad_left - ox) - max(0, p.pad_left - ox);
-        vec4 r = IS_MAX != 0 ? acc[j] : acc[j] / float(rows * cols);
-        y4[((pixrow + ox) * p.ostride + p.obase + 4 * c4) >> 2] = r;
+        vec4 v = IS_MAX != 0 ? acc[j] : acc[j] / float(rows * cols);
+        int o = ((pixrow + ox) * p.ostride + p.obase + 4 * c4) >> 2;
+        if (p.has_residual != 0) v += r4[o];
+        y4[o] = v;
     }
 }
 #else
@@ -98,11 +104,12 @@ void main() {
             count++;
         }
     }
-    vec4 r = IS_MAX != 0 ? acc : acc / float(count);
+    vec4 v = IS_MAX != 0 ? acc : acc / float(count);
     int o = pix * p.ostride + p.obase + c;
+    if (p.has_residual != 0) v += VEC4 != 0 ? r4[o >> 2] : vec4(r[o]);
     if (VEC4 != 0)
-        y4[o >> 2] = r;
+        y4[o >> 2] = v;
     else
-        y[o] = r.x;
+        y[o] = v.x;
 }
 #endif

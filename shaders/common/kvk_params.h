@@ -26,11 +26,11 @@
     X(int, SH) X(int, SW) X(int, pad_top) X(int, pad_left) X(int, M) X(int, total)           \
     X(int, ostride) X(int, obase) X(float, act_slope) X(float, act_max) X(float, act_threshold)
 
-// pool2d.comp: total = batch * OH * OW * C.
+// pool2d.comp: total = batch * OH * OW * C; has_residual: a fused Add of binding 2.
 #define KVK_POOL2D_PARAMS(X)                                                                 \
     X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, KH) X(int, KW) X(int, SH)     \
     X(int, SW) X(int, pad_top) X(int, pad_left) X(int, total) X(int, ostride) X(int, obase)     \
-    X(int, pad_zero)
+    X(int, pad_zero) X(int, has_residual)
 
 // global_pool.comp: HW pixels per image, total = batch * C.
 #define KVK_GLOBAL_POOL_PARAMS(X) X(int, HW) X(int, C) X(int, total)

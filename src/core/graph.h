@@ -107,7 +107,7 @@ typedef struct kvk_node {
     int alias_of; /* >= 0: this node's output is that node's output (Flatten, folded BN) */
     int consumers;
     int keep;     /* its output must survive fusion (a requested output) */
-    int residual; /* >= 0: a Conv2D that also adds this node's output (a fused Add) */
+    int residual; /* >= 0: a Conv2D or pool that also adds this node's output (a fused Add) */
     /* >= 0: this node writes its output straight into that Concatenate's tensor, from
      * channel concat_offset on (set by the plan pass kvk_graph_place_concats) */
     int concat_into, concat_offset;

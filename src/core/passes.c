@@ -142,7 +142,9 @@ static void fold_zeropad(kvk_graph *g) {
 
 /* Add(conv, shortcut) becomes the conv with a residual input, when the shortcut is computed
  * before the conv: the sum is formed in the conv's registers instead of a separate pass over
- * memory. The Activation after the Add then fuses into the conv too. */
+ * memory. The Activation after the Add then fuses into the conv too. Likewise Add(pool,
+ * shortcut), Xception's four strided blocks (a pool applies no activation, so one after the
+ * Add stays a step of its own). */
 static void fuse_residual_add(kvk_graph *g) {
     for (int i = 0; i < g->count; i++) {
         kvk_node *add = &g->nodes[i];
@@ -150,12 +152,14 @@ static void fuse_residual_add(kvk_graph *g) {
         for (int k = 0; k < 2; k++) {
             int p = kvk_graph_resolve(g, add->inputs[k]);
             int q = kvk_graph_resolve(g, add->inputs[1 - k]);
-            kvk_node *conv = &g->nodes[p];
-            if (conv->op != KVK_OP_CONV2D || conv->consumers != 1 || conv->keep || conv->removed ||
-                conv->act != KVK_ACT_LINEAR || conv->residual >= 0 || q >= p)
+            kvk_node *prod = &g->nodes[p];
+            int adds = prod->op == KVK_OP_CONV2D || prod->op == KVK_OP_MAXPOOL ||
+                       prod->op == KVK_OP_AVGPOOL;
+            if (!adds || prod->consumers != 1 || prod->keep || prod->removed ||
+                prod->act != KVK_ACT_LINEAR || prod->residual >= 0 || q >= p)
                 continue;
-            conv->residual = q;
-            alias(g, add, conv);
+            prod->residual = q;
+            alias(g, add, prod);
             count_consumers(g);
             break;
         }

@@ -179,7 +179,7 @@ kvk_status kvk_plan_build(const kvk_graph *g, int batch, size_t alignment, kvk_p
         kvk_step s0 = {0};
         for (int k = 0; k < n->input_count; k++) s0.inputs[k] = read_tensor(&b, n->inputs[k]);
         s0.input_count = n->input_count;
-        if (n->residual >= 0) /* a fused Add: the conv's second input */
+        if (n->residual >= 0) /* a fused Add: the conv's or pool's second input */
             s0.inputs[s0.input_count++] = read_tensor(&b, n->residual);
         kvk_step *s = add_step(&b, n->op, i, t, offset);
         memcpy(s->inputs, s0.inputs, sizeof s->inputs);

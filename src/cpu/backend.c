@@ -82,6 +82,8 @@ static void run_zeropad(const cpu_step *s) {
 static void run_pool(const cpu_step *s) {
     kvk_ref_pool(s->in, s->batch, s->is, s->st->op == KVK_OP_MAXPOOL, window_of(s->n), s->os,
                  s->out);
+    if (s->in2) /* fused Add */
+        kvk_ref_add(s->out, s->in2, s->pixels * s->os.c, kvk_act_default(KVK_ACT_LINEAR), s->out);
 }
 
 static void run_global_pool(const cpu_step *s) {

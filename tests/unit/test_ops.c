@@ -838,6 +838,37 @@ static void test_pooling(void) {
             kvk_graph_avgpool(&g, pad, "pool", 3, 3, st, st, KVK_PAD_VALID);
         check_graph(g_ctx, &g, batch, is_max ? EXACT : TOL, label);
     }
+    /* Add(pool, shortcut) fused into the pool (Xception's strided blocks: a 1x1/2 conv as the
+     * shortcut of a 3x3/2 'same' max pool); stride 1 with the input as the shortcut, on vec4
+     * channels (pool2d_row) and not; the pass must have fused it */
+    for (int i = 0; i < 6; i++) {
+        int is_max = i % 2 == 0, strided = i < 2, st = strided ? 2 : 1;
+        int batch = tu_randint(1, 3), h = tu_randint(2, 12), w = tu_randint(2, 12);
+        int c = i == 2 || i == 3 ? tu_randint(1, 11) : 4 * tu_randint(1, 4);
+        char label[200];
+        snprintf(label, sizeof label, "Add(%s 3x3/%d 'same', %s) on %dx%dx%d, batch %d",
+                 is_max ? "MaxPooling2D" : "AveragePooling2D", st,
+                 strided ? "Conv2D 1x1/2" : "input", h, w, c, batch);
+        kvk_graph g;
+        kvk_graph_init(&g);
+        int x = kvk_graph_input(&g, "input", h, w, c), shortcut = x;
+        if (strided) {
+            shortcut =
+                kvk_graph_conv2d(&g, x, "shortcut", c, 1, 1, 2, 2, KVK_PAD_SAME, 0, KVK_ACT_LINEAR);
+            set_kernel(&g, shortcut);
+        }
+        int pool = is_max ? kvk_graph_maxpool(&g, x, "pool", 3, 3, st, st, KVK_PAD_SAME)
+                          : kvk_graph_avgpool(&g, x, "pool", 3, 3, st, st, KVK_PAD_SAME);
+        kvk_graph_add(&g, pool, shortcut, "add");
+        kvk_graph fused;
+        copy_graph(&g, &fused);
+        kvk_graph_optimize(&fused);
+        tu_check(fused.nodes[pool].residual == shortcut, "%s: the Add is fused into the pool",
+                 label);
+        kvk_graph_free(&fused);
+        /* exact where the sum's operands are exact: the conv rounds unlike the reference */
+        check_graph(g_ctx, &g, batch, is_max && !strided ? EXACT : TOL, label);
+    }
     /* InceptionV3's pools on odd sizes: AveragePooling2D 3x3 'same' with strides 1 and 2
      * (border windows divide by the pixels inside), MaxPooling2D 3x3/2 'same' and 'valid' */
     for (int i = 0; i < 4; i++) {

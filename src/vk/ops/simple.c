@@ -25,7 +25,8 @@ static kvk_status pool_record(const kvk_vk_step_ctx *c) {
     kvk_pool2d_params p = {.total = c->plan->batch * (int)kvk_shape_size(os),
                            .ostride = c->plan->tensors[c->step->output].shape.c,
                            .obase = c->step->out_channel_offset,
-                           .pad_zero = n->pad_zero};
+                           .pad_zero = n->pad_zero,
+                           .has_residual = c->step->input_count > 1};
     KVK_VK_WINDOW_PARAMS(p, is, os, n);
     /* four channels per invocation where every vec4 is aligned; with stride 1 across, a row
      * of outputs per invocation (pool2d_row: InceptionV3's pools 31 -> 20 ms on lavapipe,
@@ -42,8 +43,8 @@ static kvk_status pool_record(const kvk_vk_step_ctx *c) {
     else if (vec4)
         p.total /= 4;
     int spec[2] = {c->step->op == KVK_OP_MAXPOOL, vec4};
-    kvk_vk_binding b[2] = {c->inputs[0], c->output};
-    return kvk_vk_dispatch1d(c, kernel->name, spec, 2, b, 2, &p, sizeof p, p.total);
+    kvk_vk_binding b[3] = {c->inputs[0], c->output, c->inputs[p.has_residual ? 1 : 0]};
+    return kvk_vk_dispatch1d(c, kernel->name, spec, 2, b, 3, &p, sizeof p, p.total);
 }
 const kvk_vk_op kvk_vk_pool_op = {NULL, NULL, NULL, NULL, pool_record, F32_ONLY, F32_ONLY};
 
