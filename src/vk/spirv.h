@@ -79,13 +79,13 @@ enum {
  * OpSpecConstantComposite whose operands are then known is evaluated; one it cannot evaluate
  * stays as it is (still valid: its operands are constants). Returns 0, or -1 (nothing
  * allocated) for a module it cannot read or out of memory. */
+int kvk_spirv_freeze(const uint32_t *code, size_t words, const int *values, int count,
+                     uint32_t **out, size_t *out_words);
+
 /* The descriptor bindings `code` may write: bit b set for binding b unless the shader
  * declared it readonly (every member of its block NonWritable, or the variable itself). A
  * module it cannot read: every bit (a dispatch is then ordered after everything before it,
  * which is always correct). spirv_bindings.c. */
 uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words);
-
-int kvk_spirv_freeze(const uint32_t *code, size_t words, const int *values, int count,
-                     uint32_t **out, size_t *out_words);
 
 #endif
