@@ -56,6 +56,11 @@ static const kvk_vk_kernel KERNELS[] = {
     /* F(4,3): winograd_input43, conv2d (36 products), winograd_output43 */
     KERNEL("conv2d_winograd43", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4, 1),
     KERNEL("conv2d_winograd43_x4", "conv2d", NULL, NULL, 0, WINOGRAD, 0, 4, 4),
+    /* the same with the 3x3 kernels transformed on the device on every run (winograd_kernel,
+     * winograd_kernel43) into scratch instead of kept transformed: 16/9 and 4x less weight
+     * memory for a pass over the kernels per run; fp32 weights only */
+    KERNEL("conv2d_winograd_lean", "conv2d", NULL, NULL, F32, WINOGRAD_LEAN, 0, 2, 4),
+    KERNEL("conv2d_winograd43_lean", "conv2d", NULL, NULL, F32, WINOGRAD_LEAN, 0, 4, 4),
     /* few input channels: im2col, then conv2d (a 1x1 product of aligned rows) */
     KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0, 0),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */

@@ -18,8 +18,10 @@ typedef enum kvk_vk_kernel_form {
     KVK_VK_FORM_TILED,    /* conv2d_tiled.comp: shared-memory tiles */
     KVK_VK_FORM_GEMV,     /* dense_gemv.comp: weights in blocks of 4 * `lanes` channels */
     KVK_VK_FORM_WINOGRAD, /* transforms around a batched GEMM, `tile` x `tile` outputs per tile */
-    KVK_VK_FORM_IM2COL,   /* receptive fields copied into aligned rows, then a 1x1 GEMM */
-    KVK_VK_FORM_VEC4,     /* a channel vec4 and `tile` pixels per invocation */
+    /* WINOGRAD with the weights kept as 3x3 kernels, transformed into scratch on every run */
+    KVK_VK_FORM_WINOGRAD_LEAN,
+    KVK_VK_FORM_IM2COL, /* receptive fields copied into aligned rows, then a 1x1 GEMM */
+    KVK_VK_FORM_VEC4,   /* a channel vec4 and `tile` pixels per invocation */
 } kvk_vk_kernel_form;
 
 typedef struct kvk_vk_kernel {
@@ -33,10 +35,10 @@ typedef struct kvk_vk_kernel {
     unsigned weights;
     kvk_vk_kernel_form form;
     int lanes; /* BLOCKED, GEMV: subgroup lanes sharing each broadcast input */
-    /* WINOGRAD: output tile side (2, 4); VEC4: pixels per invocation; BLOCKED: pixels per
+    /* WINOGRAD(_LEAN): output tile side (2, 4); VEC4: pixels per invocation; BLOCKED: pixels per
      * workgroup where the variant's defines fix them (0: a specialization constant) */
     int tile;
-    /* BLOCKED with a tile: channel vec4s per invocation, fixed likewise; WINOGRAD: channels
+    /* BLOCKED with a tile: channel vec4s per invocation, fixed likewise; WINOGRAD(_LEAN): channels
      * per invocation of its transforms (1, or 4 where they are whole vec4s) */
     int groups;
 } kvk_vk_kernel;

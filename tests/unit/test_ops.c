@@ -1846,6 +1846,41 @@ static void test_small_bindings(void) {
                     "Concatenate [split Conv2D 3x3x64 -> 37, -> 30 -> BN -> relu, "
                     "MaxPooling2D] of 7x6x64");
     }
+    /* the lean Winograd variants with their 3x3 kernels split: one transform per piece into
+     * its own slice of scratch (F(2,3) or F(4,3) by the tiles: 3x3 stride 1, 64 -> 37 and 64
+     * channels), whichever the device would choose unforced */
+    for (int lean = 0; lean < 2; lean++) {
+        const char *name = lean ? "conv2d_winograd43_lean" : "conv2d_winograd_lean";
+        kvk_context_options o = {.max_binding_bytes = cap, .kernels = name};
+        kvk_context *forced;
+        if (!tu_check(kvk_context_create(&o, &forced) == KVK_OK, "forcing %s: %s", name,
+                      kvk_last_error()))
+            continue;
+        g_ctx = forced;
+        g_kernel = name;
+        g_kernel_uses = 0;
+        for (int i = 0; i < 2; i++) {
+            /* batch 1, at most 8x8: V and M of 64 channels within the 64 KiB binding */
+            conv_case c = {1,
+                           tu_randint(5, 8),
+                           tu_randint(5, 8),
+                           64,
+                           i ? 37 : 64,
+                           3,
+                           3,
+                           1,
+                           1,
+                           random_padding(),
+                           i,
+                           KVK_ACT_RELU};
+            conv_one(c);
+        }
+        tu_check(g_kernel_uses == 2, "split weights on %s: chosen for %d of 2 convolutions", name,
+                 g_kernel_uses);
+        g_kernel = NULL;
+        tu_check_validation(forced);
+        kvk_context_destroy(forced);
+    }
     g_ctx = saved;
 
     /* a cap below 4 output channels' weights: a clear error naming the layer */

@@ -38,7 +38,15 @@ static int input_channels(const kvk_vk_step_ctx *c) {
 
 /* The output tile of a Winograd variant (2: F(2,3), 4: F(4,3)), 0 for the direct kernels. */
 static int winograd_m(const kvk_vk_step_ctx *c) {
-    return c->kernel && c->kernel->form == KVK_VK_FORM_WINOGRAD ? c->kernel->tile : 0;
+    return c->kernel && (c->kernel->form == KVK_VK_FORM_WINOGRAD ||
+                         c->kernel->form == KVK_VK_FORM_WINOGRAD_LEAN)
+               ? c->kernel->tile
+               : 0;
+}
+
+/* A Winograd variant whose weights stay 3x3 kernels, transformed into scratch on each run. */
+static int is_lean(const kvk_vk_step_ctx *c) {
+    return c->kernel && c->kernel->form == KVK_VK_FORM_WINOGRAD_LEAN;
 }
 
 static int is_winograd(const kvk_vk_step_ctx *c) {
@@ -73,8 +81,15 @@ static int channel_block(const kvk_vk_step_ctx *c) {
     return rb ? 4 * rb : 4;
 }
 
+/* Floats of the Winograd products' transformed kernels U for `channels` output channels:
+ * (m + 2)^2 matrices [cin + 1][channels rounded up to 4]. */
+static size_t transformed_floats(const kvk_vk_step_ctx *c, int channels) {
+    return (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1) * (size_t)round4(channels);
+}
+
 /* Floats of a piece of `channels` output channels. */
 static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
+    if (is_lean(c)) return (size_t)9 * (size_t)input_channels(c) * (size_t)round4(channels);
     size_t rows = is_winograd(c) ? (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1)
                   : is_im2col(c) ? (size_t)im2col_row(c) + 1
                                  : (size_t)c->node->kh * c->node->kw * input_channels(c) + 1;
@@ -85,13 +100,19 @@ static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
 static int channels_per_piece(const kvk_vk_step_ctx *c) {
     int cout = c->node->shape.c, block = channel_block(c);
     uint64_t per_block = piece_floats(c, block) * kvk_dtype_size(c->step->weights);
+    if (is_lean(c)) per_block = transformed_floats(c, block) * sizeof(float); /* in scratch */
     uint64_t blocks = c->max_binding / per_block;
     if (blocks == 0) return 0; /* not even one block fits: the caller reports it */
     return blocks * (uint64_t)block >= (uint64_t)cout ? cout : (int)(blocks * (uint64_t)block);
 }
 
+/* The most weight pieces a lean Winograd step transforms (each its own binding of U) */
+#define KVK_VK_MAX_LEAN_PIECES 64
+
 static int conv_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces) {
     int per = channels_per_piece(c), cout = c->node->shape.c;
+    if (is_lean(c) && max_pieces > KVK_VK_MAX_LEAN_PIECES + 1)
+        max_pieces = KVK_VK_MAX_LEAN_PIECES + 1; /* and the bias */
     if (per <= 0) return -1;
     int count = (cout + per - 1) / per;
     if (count + is_winograd(c) > max_pieces) return -1;
@@ -136,7 +157,7 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     int oc0 = index * per;
     int channels = cout - oc0 < per ? cout - oc0 : per;
     int cp = round4(channels);
-    if (is_winograd(c)) {
+    if (is_winograd(c) && !is_lean(c)) {
         int slices = winograd_slices(c);
         size_t slice = ((size_t)cin + 1) * (size_t)cp; /* one of the slices' matrices */
         memset(dst, 0, sizeof(float) * (size_t)slices * slice);
@@ -151,7 +172,9 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
         return;
     }
     long taps = (long)n->kh * n->kw * cin;
-    long rows = is_im2col(c) ? im2col_row(c) : taps; /* im2col: zero rows up to its row */
+    /* im2col: zero rows up to its row; lean Winograd: the 3x3 kernels without the bias, which
+     * is the last piece */
+    long rows = is_im2col(c) ? im2col_row(c) : taps;
     int block = channel_block(c);
     if (block > 4) { /* dense_gemv: [channel block][rows, then the bias][block] */
         int blocks = (channels + block - 1) / block;
@@ -175,6 +198,7 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
             memset(d, 0, sizeof(float) * (size_t)cp);
         }
     }
+    if (is_lean(c)) return;
     float *bias = dst + rows * cp;
     memset(bias, 0, sizeof(float) * (size_t)cp);
     if (n->bias) memcpy(bias, n->bias + oc0, sizeof(float) * (size_t)channels);
@@ -313,14 +337,26 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * 177 -> 68 ms, VGG16's block1_conv1 196 -> 109 ms, InceptionV3's and Xception's first
      * 38 -> 27 and 47 -> 31 ms. lavapipe loses (conv1_conv 15 -> 24 ms: its loads cost more
      * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured.
-     * Whatever fits but does not pay comes after the direct kernel: it runs when forced. */
-    int sws = swiftshader_like(c);
+     * Whatever fits but does not pay comes after the direct kernel: it runs when forced.
+     * The lean Winograd variants (3x3 kernels transformed on every run) first on SwiftShader:
+     * ResNet50's device memory 182 -> 122 MiB and peak RSS 212 -> 177 MiB for +6% latency
+     * (its Winograd layers 392-405 -> 481-504 ms), VGG16's device memory 777 -> 609 MiB for
+     * +5%. Not on lavapipe, where they cost ResNet50 +9% (Winograd layers 90-98 -> 127 ms)
+     * for 338 -> 284 MiB, and it is speed there that is nearer its target; nor on GPUs, whose
+     * memory is their own. Forcing the resident variants (KVK_KERNELS) undoes it. */
+    int sws = swiftshader_like(c), lean_first = sws;
     int w43 = winograd_fits(c, 4), w23 = winograd_fits(c, 2), im2col = im2col_fits(c);
     int f43_first = w43 && winograd_tiles(c, 4) >= 16 && c->step->weights == KVK_DTYPE_F32;
-    const char *candidates[10];
+    const char *candidates[12];
     int count = 0;
 #define KVK_ADD(name) (candidates[count++] = (name))
-#define KVK_WINOGRAD(name) (KVK_ADD(name "_x4"), KVK_ADD(name))
+#define KVK_WINOGRAD(name)                                                                         \
+    do {                                                                                           \
+        if (lean_first) KVK_ADD(name "_lean");                                                     \
+        KVK_ADD(name "_x4");                                                                       \
+        KVK_ADD(name);                                                                             \
+        if (!lean_first) KVK_ADD(name "_lean");                                                    \
+    } while (0)
     if (f43_first) KVK_WINOGRAD("conv2d_winograd43");
     if (w23) KVK_WINOGRAD("conv2d_winograd");
     if (w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
@@ -332,11 +368,23 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
+/* Winograd's scratch: V, then M, then (lean) each weight piece's U. Returns where piece k's U
+ * starts (k = the piece count: the whole). */
+static uint64_t winograd_scratch_at(const kvk_vk_step_ctx *c, int k) {
+    int m = winograd_m(c), per = channels_per_piece(c), cout = c->node->shape.c;
+    uint64_t at = align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
+    for (int i = 0; is_lean(c) && i < k; i++) {
+        int channels = cout - i * per < per ? cout - i * per : per;
+        at = align_up(at, c->alignment) + transformed_floats(c, channels) * sizeof(float);
+    }
+    return is_lean(c) ? align_up(at, c->alignment) : at;
+}
+
 static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
     if (is_im2col(c)) return im2col_bytes(c);
     if (!is_winograd(c)) return 0;
-    int m = winograd_m(c);
-    return align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
+    int per = channels_per_piece(c);
+    return winograd_scratch_at(c, per > 0 ? (c->node->shape.c + per - 1) / per : 0);
 }
 
 /* The widest workgroup of at most `widest` lanes (a multiple of `step`, whole subgroups) that
@@ -352,11 +400,12 @@ static int snug_lanes(int per_lane, int widest, int step) {
     return best;
 }
 
-/* Records conv2d.comp over p (every field but oc0, ocb, pix0 set) for each weight piece, with
- * `zs` independent products (workgroups in z). */
+/* Records conv2d.comp over p (every field but oc0, ocb, pix0 set) for each of the `pieces`
+ * weight pieces, with `zs` independent products (workgroups in z). */
 static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel *kernel,
                                   kvk_conv2d_params p, kvk_vk_binding in, kvk_vk_binding out,
-                                  kvk_vk_binding residual, int pieces, int act, uint32_t zs) {
+                                  kvk_vk_binding residual, const kvk_vk_binding *weights,
+                                  int pieces, int act, uint32_t zs) {
     uint32_t sg = c->caps->subgroup_size;
     int max_lx = (int)c->caps->max_invocations;
     if (max_lx > 256) max_lx = 256;
@@ -391,7 +440,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
         int spec[4] = {lx, rp, flags, act};
         if (tiled) spec[0] = flags & 2, spec[1] = act; /* FLAGS (aligned output), ACT */
         /* binding 3: a fused Add's other operand, if any */
-        kvk_vk_binding b[4] = {in, c->weights[k], out, residual};
+        kvk_vk_binding b[4] = {in, weights[k], out, residual};
         uint32_t gx = (uint32_t)((ocb4 + lx * ng - 1) / (lx * ng));
         /* more pixel blocks than one dispatch may have: several dispatches */
         for (uint32_t y0 = 0; y0 < groups_y; y0 += max_gy) {
@@ -451,7 +500,25 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
                            .zo = tiles * os.c};
     const kvk_vk_kernel *product = choose_direct(c, tiles);
     int pieces = c->weight_count - 1;
-    st = dispatch_direct(c, product, p, v, m, v, pieces, KVK_ACT_LINEAR,
+    const kvk_vk_binding *u = c->weights; /* the transformed kernels */
+    kvk_vk_binding lean_u[KVK_VK_MAX_LEAN_PIECES];
+    if (is_lean(c)) {
+        int per = channels_per_piece(c);
+        for (int k = 0; k < pieces; k++) {
+            int channels = os.c - k * per < per ? os.c - k * per : per;
+            uint64_t at = winograd_scratch_at(c, k);
+            lean_u[k] = (kvk_vk_binding){c->scratch.buffer, c->scratch.offset + at,
+                                         transformed_floats(c, channels) * sizeof(float)};
+            kvk_winograd_kernel_params kp = {.C = is.c, .OC4 = round4(channels) / 4};
+            kp.total = (kp.C + 1) * kp.OC4;
+            kvk_vk_binding kb[2] = {c->weights[k], lean_u[k]};
+            st = kvk_vk_dispatch1d(c, f43 ? "winograd_kernel43" : "winograd_kernel", NULL, 0, kb, 2,
+                                   &kp, sizeof kp, kp.total);
+            if (st != KVK_OK) return st;
+        }
+        u = lean_u;
+    }
+    st = dispatch_direct(c, product, p, v, m, v, u, pieces, KVK_ACT_LINEAR,
                          (uint32_t)winograd_slices(c));
     if (st != KVK_OK) return st;
     kvk_winograd_output_params op = {.OH = os.h,
@@ -502,8 +569,8 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
                            .obase = c->step->out_channel_offset};
     KVK_VK_ACT_PARAMS(p, n);
     if (c->chosen) *c->chosen = c->kernel->name;
-    return dispatch_direct(c, choose_direct(c, npix), p, rows, c->output, rows, c->weight_count,
-                           kvk_vk_fused_act(n), 1);
+    return dispatch_direct(c, choose_direct(c, npix), p, rows, c->output, rows, c->weights,
+                           c->weight_count, kvk_vk_fused_act(n), 1);
 }
 
 /* dense_gemv.comp over p (conv_record's, for a Dense layer), for each weight piece. */
@@ -546,8 +613,8 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
     if (c->chosen) *c->chosen = c->kernel->name;
     if (gemv_rb(c->kernel)) return dispatch_gemv(c, p);
     return dispatch_direct(c, c->kernel, p, c->inputs[0], c->output,
-                           p.has_residual ? c->inputs[1] : c->inputs[0], c->weight_count,
-                           kvk_vk_fused_act(n), 1);
+                           p.has_residual ? c->inputs[1] : c->inputs[0], c->weights,
+                           c->weight_count, kvk_vk_fused_act(n), 1);
 }
 
 const kvk_vk_op kvk_vk_conv_op = {conv_choose,

@@ -28,6 +28,7 @@ KVK_PARAMS_STRUCT(kvk_softmax_params, KVK_SOFTMAX_PARAMS)
 KVK_PARAMS_STRUCT(kvk_channel_slice_params, KVK_CHANNEL_SLICE_PARAMS)
 KVK_PARAMS_STRUCT(kvk_im2col_params, KVK_IM2COL_PARAMS)
 KVK_PARAMS_STRUCT(kvk_winograd_input_params, KVK_WINOGRAD_INPUT_PARAMS)
+KVK_PARAMS_STRUCT(kvk_winograd_kernel_params, KVK_WINOGRAD_KERNEL_PARAMS)
 KVK_PARAMS_STRUCT(kvk_winograd_output_params, KVK_WINOGRAD_OUTPUT_PARAMS)
 
 #endif
