@@ -283,6 +283,18 @@ static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
            winograd_m_bytes(c, m) / sizeof(float) < INT_MAX;
 }
 
+/* The lean variants keep the whole layer's transformed kernels in the scratch buffer while it
+ * runs, one allocation: at most a quarter of the 1 GiB every Vulkan 1.1 device can allocate at
+ * once (maxMemoryAllocationSize), beside V and M. A layer whose kernels would need more (3x3,
+ * 1400 channels in and out with F(4,3)) keeps them transformed in weight pieces instead. */
+#define KVK_LEAN_MAX_BYTES ((uint64_t)256 << 20)
+
+static int lean_fits(const kvk_vk_step_ctx *c, int m) {
+    uint64_t u = (uint64_t)(m + 2) * (uint64_t)(m + 2) * ((uint64_t)input_channels(c) + 1) *
+                 (uint64_t)round4(c->node->shape.c) * sizeof(float);
+    return u <= KVK_LEAN_MAX_BYTES;
+}
+
 /* conv2d_im2col's rows, one per output pixel */
 static uint64_t im2col_bytes(const kvk_vk_step_ctx *c) {
     kvk_shape os = c->node->shape;
@@ -350,16 +362,16 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     const char *candidates[12];
     int count = 0;
 #define KVK_ADD(name) (candidates[count++] = (name))
-#define KVK_WINOGRAD(name)                                                                         \
+#define KVK_WINOGRAD(name, lean)                                                                   \
     do {                                                                                           \
-        if (lean_first) KVK_ADD(name "_lean");                                                     \
+        if ((lean) && lean_first) KVK_ADD(name "_lean");                                           \
         KVK_ADD(name "_x4");                                                                       \
         KVK_ADD(name);                                                                             \
-        if (!lean_first) KVK_ADD(name "_lean");                                                    \
+        if ((lean) && !lean_first) KVK_ADD(name "_lean");                                          \
     } while (0)
-    if (f43_first) KVK_WINOGRAD("conv2d_winograd43");
-    if (w23) KVK_WINOGRAD("conv2d_winograd");
-    if (w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43");
+    if (f43_first) KVK_WINOGRAD("conv2d_winograd43", lean_fits(c, 4));
+    if (w23) KVK_WINOGRAD("conv2d_winograd", lean_fits(c, 2));
+    if (w43 && !f43_first) KVK_WINOGRAD("conv2d_winograd43", lean_fits(c, 4));
     if (sws && im2col) KVK_ADD("conv2d_im2col");
     KVK_ADD(direct->name);
     if (!sws && im2col) KVK_ADD("conv2d_im2col");
