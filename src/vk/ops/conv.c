@@ -14,6 +14,9 @@
  *   +1 a zero bias row the product shader reads), then one last piece with the bias.
  *   F(4,3) (conv2d_winograd43) likewise with 4x4 tiles: 36 products per 16 outputs (2.25
  *   multiplications per output instead of F(2,3)'s 4 and the direct 9), larger transforms.
+ *   The _lean variants of both keep the 3x3 kernels (the direct layout, no bias row; the bias
+ *   still its own last piece) and transform them into scratch on every run
+ *   (winograd_kernel.comp), one slice of U per piece, which the products then read.
  * - im2col (conv2d_im2col) for convolutions of few input channels (the 3 of an RGB image):
  *   each output pixel's receptive field is copied into a row of whole vec4s (im2col.comp),
  *   then conv2d.comp multiplies the rows by the kernel as a 1x1 convolution; the weights are
