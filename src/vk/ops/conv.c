@@ -84,15 +84,18 @@ static int channel_block(const kvk_vk_step_ctx *c) {
     return rb ? 4 * rb : 4;
 }
 
-/* Floats of the Winograd products' transformed kernels U for `channels` output channels:
- * (m + 2)^2 matrices [cin + 1][channels rounded up to 4]. */
-static size_t transformed_floats(const kvk_vk_step_ctx *c, int channels) {
-    return (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1) * (size_t)round4(channels);
+/* Floats of the Winograd products' transformed kernels U for tile m and `channels` output
+ * channels: (m + 2)^2 matrices [cin + 1][channels rounded up to 4]. */
+static size_t transformed_floats(const kvk_vk_step_ctx *c, int m, int channels) {
+    return (size_t)(m + 2) * (size_t)(m + 2) * ((size_t)input_channels(c) + 1) *
+           (size_t)round4(channels);
 }
 
 /* Floats of a piece of `channels` output channels. */
 static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
-    if (is_lean(c)) return (size_t)9 * (size_t)input_channels(c) * (size_t)round4(channels);
+    if (is_lean(c)) /* the 3x3 kernels, no bias row */
+        return (size_t)c->node->kh * c->node->kw * (size_t)input_channels(c) *
+               (size_t)round4(channels);
     size_t rows = is_winograd(c) ? (size_t)winograd_slices(c) * ((size_t)input_channels(c) + 1)
                   : is_im2col(c) ? (size_t)im2col_row(c) + 1
                                  : (size_t)c->node->kh * c->node->kw * input_channels(c) + 1;
@@ -103,10 +106,17 @@ static size_t piece_floats(const kvk_vk_step_ctx *c, int channels) {
 static int channels_per_piece(const kvk_vk_step_ctx *c) {
     int cout = c->node->shape.c, block = channel_block(c);
     uint64_t per_block = piece_floats(c, block) * kvk_dtype_size(c->step->weights);
-    if (is_lean(c)) per_block = transformed_floats(c, block) * sizeof(float); /* in scratch */
+    if (is_lean(c)) /* in scratch */
+        per_block = transformed_floats(c, winograd_m(c), block) * sizeof(float);
     uint64_t blocks = c->max_binding / per_block;
     if (blocks == 0) return 0; /* not even one block fits: the caller reports it */
     return blocks * (uint64_t)block >= (uint64_t)cout ? cout : (int)(blocks * (uint64_t)block);
+}
+
+/* Output channels of piece k: `per` each, the rest in the last. */
+static int piece_channels(const kvk_vk_step_ctx *c, int per, int k) {
+    int left = c->node->shape.c - k * per;
+    return left < per ? left : per;
 }
 
 /* The most weight pieces a lean Winograd step transforms (each its own binding of U) */
@@ -293,9 +303,8 @@ static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
 #define KVK_LEAN_MAX_BYTES ((uint64_t)256 << 20)
 
 static int lean_fits(const kvk_vk_step_ctx *c, int m) {
-    uint64_t u = (uint64_t)(m + 2) * (uint64_t)(m + 2) * ((uint64_t)input_channels(c) + 1) *
-                 (uint64_t)round4(c->node->shape.c) * sizeof(float);
-    return u <= KVK_LEAN_MAX_BYTES;
+    return (uint64_t)transformed_floats(c, m, c->node->shape.c) * sizeof(float) <=
+           KVK_LEAN_MAX_BYTES;
 }
 
 /* conv2d_im2col's rows, one per output pixel */
@@ -383,23 +392,25 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
 
-/* Winograd's scratch: V, then M, then (lean) each weight piece's U. Returns where piece k's U
- * starts (k = the piece count: the whole). */
-static uint64_t winograd_scratch_at(const kvk_vk_step_ctx *c, int k) {
-    int m = winograd_m(c), per = channels_per_piece(c), cout = c->node->shape.c;
-    uint64_t at = align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
-    for (int i = 0; is_lean(c) && i < k; i++) {
-        int channels = cout - i * per < per ? cout - i * per : per;
-        at = align_up(at, c->alignment) + transformed_floats(c, channels) * sizeof(float);
-    }
-    return is_lean(c) ? align_up(at, c->alignment) : at;
+/* Winograd's scratch: V, then M, then (lean) each weight piece's U, every piece but the last
+ * of `per` channels. Where piece k's U starts. */
+static uint64_t lean_u_at(const kvk_vk_step_ctx *c, int per, int k) {
+    int m = winograd_m(c);
+    uint64_t full = align_up(transformed_floats(c, m, per) * sizeof(float), c->alignment);
+    return align_up(align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m),
+                    c->alignment) +
+           (uint64_t)k * full;
 }
 
 static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
     if (is_im2col(c)) return im2col_bytes(c);
     if (!is_winograd(c)) return 0;
-    int per = channels_per_piece(c);
-    return winograd_scratch_at(c, per > 0 ? (c->node->shape.c + per - 1) / per : 0);
+    int m = winograd_m(c), per = channels_per_piece(c);
+    if (!is_lean(c) || per <= 0)
+        return align_up(winograd_v_bytes(c, m), c->alignment) + winograd_m_bytes(c, m);
+    int last = (c->node->shape.c + per - 1) / per - 1;
+    return lean_u_at(c, per, last) +
+           transformed_floats(c, m, piece_channels(c, per, last)) * sizeof(float);
 }
 
 /* The widest workgroup of at most `widest` lanes (a multiple of `step`, whole subgroups) that
@@ -520,10 +531,10 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     if (is_lean(c)) {
         int per = channels_per_piece(c);
         for (int k = 0; k < pieces; k++) {
-            int channels = os.c - k * per < per ? os.c - k * per : per;
-            uint64_t at = winograd_scratch_at(c, k);
-            lean_u[k] = (kvk_vk_binding){c->scratch.buffer, c->scratch.offset + at,
-                                         transformed_floats(c, channels) * sizeof(float)};
+            int channels = piece_channels(c, per, k);
+            lean_u[k] =
+                (kvk_vk_binding){c->scratch.buffer, c->scratch.offset + lean_u_at(c, per, k),
+                                 transformed_floats(c, wm, channels) * sizeof(float)};
             kvk_winograd_kernel_params kp = {.C = is.c, .OC4 = round4(channels) / 4};
             kp.total = (kp.C + 1) * kp.OC4;
             kvk_vk_binding kb[2] = {c->weights[k], lean_u[k]};
