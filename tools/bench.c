@@ -285,8 +285,9 @@ static void print_text(const kvk_bench_options *o, const char *device, const kvk
         printf("  first        first inference %.2f ms (pipelines compiled on first use)\n",
                r->first_s * 1e3);
         if (r->recording.dispatches)
-            printf("  recorded     %d dispatches, %d barriers%s\n", r->recording.dispatches,
-                   r->recording.barriers, o->layers ? " (one per step: timed per layer)" : "");
+            printf("  recorded     %d dispatches, %d barriers%s, %d pipelines\n",
+                   r->recording.dispatches, r->recording.barriers,
+                   o->layers ? " (one per step: timed per layer)" : "", r->recording.pipelines);
         printf("  latency      %.2f ms per batch (median of %d), min %.2f ms, max %.2f ms; "
                "%.2f ms per image\n",
                r->median_s * 1e3, o->runs, r->min_s * 1e3, r->max_s * 1e3,
@@ -387,6 +388,7 @@ static int write_json(const kvk_bench_options *o, const char *device, const kvk_
         json_number(&w, ", ", "speedup_vs_reference", ref ? ips * ref->seconds : NAN);
         json_number(&w, ", ", "dispatches", r->recording.dispatches);
         json_number(&w, ", ", "barriers", r->recording.barriers);
+        json_number(&w, ", ", "pipelines", r->recording.pipelines);
         json_number(&w, ", ", "weight_bytes", r->info.weight_bytes);
         json_number(&w, ", ", "activation_bytes", r->info.activation_bytes);
         json_number(&w, ", ", "device_bytes", r->device.allocated_bytes);

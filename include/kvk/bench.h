@@ -54,10 +54,11 @@ void kvk_model_layer_times_reset(kvk_model *model);
 
 /* What a model's recorded command buffer holds: its dispatches, and the barriers that order
  * them (one only where a dispatch reads or overwrites what one since the last barrier wrote
- * or read; one after every dispatch in a model timed per layer). All 0 on the CPU
+ * or read; one after every dispatch in a model timed per layer), and the distinct pipelines
+ * they use (each one the driver compiles: the cold start's main cost). All 0 on the CPU
  * reference. */
 typedef struct kvk_model_recording {
-    int dispatches, barriers;
+    int dispatches, barriers, pipelines;
 } kvk_model_recording;
 void kvk_model_get_recording(const kvk_model *model, kvk_model_recording *out);
 

@@ -58,5 +58,6 @@ void kvk_model_layer_times_reset(kvk_model *model) {
 
 void kvk_model_get_recording(const kvk_model *model, kvk_model_recording *out) {
     memset(out, 0, sizeof *out);
-    if (model && model->vk) kvk_vk_model_recording(model->vk, &out->dispatches, &out->barriers);
+    if (model && model->vk)
+        kvk_vk_model_recording(model->vk, &out->dispatches, &out->barriers, &out->pipelines);
 }

@@ -61,6 +61,7 @@ struct kvk_vk_model {
     int piece_count;
     step_weights *steps;
     kvk_vk_recorder rec;
+    int pipelines; /* distinct pipelines the recording uses */
     kvk_vk_profile profile;
 };
 typedef struct kvk_vk_model vk_state;
@@ -343,6 +344,7 @@ static kvk_status prepare_pipelines(vk_state *s) {
         st = kvk_vk_op_for(s->plan->steps[i].op)->record(&c);
     }
     if (st == KVK_OK) st = kvk_vk_pipelines_prepare(s->dev, collect.wanted, collect.wanted_count);
+    s->pipelines = collect.wanted_count;
     kvk_vk_recorder_free(&collect);
     return st;
 }
@@ -506,9 +508,10 @@ kvk_status kvk_vk_model_create(kvk_vk_device *dev, kvk_graph *graph, const kvk_p
     return KVK_OK;
 }
 
-void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers) {
+void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers, int *pipelines) {
     *dispatches = m->rec.dispatches;
     *barriers = m->rec.barriers;
+    *pipelines = m->pipelines;
 }
 
 const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index) {

@@ -44,7 +44,7 @@ int kvk_vk_model_layer_ms(const kvk_vk_model *m, int index, double *ms);
 void kvk_vk_model_layer_times_reset(kvk_vk_model *m);
 
 /* The dispatches and barriers of the recorded command buffer. */
-void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers);
+void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers, int *pipelines);
 
 /* The kernel variant (embedded shader) step `index` was recorded with. */
 const char *kvk_vk_model_step_kernel(const kvk_vk_model *m, int index);

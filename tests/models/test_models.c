@@ -82,6 +82,14 @@ int main(int argc, char **argv) {
     kvk_model_get_recording(m_dev, &rec);
     tu_check(rec.dispatches > 0 && rec.barriers > 0 && rec.barriers <= rec.dispatches + 1,
              "recorded %d dispatches, %d barriers", rec.dispatches, rec.barriers);
+    tu_check(rec.pipelines > 0 && rec.pipelines <= rec.dispatches, "%d pipelines for %d dispatches",
+             rec.pipelines, rec.dispatches);
+    /* each pipeline is a compile at a cold start: on a CPU driver the conv and Dense kernels
+     * have one width (conv.c), so these cases need 7-15; with a width per layer they took up
+     * to 20 */
+    if (strstr(kvk_context_device_name(dev), "[cpu"))
+        tu_check(rec.pipelines <= 16, "%s on a CPU driver: %d pipelines", o.architecture,
+                 rec.pipelines);
     if (!strcmp(o.architecture, "inception_v3"))
         tu_check(rec.barriers + 10 < rec.dispatches, "InceptionV3: %d barriers for %d dispatches",
                  rec.barriers, rec.dispatches);

@@ -231,7 +231,7 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
     *groups = subgroup < 16 ? 2 : 1;
     while (*pixels > 1 && *pixels / 2 >= npix) *pixels /= 2; /* small layers, Dense */
 }
-#define KVK_CONV_LX 64         /* channel-group lanes per workgroup (at most) */
+#define KVK_CONV_LX 64         /* channel-group lanes per workgroup on a GPU (at most) */
 #define KVK_CONV_MIN_GROUPS 16 /* workgroups a dispatch should have, where it can */
 
 /* The direct kernel for a product of npix pixels: on a GPU the shared-memory tiles of
@@ -426,6 +426,16 @@ static int snug_lanes(int per_lane, int widest, int step) {
     return best;
 }
 
+/* Channel-group lanes a conv2d.comp or dense_gemv.comp workgroup may have. CPU drivers get one
+ * subgroup: nothing is shared across a workgroup in those kernels, and each width is another
+ * pipeline the driver compiles (lavapipe at its first dispatch, 3-4 s each on a 2-core machine:
+ * ResNet50's 9 direct pipelines became 3, its cold first inference 32 -> 13 s). lavapipe ran
+ * faster with it too (2026-12-02, ResNet50 481 against 541 ms, Xception 1333 against 1570 ms,
+ * best of 5). */
+static int widest_lanes(const kvk_vk_step_ctx *c) {
+    return c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? (int)c->caps->subgroup_size : KVK_CONV_LX;
+}
+
 /* Records conv2d.comp over p (every field but oc0, ocb, pix0 set) for each of the `pieces`
  * weight pieces, with `zs` independent products (workgroups in z). */
 static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel *kernel,
@@ -446,6 +456,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     int flags = (p.C % 4 == 0 && p.zi % 4 == 0 ? 1 : 0) | (aligned_out ? 2 : 0) | (ng == 2 ? 4 : 0);
     uint32_t max_gy = c->rec->dev->props.limits.maxComputeWorkGroupCount[1];
     uint32_t groups_y = (uint32_t)((p.npix + rp - 1) / rp);
+    int widest = widest_lanes(c);
     for (int k = 0; k < pieces; k++) {
         p.oc0 = k * per_piece;
         p.ocb = p.OC - p.oc0 < per_piece ? p.OC - p.oc0 : per_piece;
@@ -454,7 +465,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
         /* channel-group lanes per workgroup: whole subgroups, so every broadcast lane is
          * active */
         int per_lane = (ocb4 + ng - 1) / ng;
-        int lx = per_lane < KVK_CONV_LX ? per_lane : KVK_CONV_LX;
+        int lx = per_lane < widest ? per_lane : widest;
         if (rb > 1) lx = (lx + (int)sg - 1) / (int)sg * (int)sg;
         if (lx > max_lx) lx = max_lx;
         if (tiled) lx = 16;
@@ -607,8 +618,8 @@ static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
         p.oc0 = k * per_piece;
         p.ocb = p.OC - p.oc0 < per_piece ? p.OC - p.oc0 : per_piece;
         int ocb4 = (p.ocb + 3) / 4;
-        /* whole subgroups (every broadcast lane active), at most 64 lanes */
-        int lx = ocb4 < KVK_CONV_LX ? ocb4 : KVK_CONV_LX;
+        /* whole subgroups (every broadcast lane active) */
+        int lx = ocb4 < widest_lanes(c) ? ocb4 : widest_lanes(c);
         lx = (lx + sg - 1) / sg * sg;
         if (lx > (int)c->caps->max_invocations) lx = (int)c->caps->max_invocations;
         int spec[4] = {lx, p.npix, kvk_vk_fused_act(c->node), p.C % 4 == 0};
