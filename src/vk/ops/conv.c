@@ -535,6 +535,7 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
                            .ostride = os.c,
                            .zi = tiles * is.c,
                            .zo = tiles * os.c};
+    KVK_VK_ACT_PARAMS(p, NULL);
     const kvk_vk_kernel *product = choose_direct(c, tiles);
     int pieces = c->weight_count - 1;
     const kvk_vk_binding *u = c->weights; /* the transformed kernels */
@@ -555,7 +556,7 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
         }
         u = lean_u;
     }
-    st = dispatch_direct(c, product, p, v, m, v, u, pieces, KVK_ACT_LINEAR,
+    st = dispatch_direct(c, product, p, v, m, v, u, pieces, kvk_vk_fused_act(NULL),
                          (uint32_t)winograd_slices(c));
     if (st != KVK_OK) return st;
     kvk_winograd_output_params op = {.OH = os.h,

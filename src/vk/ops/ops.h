@@ -69,11 +69,17 @@ extern const kvk_vk_op kvk_vk_zeropad_op;
 extern const kvk_vk_op kvk_vk_channel_slice_op; /* one input of a Concatenate */
 
 /* The activation a step's kernel applies (a specialisation constant; softmax, which needs
- * whole rows, is its own step) and its parameters into the push constants. */
+ * whole rows, is its own step) and its parameters into the push constants; n NULL: none.
+ * Linear runs as ReLU's form with slope 1 and no maximum, which gives x for every x (NaN and
+ * -0 included): one pipeline then serves a kernel's linear and ReLU layers, and each pipeline
+ * is a compile at a cold start (3-4 s on lavapipe). */
 int kvk_vk_fused_act(const kvk_node *n);
+float kvk_vk_act_slope(const kvk_node *n);
+float kvk_vk_act_max(const kvk_node *n);
+float kvk_vk_act_threshold(const kvk_node *n);
 #define KVK_VK_ACT_PARAMS(p, n)                                                                    \
-    ((p).act_slope = (n)->act_slope, (p).act_max = (n)->act_max,                                   \
-     (p).act_threshold = (n)->act_threshold)
+    ((p).act_slope = kvk_vk_act_slope(n), (p).act_max = kvk_vk_act_max(n),                         \
+     (p).act_threshold = kvk_vk_act_threshold(n))
 
 /* The invocations of a VEC4-form kernel (kvk_vk_kernel.form) over output os: one per 4
  * channels and `tile` neighbouring pixels of a row (depthwise_conv2d_x4, pool2d_row). */

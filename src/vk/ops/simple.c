@@ -80,8 +80,25 @@ enum {
     ELTWISE_MULTIPLY_CHANNELS = 4
 };
 
+/* Linear as far as the kernel goes: no activation, or softmax (its own step). */
+static int linear(const kvk_node *n) {
+    return !n || n->act == KVK_ACT_LINEAR || n->act == KVK_ACT_SOFTMAX;
+}
+
 int kvk_vk_fused_act(const kvk_node *n) {
-    return n->act == KVK_ACT_SOFTMAX ? KVK_ACT_LINEAR : (int)n->act;
+    return linear(n) ? KVK_ACT_RELU : (int)n->act;
+}
+
+float kvk_vk_act_slope(const kvk_node *n) {
+    return linear(n) ? 1.0f : n->act_slope;
+}
+
+float kvk_vk_act_max(const kvk_node *n) {
+    return linear(n) ? INFINITY : n->act_max;
+}
+
+float kvk_vk_act_threshold(const kvk_node *n) {
+    return linear(n) ? 0.0f : n->act_threshold;
 }
 
 static kvk_status eltwise(const kvk_vk_step_ctx *c, int mode, kvk_vk_binding second) {
