@@ -43,7 +43,7 @@ void kvk_vk_model_destroy(kvk_vk_model *m);
 int kvk_vk_model_layer_ms(const kvk_vk_model *m, int index, double *ms);
 void kvk_vk_model_layer_times_reset(kvk_vk_model *m);
 
-/* The dispatches and barriers of the recorded command buffer. */
+/* The dispatches and barriers of the recorded command buffer, and its distinct pipelines. */
 void kvk_vk_model_recording(const kvk_vk_model *m, int *dispatches, int *barriers, int *pipelines);
 
 /* The kernel variant (embedded shader) step `index` was recorded with. */
