@@ -129,8 +129,7 @@ static int conv_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces)
     if (per <= 0) return -1;
     int count = (cout + per - 1) / per;
     if (count + is_winograd(c) > max_pieces) return -1;
-    for (int k = 0; k < count; k++)
-        floats[k] = piece_floats(c, cout - k * per < per ? cout - k * per : per);
+    for (int k = 0; k < count; k++) floats[k] = piece_floats(c, piece_channels(c, per, k));
     if (is_winograd(c)) floats[count++] = (size_t)round4(cout); /* the bias, whole vec4s */
     return count;
 }
@@ -168,7 +167,7 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
         return;
     }
     int oc0 = index * per;
-    int channels = cout - oc0 < per ? cout - oc0 : per;
+    int channels = piece_channels(c, per, index);
     int cp = round4(channels);
     if (is_winograd(c) && !is_lean(c)) {
         int slices = winograd_slices(c);
@@ -459,7 +458,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     int widest = widest_lanes(c);
     for (int k = 0; k < pieces; k++) {
         p.oc0 = k * per_piece;
-        p.ocb = p.OC - p.oc0 < per_piece ? p.OC - p.oc0 : per_piece;
+        p.ocb = piece_channels(c, per_piece, k);
         int ocb4 = (p.ocb + 3) / 4;
         if (zs > 1) p.zw = (p.C + 1) * ocb4; /* the next of the piece's 16 matrices */
         /* channel-group lanes per workgroup: whole subgroups, so every broadcast lane is
@@ -614,13 +613,13 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
 /* dense_gemv.comp over p (conv_record's, for a Dense layer), for each weight piece. */
 static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
     int per_piece = channels_per_piece(c);
-    int sg = (int)c->caps->subgroup_size;
+    int sg = (int)c->caps->subgroup_size, widest = widest_lanes(c);
     for (int k = 0; k < c->weight_count; k++) {
         p.oc0 = k * per_piece;
-        p.ocb = p.OC - p.oc0 < per_piece ? p.OC - p.oc0 : per_piece;
+        p.ocb = piece_channels(c, per_piece, k);
         int ocb4 = (p.ocb + 3) / 4;
         /* whole subgroups (every broadcast lane active) */
-        int lx = ocb4 < widest_lanes(c) ? ocb4 : widest_lanes(c);
+        int lx = ocb4 < widest ? ocb4 : widest;
         lx = (lx + sg - 1) / sg * sg;
         if (lx > (int)c->caps->max_invocations) lx = (int)c->caps->max_invocations;
         int spec[4] = {lx, p.npix, kvk_vk_fused_act(c->node), p.C % 4 == 0};
