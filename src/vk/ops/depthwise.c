@@ -52,10 +52,8 @@ static kvk_status depthwise_record(const kvk_vk_step_ctx *c) {
     return kvk_vk_dispatch1d(c, kernel->name, spec, 2, b, 3, &p, sizeof p, p.total);
 }
 
-const kvk_vk_op kvk_vk_depthwise_op = {NULL,
-                                       depthwise_pieces,
-                                       depthwise_pack,
-                                       NULL,
-                                       depthwise_record,
-                                       KVK_DTYPE_BIT(KVK_DTYPE_F32),
-                                       KVK_DTYPE_BIT(KVK_DTYPE_F32)};
+const kvk_vk_op kvk_vk_depthwise_op = {.weight_pieces = depthwise_pieces,
+                                       .weight_pack = depthwise_pack,
+                                       .record = depthwise_record,
+                                       .dtypes = KVK_DTYPE_BIT(KVK_DTYPE_F32),
+                                       .weight_dtypes = KVK_DTYPE_BIT(KVK_DTYPE_F32)};

@@ -46,7 +46,8 @@ static kvk_status pool_record(const kvk_vk_step_ctx *c) {
     kvk_vk_binding b[3] = {c->inputs[0], c->output, c->inputs[p.has_residual ? 1 : 0]};
     return kvk_vk_dispatch1d(c, kernel->name, spec, 2, b, 3, &p, sizeof p, p.total);
 }
-const kvk_vk_op kvk_vk_pool_op = {NULL, NULL, NULL, NULL, pool_record, F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_pool_op = {
+    .record = pool_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 /* One input of a Concatenate that could not be written in place, copied into its slice. */
 static kvk_status channel_slice_record(const kvk_vk_step_ctx *c) {
@@ -58,8 +59,8 @@ static kvk_status channel_slice_record(const kvk_vk_step_ctx *c) {
     kvk_vk_binding b[2] = {c->inputs[0], c->output};
     return kvk_vk_dispatch1d(c, "channel_slice", NULL, 0, b, 2, &p, sizeof p, p.total);
 }
-const kvk_vk_op kvk_vk_channel_slice_op = {NULL,     NULL,    NULL, NULL, channel_slice_record,
-                                           F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_channel_slice_op = {
+    .record = channel_slice_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 static kvk_status global_pool_record(const kvk_vk_step_ctx *c) {
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape;
@@ -68,8 +69,8 @@ static kvk_status global_pool_record(const kvk_vk_step_ctx *c) {
     kvk_vk_binding b[2] = {c->inputs[0], c->output};
     return kvk_vk_dispatch1d(c, "global_pool", spec, 1, b, 2, &p, sizeof p, p.total);
 }
-const kvk_vk_op kvk_vk_global_pool_op = {NULL,     NULL,    NULL, NULL, global_pool_record,
-                                         F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_global_pool_op = {
+    .record = global_pool_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 /* eltwise.comp's modes */
 enum {
@@ -119,7 +120,8 @@ static kvk_status eltwise(const kvk_vk_step_ctx *c, int mode, kvk_vk_binding sec
 static kvk_status add_record(const kvk_vk_step_ctx *c) {
     return eltwise(c, ELTWISE_ADD, c->inputs[1]);
 }
-const kvk_vk_op kvk_vk_add_op = {NULL, NULL, NULL, NULL, add_record, F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_add_op = {
+    .record = add_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 static kvk_status multiply_record(const kvk_vk_step_ctx *c) {
     kvk_shape a = c->plan->tensors[c->step->inputs[0]].shape;
@@ -127,7 +129,8 @@ static kvk_status multiply_record(const kvk_vk_step_ctx *c) {
     int per_channel = b.h * b.w == 1 && a.h * a.w > 1;
     return eltwise(c, per_channel ? ELTWISE_MULTIPLY_CHANNELS : ELTWISE_MULTIPLY, c->inputs[1]);
 }
-const kvk_vk_op kvk_vk_multiply_op = {NULL, NULL, NULL, NULL, multiply_record, F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_multiply_op = {
+    .record = multiply_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 /* scale then shift per channel: BatchNormalization, Rescaling, Normalization */
 static int affine_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces) {
@@ -147,8 +150,11 @@ static void affine_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
 static kvk_status affine_record(const kvk_vk_step_ctx *c) {
     return eltwise(c, ELTWISE_AFFINE, c->weights[0]);
 }
-const kvk_vk_op kvk_vk_affine_op = {NULL,          affine_pieces, affine_pack, NULL,
-                                    affine_record, F32_ONLY,      F32_ONLY};
+const kvk_vk_op kvk_vk_affine_op = {.weight_pieces = affine_pieces,
+                                    .weight_pack = affine_pack,
+                                    .record = affine_record,
+                                    .dtypes = F32_ONLY,
+                                    .weight_dtypes = F32_ONLY};
 
 /* BatchNormalization kept as its own op becomes y = x * scale + shift per channel. */
 static void batchnorm_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
@@ -165,8 +171,11 @@ static void batchnorm_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
 static kvk_status batchnorm_record(const kvk_vk_step_ctx *c) {
     return eltwise(c, ELTWISE_AFFINE, c->weights[0]);
 }
-const kvk_vk_op kvk_vk_batchnorm_op = {
-    NULL, affine_pieces, batchnorm_pack, NULL, batchnorm_record, F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_batchnorm_op = {.weight_pieces = affine_pieces,
+                                       .weight_pack = batchnorm_pack,
+                                       .record = batchnorm_record,
+                                       .dtypes = F32_ONLY,
+                                       .weight_dtypes = F32_ONLY};
 
 static kvk_status zeropad_record(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
@@ -182,7 +191,8 @@ static kvk_status zeropad_record(const kvk_vk_step_ctx *c) {
     kvk_vk_binding b[2] = {c->inputs[0], c->output};
     return kvk_vk_dispatch1d(c, "zeropad", NULL, 0, b, 2, &p, sizeof p, p.total);
 }
-const kvk_vk_op kvk_vk_zeropad_op = {NULL, NULL, NULL, NULL, zeropad_record, F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_zeropad_op = {
+    .record = zeropad_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 /* The softmax tail of a Dense (in place), or a softmax Activation: out of place, a linear
  * Activation copies first, then softmax runs in place. */
@@ -199,11 +209,12 @@ static kvk_status softmax_record(const kvk_vk_step_ctx *c) {
         kvk_vk_dispatch(c->rec, "softmax", NULL, 0, b, 1, &p, sizeof p, (uint32_t)p.rows, 1, 1);
     return st == KVK_OK ? st : kvk_fail_context(st, "layer '%s': ", c->node->name);
 }
-const kvk_vk_op kvk_vk_softmax_op = {NULL, NULL, NULL, NULL, softmax_record, F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_softmax_op = {
+    .record = softmax_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
 
 static kvk_status activation_record(const kvk_vk_step_ctx *c) {
     if (c->node->act == KVK_ACT_SOFTMAX) return softmax_record(c);
     return eltwise(c, ELTWISE_ACTIVATION, c->inputs[0]);
 }
-const kvk_vk_op kvk_vk_activation_op = {NULL,     NULL,    NULL, NULL, activation_record,
-                                        F32_ONLY, F32_ONLY};
+const kvk_vk_op kvk_vk_activation_op = {
+    .record = activation_record, .dtypes = F32_ONLY, .weight_dtypes = F32_ONLY};
