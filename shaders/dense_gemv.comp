@@ -12,9 +12,11 @@
 // per RB rows instead of one per row), and WIDE reads each weight vec4 as two 64-bit words
 // (two scalar loads instead of four).
 // Weights: in blocks of RB vec4s of output channels (the last one zero-padded), each block
-// [C rows, then the bias][RB] vec4s: a subgroup reads its block's rows one after the other,
+// [rows, then the bias][RB] vec4s: a subgroup reads its block's rows one after the other,
 // a contiguous stream (rows of the whole piece, as conv2d.comp reads them, are 4-16 KiB
-// apart in VGG16's fc1: a new page for every load).
+// apart in VGG16's fc1: a new page for every load). A piece is the icn rows from input ic0
+// (a multiple of 4 * RB) over every output channel; has_residual: a later piece, which adds
+// the output's values, the earlier pieces' sum (src/vk/ops/conv.c, gemv_rows_per_piece).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -31,13 +33,13 @@ const int MAXNB = 8;
 layout(std430, set = 0, binding = 0) readonly buffer Input { float x[]; };
 layout(std430, set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 #include "weights.glsl" // WF16: the _f16 twins read float16 weights
-layout(std430, set = 0, binding = 2) writeonly buffer Output { float y[]; };
+layout(std430, set = 0, binding = 2) buffer Output { float y[]; };
 
 KVK_PUSH_CONSTANTS(KVK_CONV2D_PARAMS)
 
-// the weight vec4 of row r (C: the bias) for vec4 group g
+// the weight vec4 of the piece's row r (icn: the bias) for vec4 group g
 int at(int r, int g) {
-    return ((g / RB) * (p.C + 1) + r) * RB + g % RB;
+    return ((g / RB) * (p.icn + 1) + r) * RB + g % RB;
 }
 
 #define weight(i) WV(i)
@@ -62,17 +64,17 @@ void main() {
     int g = int(gl_GlobalInvocationID.x);
     int gc = min(g, ocb4 - 1); // past the last vec4: recompute it, unwritten
     int lane = int(gl_SubgroupInvocationID) % RB;
-    vec4 bias = weight(at(p.C, gc));
+    vec4 bias = weight(at(p.icn, gc));
     [[unroll]] for (int n = 0; n < MAXNB; n++) acc[n] = bias;
 
     if (VEC_IN != 0) {
-        int c4n = p.C >> 2;
+        int c4n = p.icn >> 2, x4n = p.C >> 2, x40 = p.ic0 >> 2;
         for (int cb = 0; cb < c4n; cb += RB) {
             int jn = min(RB, c4n - cb); // row groups in this block (the same for every lane)
             int ci = min(cb + lane, c4n - 1);
             [[unroll]] for (int n = 0; n < MAXNB; n++) {
                 if (n >= NB) break;
-                xl[n] = XV(n * c4n + ci);
+                xl[n] = XV(n * x4n + x40 + ci);
             }
             ROWS(0) ROWS(1) ROWS(2) ROWS(3)
 #if RB == 8
@@ -80,11 +82,11 @@ void main() {
 #endif
         }
     } else {
-        for (int c = 0; c < p.C; c++) {
+        for (int c = 0; c < p.icn; c++) {
             vec4 w0 = weight(at(c, gc));
             [[unroll]] for (int n = 0; n < MAXNB; n++) {
                 if (n >= NB) break;
-                acc[n] += x[n * p.C + c] * w0;
+                acc[n] += x[n * p.C + p.ic0 + c] * w0;
             }
         }
     }
@@ -94,7 +96,10 @@ void main() {
     [[unroll]] for (int n = 0; n < MAXNB; n++) {
         if (n >= NB) break;
         int o = n * p.ostride + p.obase + p.oc0 + g * 4;
-        for (int j = 0; j < nc; j++)
-            y[o + j] = kvk_activate(acc[n][j], ACT, p.act_slope, p.act_max, p.act_threshold);
+        for (int j = 0; j < nc; j++) {
+            float v = acc[n][j];
+            if (p.has_residual != 0) v += y[o + j];
+            y[o + j] = kvk_activate(v, ACT, p.act_slope, p.act_max, p.act_threshold);
+        }
     }
 }

@@ -12,13 +12,15 @@
 // dispatch; ostride, obase: output row stride and first channel (a slice of a Concatenate's
 // tensor, or OC and 0). A dispatch with several workgroups in z runs independent products:
 // slice z reads input from element z * zi, weights from vec4 z * zw, writes output from
-// element z * zo (Winograd's 16 products; 0 otherwise).
+// element z * zo (Winograd's 16 products; 0 otherwise). dense_gemv.comp reads the same list:
+// its piece is the icn input rows from ic0, and has_residual adds the output's values (the
+// earlier pieces' sum) instead of a residual.
 #define KVK_CONV2D_PARAMS(X)                                                                 \
     X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, OC) X(int, oc0) X(int, ocb)   \
     X(int, KH) X(int, KW) X(int, SH) X(int, SW) X(int, pad_top) X(int, pad_left)             \
     X(int, has_residual) X(int, npix) X(int, pix0) X(int, ostride) X(int, obase)             \
     X(int, zi) X(int, zw) X(int, zo) X(float, act_slope) X(float, act_max)                   \
-    X(float, act_threshold)
+    X(float, act_threshold) X(int, ic0) X(int, icn)
 
 // depthwise_conv2d*.comp: M is the depth multiplier; total the invocations of the dispatch.
 #define KVK_DEPTHWISE_PARAMS(X)                                                              \

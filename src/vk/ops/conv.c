@@ -22,8 +22,9 @@
  *   then conv2d.comp multiplies the rows by the kernel as a 1x1 convolution; the weights are
  *   the direct layout with zero rows up to the row's length.
  * - Dense of up to 8 images on the CPU drivers: dense_gemv.comp (dense_gemv_rb8/rb4), each
- *   weight read once as part of a contiguous stream: pieces in blocks of 4 * RB channels,
- *   [block][cin rows, then the bias][4 * RB channels]. */
+ *   weight read once as part of a contiguous stream: in blocks of 4 * RB channels,
+ *   [block][rows, then the bias][4 * RB channels]. Its pieces split the rows (the inputs), not
+ *   the output channels: each is a run of the host kernel's rows (gemv_rows_per_piece). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +77,10 @@ static int gemv_rb(const kvk_vk_kernel *k) {
     return k->form == KVK_VK_FORM_GEMV ? k->lanes : 0;
 }
 
+static int is_gemv(const kvk_vk_step_ctx *c) {
+    return c->kernel && gemv_rb(c->kernel);
+}
+
 /* Output channels the weights are laid out in blocks of: dense_gemv.comp reads RB vec4s of
  * one row at a time, so its blocks are [rows][RB vec4s], one after the other; the other
  * kernels' rows span the whole piece (vec4s: 4). */
@@ -89,6 +94,40 @@ static int channel_block(const kvk_vk_step_ctx *c) {
 static size_t transformed_floats(const kvk_vk_step_ctx *c, int m, int channels) {
     return (size_t)(m + 2) * (size_t)(m + 2) * ((size_t)input_channels(c) + 1) *
            (size_t)round4(channels);
+}
+
+/* dense_gemv's pieces are runs of the kernel's rows over every output channel, each
+ * [block][its rows, then a bias row][block]: the first piece's bias row holds the bias, the
+ * others' zeros, and each piece after the first adds its product to what the one before
+ * wrote (the last applies the activation). A piece is then a contiguous run of the host
+ * kernel, which the upload gives back to the system once packed (kernel_packed): where device
+ * memory is host memory, VGG16's fc1 (411 MB) is no longer held twice while it is packed.
+ * At most this many bytes a piece, so that little is held twice: VGG16's fc1 takes 13
+ * pieces, a dispatch and a barrier each. */
+#define KVK_GEMV_PIECE_BYTES ((uint64_t)32 << 20)
+
+/* Output channels rounded up to dense_gemv's blocks */
+static size_t gemv_columns(const kvk_vk_step_ctx *c) {
+    size_t block = (size_t)channel_block(c);
+    return ((size_t)c->node->shape.c + block - 1) / block * block;
+}
+
+/* Kernel rows per dense_gemv piece: whole blocks of the shader's row groups (4 * RB rows, so
+ * that a piece's inputs start at a vec4 and its row groups are whole), 0 when not even one
+ * block fits. */
+static long gemv_rows_per_piece(const kvk_vk_step_ctx *c) {
+    long rows = input_channels(c), group = 4L * gemv_rb(c->kernel);
+    uint64_t cap = c->max_binding < KVK_GEMV_PIECE_BYTES ? c->max_binding : KVK_GEMV_PIECE_BYTES;
+    uint64_t row_bytes = gemv_columns(c) * kvk_dtype_size(c->step->weights);
+    long fit = (long)(cap / row_bytes) - 1; /* and the bias row */
+    if (fit >= rows) return rows;
+    return fit / group * group;
+}
+
+/* The rows of dense_gemv piece k. */
+static long gemv_piece_rows(const kvk_vk_step_ctx *c, long per, int k) {
+    long left = input_channels(c) - k * per;
+    return left < per ? left : per;
 }
 
 /* Floats of a piece of `channels` output channels. */
@@ -123,6 +162,15 @@ static int piece_channels(const kvk_vk_step_ctx *c, int per, int k) {
 #define KVK_VK_MAX_LEAN_PIECES 64
 
 static int conv_pieces(const kvk_vk_step_ctx *c, size_t *floats, int max_pieces) {
+    if (is_gemv(c)) {
+        long per = gemv_rows_per_piece(c);
+        if (per <= 0) return -1;
+        long count = (input_channels(c) + per - 1) / per;
+        if (count > max_pieces) return -1;
+        for (int k = 0; k < count; k++)
+            floats[k] = (size_t)(gemv_piece_rows(c, per, k) + 1) * gemv_columns(c);
+        return (int)count;
+    }
     int per = channels_per_piece(c), cout = c->node->shape.c;
     if (is_lean(c) && max_pieces > KVK_VK_MAX_LEAN_PIECES + 1)
         max_pieces = KVK_VK_MAX_LEAN_PIECES + 1; /* and the bias */
@@ -158,7 +206,37 @@ static void winograd_kernel(int m, const double g[9], double *u) {
             u[i * n + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
+/* dense_gemv piece `index` (gemv_rows_per_piece). */
+static void gemv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
+    const kvk_node *n = c->node;
+    long per = gemv_rows_per_piece(c), r0 = index * per, rows = gemv_piece_rows(c, per, index);
+    int cout = n->shape.c, block = channel_block(c);
+    int blocks = (int)(gemv_columns(c) / (size_t)block);
+    for (int b = 0; b < blocks; b++)
+        for (long r = 0; r <= rows; r++) {
+            float *d = dst + ((size_t)b * (size_t)(rows + 1) + (size_t)r) * (size_t)block;
+            const float *src = r < rows ? n->kernel + (r0 + r) * cout : index ? NULL : n->bias;
+            for (int j = 0; j < block; j++) {
+                int o = b * block + j;
+                d[j] = o < cout && src ? src[o] : 0.0f;
+            }
+        }
+}
+
+/* The floats at the start of the kernel that pieces 0..index have read and later ones do not:
+ * dense_gemv's rows so far, nothing for the others, whose pieces each read every row. */
+static size_t conv_kernel_packed(const kvk_vk_step_ctx *c, int index) {
+    if (!is_gemv(c)) return 0;
+    long per = gemv_rows_per_piece(c), end = (index + 1) * per;
+    if (end > input_channels(c)) end = input_channels(c);
+    return (size_t)end * (size_t)c->node->shape.c;
+}
+
 static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
+    if (is_gemv(c)) {
+        gemv_pack(c, index, dst);
+        return;
+    }
     const kvk_node *n = c->node;
     int per = channels_per_piece(c), cout = n->shape.c, cin = input_channels(c);
     int pieces = (cout + per - 1) / per;
@@ -187,20 +265,6 @@ static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
     /* im2col: zero rows up to its row; lean Winograd: the 3x3 kernels without the bias, which
      * is the last piece */
     long rows = is_im2col(c) ? im2col_row(c) : taps;
-    int block = channel_block(c);
-    if (block > 4) { /* dense_gemv: [channel block][rows, then the bias][block] */
-        int blocks = (channels + block - 1) / block;
-        for (int b = 0; b < blocks; b++)
-            for (long r = 0; r <= rows; r++) {
-                float *d = dst + ((size_t)b * (size_t)(rows + 1) + (size_t)r) * (size_t)block;
-                for (int j = 0; j < block; j++) {
-                    int o = b * block + j;
-                    const float *src = r < rows ? n->kernel + r * cout : n->bias;
-                    d[j] = o < channels && src ? src[oc0 + o] : 0.0f;
-                }
-            }
-        return;
-    }
     for (long r = 0; r < rows; r++) {
         float *d = dst + r * cp;
         if (r < taps) {
@@ -610,19 +674,26 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
                            c->weight_count, kvk_vk_fused_act(n), 1);
 }
 
-/* dense_gemv.comp over p (conv_record's, for a Dense layer), for each weight piece. */
+/* dense_gemv.comp over p (conv_record's, for a Dense layer), for each weight piece: each
+ * adds its rows' product to the output the one before wrote; the last applies the activation. */
 static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
-    int per_piece = channels_per_piece(c);
+    long per = gemv_rows_per_piece(c);
     int sg = (int)c->caps->subgroup_size, widest = widest_lanes(c);
+    int ocb4 = (p.OC + 3) / 4;
+    /* whole subgroups (every broadcast lane active) */
+    int lx = ocb4 < widest ? ocb4 : widest;
+    lx = (lx + sg - 1) / sg * sg;
+    if (lx > (int)c->caps->max_invocations) lx = (int)c->caps->max_invocations;
+    p.oc0 = 0;
+    p.ocb = p.OC;
     for (int k = 0; k < c->weight_count; k++) {
-        p.oc0 = k * per_piece;
-        p.ocb = piece_channels(c, per_piece, k);
-        int ocb4 = (p.ocb + 3) / 4;
-        /* whole subgroups (every broadcast lane active) */
-        int lx = ocb4 < widest ? ocb4 : widest;
-        lx = (lx + sg - 1) / sg * sg;
-        if (lx > (int)c->caps->max_invocations) lx = (int)c->caps->max_invocations;
-        int spec[4] = {lx, p.npix, kvk_vk_fused_act(c->node), p.C % 4 == 0};
+        int last = k == c->weight_count - 1;
+        const kvk_node *act = last ? c->node : NULL;
+        p.ic0 = (int)(k * per);
+        p.icn = (int)gemv_piece_rows(c, per, k);
+        p.has_residual = k > 0;
+        KVK_VK_ACT_PARAMS(p, act);
+        int spec[4] = {lx, p.npix, kvk_vk_fused_act(act), p.C % 4 == 0};
         kvk_vk_binding b[3] = {c->inputs[0], c->weights[k], c->output};
         kvk_status st = kvk_vk_dispatch(c->rec, c->kernel->name, spec, 4, b, 3, &p, sizeof p,
                                         (uint32_t)((ocb4 + lx - 1) / lx), 1, 1);
@@ -654,10 +725,12 @@ static kvk_status conv_record(const kvk_vk_step_ctx *c) {
                            c->weight_count, kvk_vk_fused_act(n), 1);
 }
 
-const kvk_vk_op kvk_vk_conv_op = {conv_choose,
-                                  conv_pieces,
-                                  conv_pack,
-                                  conv_scratch,
-                                  conv_record,
-                                  KVK_DTYPE_BIT(KVK_DTYPE_F32),
-                                  KVK_DTYPE_BIT(KVK_DTYPE_F32) | KVK_DTYPE_BIT(KVK_DTYPE_F16)};
+const kvk_vk_op kvk_vk_conv_op = {.choose = conv_choose,
+                                  .weight_pieces = conv_pieces,
+                                  .weight_pack = conv_pack,
+                                  .scratch_bytes = conv_scratch,
+                                  .record = conv_record,
+                                  .dtypes = KVK_DTYPE_BIT(KVK_DTYPE_F32),
+                                  .weight_dtypes =
+                                      KVK_DTYPE_BIT(KVK_DTYPE_F32) | KVK_DTYPE_BIT(KVK_DTYPE_F16),
+                                  .kernel_packed = conv_kernel_packed};

@@ -46,6 +46,10 @@ typedef struct kvk_vk_op {
     kvk_status (*record)(const kvk_vk_step_ctx *c);
     unsigned dtypes;        /* KVK_DTYPE_BIT()s of the tensor types its kernels read and write */
     unsigned weight_dtypes; /* ... and of the weight types they read */
+    /* Floats at the start of the node's kernel that weight_pack of pieces 0..index has read
+     * and of later pieces will not (NULL or 0: none): the upload gives them back to the system
+     * before the next piece is made, so that a large kernel is not held twice. */
+    size_t (*kernel_packed)(const kvk_vk_step_ctx *c, int index);
 } kvk_vk_op;
 
 /* Whether the device backend stores op kind `op`'s weights as `weights` (the planner asks). */
