@@ -225,7 +225,8 @@ static void return_freed_memory(void) {
 /* With `release` (the model's graph): the pages wholly inside the start of step i's kernel
  * that its pieces up to k have packed and later ones will not read (kvk_vk_op.kernel_packed)
  * go back to the system now; the rest with the step (release_host_weights). Where device
- * memory is host memory, VGG16's fc1 (411 MB) is then never held twice: its peak RSS on
+ * memory is host memory, VGG16's fc1 (411 MB) is then held twice for one piece at most: its
+ * peak RSS on
  * SwiftShader 947 -> 643 MiB, lavapipe 1015 -> 880 MiB. */
 static void give_back_packed(vk_state *s, kvk_graph *release, int i, int k) {
 #ifdef __linux__

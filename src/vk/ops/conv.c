@@ -227,9 +227,8 @@ static void gemv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
  * dense_gemv's rows so far, nothing for the others, whose pieces each read every row. */
 static size_t conv_kernel_packed(const kvk_vk_step_ctx *c, int index) {
     if (!is_gemv(c)) return 0;
-    long per = gemv_rows_per_piece(c), end = (index + 1) * per;
-    if (end > input_channels(c)) end = input_channels(c);
-    return (size_t)end * (size_t)c->node->shape.c;
+    long per = gemv_rows_per_piece(c);
+    return (size_t)(index * per + gemv_piece_rows(c, per, index)) * (size_t)c->node->shape.c;
 }
 
 static void conv_pack(const kvk_vk_step_ctx *c, int index, float *dst) {
