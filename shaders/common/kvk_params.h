@@ -64,7 +64,8 @@
 // into U[N*N][C + 1][OC4] (row C zero); total = (C + 1) * OC4 invocations.
 #define KVK_WINOGRAD_KERNEL_PARAMS(X) X(int, C) X(int, OC4) X(int, total)
 
-// im2col.comp: rows of K4 values (KH x KW x C, then zeros) per output pixel, total vec4s.
+// im2col.comp: rows of K4 values (KH x KW x C, then zeros) per output pixel; total = pixels
+// x KH invocations, one kernel row of one pixel each.
 #define KVK_IM2COL_PARAMS(X)                                                                 \
     X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, KH) X(int, KW) X(int, SH)     \
     X(int, SW) X(int, pad_top) X(int, pad_left) X(int, K4) X(int, total)

@@ -421,8 +421,10 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * folded, before spirv_freeze.c: scalar transforms, no Winograd at 16 tiles or fewer.)
      * im2col where inputs have few channels, on SwiftShader (4 lanes): ResNet50's conv1_conv
      * 177 -> 68 ms, VGG16's block1_conv1 196 -> 109 ms, InceptionV3's and Xception's first
-     * 38 -> 27 and 47 -> 31 ms. lavapipe loses (conv1_conv 15 -> 24 ms: its loads cost more
-     * than the direct kernel's scalar taps); GPUs keep the direct kernel, unmeasured.
+     * 38 -> 27 and 47 -> 31 ms; with im2col.comp's loops (2026-12-03) 36 -> 27 and 45 -> 41
+     * ms. lavapipe gains nothing (conv1_conv 14.5 -> 14.3 ms, block1_conv1 15.4 -> 17.4: the
+     * product of short rows costs it more than the direct kernel's scalar taps); GPUs keep
+     * the direct kernel, unmeasured.
      * Whatever fits but does not pay comes after the direct kernel: it runs when forced.
      * The lean Winograd variants (3x3 kernels transformed on every run) first on SwiftShader:
      * ResNet50's device memory 182 -> 122 MiB and peak RSS 212 -> 177 MiB for +6% latency
@@ -648,7 +650,7 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     int npix = c->plan->batch * os.h * os.w, row = im2col_row(c);
     kvk_vk_binding rows = {c->scratch.buffer, c->scratch.offset, im2col_bytes(c)};
-    kvk_im2col_params ip = {.K4 = row, .total = npix * (row / 4)};
+    kvk_im2col_params ip = {.K4 = row, .total = npix * n->kh}; /* a kernel row each */
     KVK_VK_WINDOW_PARAMS(ip, is, os, n);
     kvk_vk_binding ib[2] = {c->inputs[0], rows};
     kvk_status st = kvk_vk_dispatch1d(c, "im2col", NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
