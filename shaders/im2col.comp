@@ -5,7 +5,7 @@
 // so step 2 is a 1x1 product of aligned rows on the convolution shader. With 3 input
 // channels the direct kernel reads scalars with a bounds check per tap; the rows read as vec4s.
 // One invocation writes one kernel row (ky) of one pixel: KW x C values that lie side by side
-// in the input too, by plain loops. (One vec4 per invocation cost an integer division per
+// in the input too, by plain loops. (One vec4 per invocation cost integer divisions for each
 // value to find its tap, which made this step as slow as the product on lavapipe:
 // ResNet50's conv1_conv 10 of 20 ms.)
 #extension GL_GOOGLE_include_directive : require

@@ -19,7 +19,7 @@ layout(std430, set = 0, binding = 1) writeonly buffer D {
 
 KVK_PUSH_CONSTANTS(KVK_PROBE_COPY_PARAMS)
 
-const int PER = 4; // vec4s per invocation
+const int PER = KVK_PROBE_COPY_PER_INVOCATION;
 
 void main() {
     int i = kvk_flat_index();

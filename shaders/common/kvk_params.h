@@ -79,5 +79,7 @@
 // probe_gemm.comp (kvk bench --peak): C = A B, row-major, A M x K, B K x N.
 #define KVK_PROBE_GEMM_PARAMS(X) X(int, M) X(int, N) X(int, K)
 
-// probe_copy.comp (kvk bench --peak): total vec4 values copied, four per invocation.
+// probe_copy.comp (kvk bench --peak): total vec4 values copied, KVK_PROBE_COPY_PER_INVOCATION
+// per invocation (the host sizes the grid by it).
 #define KVK_PROBE_COPY_PARAMS(X) X(int, total)
+#define KVK_PROBE_COPY_PER_INVOCATION 4

@@ -116,7 +116,9 @@ static kvk_status record_copy(kvk_vk_recorder *rec, const kvk_vk_buffer *bufs) {
     VkDeviceSize vec4s = bufs[0].size / 16;
     kvk_probe_copy_params p = {(int)vec4s};
     kvk_vk_binding b[2] = {{bufs[0].buffer, 0, bufs[0].size}, {bufs[1].buffer, 0, bufs[1].size}};
-    uint32_t gy, gx = copy_groups_x((vec4s + 3) / 4, &gy); /* 4 vec4s per invocation */
+    uint32_t gy,
+        gx = copy_groups_x(
+            (vec4s + KVK_PROBE_COPY_PER_INVOCATION - 1) / KVK_PROBE_COPY_PER_INVOCATION, &gy);
     return kvk_vk_dispatch(rec, "probe_copy", NULL, 0, b, 2, &p, sizeof p, gx, gy, 1);
 }
 

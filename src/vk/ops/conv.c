@@ -421,10 +421,10 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
      * folded, before spirv_freeze.c: scalar transforms, no Winograd at 16 tiles or fewer.)
      * im2col where inputs have few channels, on SwiftShader (4 lanes): ResNet50's conv1_conv
      * 177 -> 68 ms, VGG16's block1_conv1 196 -> 109 ms, InceptionV3's and Xception's first
-     * 38 -> 27 and 47 -> 31 ms; with im2col.comp's loops (2026-12-03) 36 -> 27 and 45 -> 41
-     * ms. lavapipe gains nothing (conv1_conv 14.5 -> 14.3 ms, block1_conv1 15.4 -> 17.4: the
-     * product of short rows costs it more than the direct kernel's scalar taps); GPUs keep
-     * the direct kernel, unmeasured.
+     * 38 -> 27 and 47 -> 31 ms; with im2col.comp's loops (2026-12-03) 36 -> 28 and 45 -> 41
+     * ms (conv1_conv, block1_conv1). lavapipe gains nothing (conv1_conv 14.5 -> 14.3 ms,
+     * block1_conv1 15.4 -> 17.4: the product of short rows costs it more than the direct
+     * kernel's scalar taps); GPUs keep the direct kernel, unmeasured.
      * Whatever fits but does not pay comes after the direct kernel: it runs when forced.
      * The lean Winograd variants (3x3 kernels transformed on every run) first on SwiftShader:
      * ResNet50's device memory 182 -> 122 MiB and peak RSS 212 -> 177 MiB for +6% latency
