@@ -1,8 +1,9 @@
 #version 450
 // Conv2D and Dense. Variants (CMakeLists.txt's shader list) set RB, the subgroup broadcast
 // width: conv2d_rb8 (lavapipe, GPUs), conv2d_rb4 (SwiftShader), conv2d_rb1 (no subgroups);
-// WIDE: conv2d_rb8_i64 (lavapipe) reads its inputs and weights as 64-bit words; WF16: the _f16
-// twins read float16 weights (common/weights.glsl).
+// WIDE: conv2d_rb8_i64 reads its inputs and weights as 64-bit words; TEXW: conv2d_rb8_tex
+// (lavapipe) reads its weights as a uniform texel buffer; WF16: the _f16 twins read float16
+// weights (common/weights.glsl).
 #extension GL_GOOGLE_include_directive : require
 // Direct 2-D convolution, NHWC, as an implicit GEMM (pixels x kh*kw*cin x output channels);
 // also used for Dense (a 1x1 convolution of a 1x1 image).

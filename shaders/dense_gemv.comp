@@ -2,7 +2,8 @@
 // Dense for 1 to 8 images: a matrix-vector product, each weight read once, by one lane.
 // Variants (CMakeLists.txt's shader list) set RB, the subgroup lanes that share input loads
 // (8: dense_gemv_rb8, 4: dense_gemv_rb4), WIDE, weights read as 64-bit words
-// (dense_gemv_rb8 needs shaderInt64), and WF16, float16 weights (the _f16 twins).
+// (dense_gemv_rb8 needs shaderInt64), TEXW, weights read as a uniform texel buffer
+// (dense_gemv_rb8_tex), and WF16, float16 weights (the _f16 twins).
 //
 // Each invocation owns one vec4 of output channels (neighbouring lanes, neighbouring vec4s)
 // for every image. Why not conv2d.comp with one pixel: lavapipe turns every buffer load into

@@ -8,8 +8,9 @@
 // address differs between lanes are far dearer than arithmetic, and shared memory and
 // barriers slow both down (../shared/notes/cpu-vulkan-drivers.md). RB, RP and NG are the
 // variant's defines, as conv2d.comp's tiling on the same device (rb8, rb4: 16 rows x 2 vec4s,
-// lavapipe's and SwiftShader's; rb1: 32 x 1). The host guarantees M % RP == 0, N % (256 NG) == 0,
-// K % 4 == 0.
+// lavapipe's and SwiftShader's; rb1: 32 x 1). TEXB (probe_gemm_rb8_tex) reads B as a uniform
+// texel buffer, as conv2d_rb8_tex reads its weights. The host guarantees M % RP == 0,
+// N % (256 NG) == 0, K % 4 == 0.
 #extension GL_GOOGLE_include_directive : require
 #if RB > 1
 #extension GL_KHR_shader_subgroup_basic : require
@@ -22,9 +23,15 @@ layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) readonly buffer A {
     vec4 a[];
 };
+#if defined(TEXB) && TEXB
+layout(set = 0, binding = 1) uniform samplerBuffer b_texels;
+#define BV(i) texelFetch(b_texels, i)
+#else
 layout(std430, set = 0, binding = 1) readonly buffer B {
     vec4 b[];
 };
+#define BV(i) b[i]
+#endif
 layout(std430, set = 0, binding = 2) writeonly buffer C {
     vec4 c[];
 };
@@ -72,10 +79,10 @@ void main() {
     for (int r = 0; r < RP; r++) acc[r] = acc2[r] = vec4(0.0);
     for (int k4 = 0; k4 < k4n; k4++) {
         int bk = 4 * k4 * n4 + col, bk2 = bk + 64;
-        vec4 b0 = b[bk], b1 = b[bk + n4], b2 = b[bk + 2 * n4], b3 = b[bk + 3 * n4];
+        vec4 b0 = BV(bk), b1 = BV(bk + n4), b2 = BV(bk + 2 * n4), b3 = BV(bk + 3 * n4);
         vec4 e0, e1, e2, e3;
         if (NG > 1) {
-            e0 = b[bk2]; e1 = b[bk2 + n4]; e2 = b[bk2 + 2 * n4]; e3 = b[bk2 + 3 * n4];
+            e0 = BV(bk2); e1 = BV(bk2 + n4); e2 = BV(bk2 + 2 * n4); e3 = BV(bk2 + 3 * n4);
         }
         vec4 own[NV];
         for (int i = 0; i < NV; i++) own[i] = a[(row0 + i * RB + lane) * k4n + k4];

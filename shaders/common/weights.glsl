@@ -3,6 +3,9 @@
 //   WF16 = 1: float16 weights (a vec4 of them is 8 bytes), converted to float32 on load;
 //   WIDE = 1: each vec4 loaded as 64-bit words (shaderInt64): lavapipe turns every buffer load
 //             into one scalar load per lane and component, so fewer, wider loads are faster.
+//   TEXW = 1: the weights read as a uniform texel buffer of vec4s (its view's format: fp32 or,
+//             with WF16, fp16 vec4s), where lavapipe fetches each lane's vec4 with one vector
+//             load instead of a bounds-checked scalar loop per lane and component.
 // With WIDE the input binding is also seen as 64-bit words (XV(i), an input vec4).
 #if WIDE
 #extension GL_ARB_gpu_shader_int64 : require
@@ -19,7 +22,10 @@ vec4 kvk_unpack_halves(uvec2 v) {
     return vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
 }
 
-#if WF16 && WIDE
+#if defined(TEXW) && TEXW
+layout(set = 0, binding = 1) uniform samplerBuffer weight_texels;
+#define WV(i) texelFetch(weight_texels, i)
+#elif WF16 && WIDE
 layout(std430, set = 0, binding = 1) readonly buffer Weights { uint64_t wq[]; };
 #define WV(i) kvk_unpack_halves(unpackUint2x32(wq[i]))
 #elif WF16

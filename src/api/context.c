@@ -39,9 +39,10 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
         ctx->max_binding_bytes = lim->maxStorageBufferRange;
         if (options->max_binding_bytes && options->max_binding_bytes < ctx->max_binding_bytes)
             ctx->max_binding_bytes = options->max_binding_bytes;
-        ctx->alignment = lim->minStorageBufferOffsetAlignment > 16
-                             ? (size_t)lim->minStorageBufferOffsetAlignment
-                             : 16;
+        /* buffer offsets fit storage buffers and texel views (conv2d_rb8_tex's weights) */
+        VkDeviceSize align = lim->minStorageBufferOffsetAlignment;
+        if (lim->minTexelBufferOffsetAlignment > align) align = lim->minTexelBufferOffsetAlignment;
+        ctx->alignment = align > 16 ? (size_t)align : 16;
         kvk_vk_describe(ctx->vk, ctx->name, sizeof ctx->name);
         /* the discrete-GPU upload path, for tests on the CPU drivers (which write in place) */
         const char *upload = getenv("KVK_WEIGHT_UPLOAD");

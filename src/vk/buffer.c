@@ -27,12 +27,12 @@ int kvk_vk_memory_type(const kvk_vk_device *dev, uint32_t allowed, int device_lo
 kvk_status kvk_vk_buffer_create(kvk_vk_device *dev, VkDeviceSize size, int device_local,
                                 const char *what, kvk_vk_buffer *out) {
     memset(out, 0, sizeof *out);
-    VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                               .size = size ? size : 4,
-                               .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                        VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                        VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkBufferCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size ? size : 4,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     kvk_status st = kvk_vk_check(dev->vkd.vkCreateBuffer(dev->device, &info, NULL, &out->buffer),
                                  "vkCreateBuffer");
     if (st != KVK_OK) return kvk_fail_context(st, "%s (%.1f MiB): ", what, size / 1048576.0);

@@ -60,6 +60,13 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
     caps->shared_memory_bytes = props.limits.maxComputeSharedMemorySize;
     caps->max_invocations = props.limits.maxComputeWorkGroupInvocations;
     caps->max_binding_bytes = props.limits.maxStorageBufferRange;
+    caps->texel_elements = props.limits.maxTexelBufferElements;
+    caps->texel_alignment = props.limits.minTexelBufferOffsetAlignment;
+    VkFormatProperties fp;
+    vki->vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R32G32B32A32_SFLOAT, &fp);
+    caps->texel_f32 = (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
+    vki->vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R16G16B16A16_SFLOAT, &fp);
+    caps->texel_f16 = (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
 
     uint32_t ext_count = 0;
     vki->vkEnumerateDeviceExtensionProperties(physical, NULL, &ext_count, NULL);
@@ -174,6 +181,11 @@ void kvk_vk_caps_print(const kvk_vk_caps *c, const char *indent, FILE *out) {
             c->storage_8bit ? "yes" : "no", c->int8 ? "yes" : "no", c->int64 ? "yes" : "no");
     fprintf(out, "%sshared memory %u KiB per workgroup, %u invocations per workgroup\n", indent,
             c->shared_memory_bytes / 1024, c->max_invocations);
+    fprintf(out,
+            "%suniform texel buffers: vec4 fp32 %s, vec4 fp16 %s, %u texels, offsets aligned to "
+            "%llu bytes\n",
+            indent, c->texel_f32 ? "yes" : "no", c->texel_f16 ? "yes" : "no", c->texel_elements,
+            (unsigned long long)c->texel_alignment);
     if (!c->cooperative_matrix) {
         fprintf(out, "%scooperative matrix: no\n", indent);
         return;

@@ -39,6 +39,11 @@ typedef struct kvk_vk_caps {
     uint32_t shared_memory_bytes;
     uint32_t max_invocations; /* per workgroup */
     uint64_t max_binding_bytes;
+    /* uniform texel buffers of vec4s (conv2d_rb8_tex's weights): whether fp32 and fp16
+     * vec4 formats may be read so, how many texels a view may have, and its offsets' alignment */
+    int texel_f32, texel_f16;
+    uint32_t texel_elements;
+    uint64_t texel_alignment;
 } kvk_vk_caps;
 
 /* The feature structures and extensions to hand to vkCreateDevice for what caps enables.

@@ -227,33 +227,39 @@ static kvk_status pick_device(kvk_vk_device *dev, const char *selector) {
                     "no Vulkan device name contains '%s' (see `kvk devices`)", selector);
 }
 
+/* Every layout a shader can have, made up front (pipelines are compiled on several threads):
+ * n bindings, those in `texel` uniform texel buffers, the others storage buffers. */
 static kvk_status create_layouts(kvk_vk_device *dev) {
     for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
-        VkDescriptorSetLayoutBinding b[KVK_VK_MAX_BINDINGS];
-        for (int i = 0; i < n; i++)
-            b[i] =
-                (VkDescriptorSetLayoutBinding){.binding = (uint32_t)i,
-                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                               .descriptorCount = 1,
-                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
-        VkDescriptorSetLayoutCreateInfo sl = {
-            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-            .bindingCount = (uint32_t)n,
-            .pBindings = b};
-        kvk_status st = kvk_vk_check(
-            dev->vkd.vkCreateDescriptorSetLayout(dev->device, &sl, NULL, &dev->set_layouts[n]),
-            "vkCreateDescriptorSetLayout");
-        if (st != KVK_OK) return st;
-        VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
-        VkPipelineLayoutCreateInfo pl = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-                                         .setLayoutCount = 1,
-                                         .pSetLayouts = &dev->set_layouts[n],
-                                         .pushConstantRangeCount = 1,
-                                         .pPushConstantRanges = &push};
-        st = kvk_vk_check(
-            dev->vkd.vkCreatePipelineLayout(dev->device, &pl, NULL, &dev->pipeline_layouts[n]),
-            "vkCreatePipelineLayout");
-        if (st != KVK_OK) return st;
+        for (uint32_t texel = 0; texel < (1u << n); texel++) {
+            VkDescriptorSetLayoutBinding b[KVK_VK_MAX_BINDINGS];
+            for (int i = 0; i < n; i++)
+                b[i] = (VkDescriptorSetLayoutBinding){
+                    .binding = (uint32_t)i,
+                    .descriptorType = texel & (1u << i) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                        : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    .descriptorCount = 1,
+                    .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+            VkDescriptorSetLayoutCreateInfo sl = {
+                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                .bindingCount = (uint32_t)n,
+                .pBindings = b};
+            VkDescriptorSetLayout *set = &dev->set_layouts[n][texel];
+            kvk_status st =
+                kvk_vk_check(dev->vkd.vkCreateDescriptorSetLayout(dev->device, &sl, NULL, set),
+                             "vkCreateDescriptorSetLayout");
+            if (st != KVK_OK) return st;
+            VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
+            VkPipelineLayoutCreateInfo pl = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                             .setLayoutCount = 1,
+                                             .pSetLayouts = set,
+                                             .pushConstantRangeCount = 1,
+                                             .pPushConstantRanges = &push};
+            st = kvk_vk_check(dev->vkd.vkCreatePipelineLayout(dev->device, &pl, NULL,
+                                                              &dev->pipeline_layouts[n][texel]),
+                              "vkCreatePipelineLayout");
+            if (st != KVK_OK) return st;
+        }
     }
     return KVK_OK;
 }
@@ -339,10 +345,14 @@ void kvk_vk_device_destroy(kvk_vk_device *dev) {
             free(dev->pipelines[i]);
         }
         for (int n = 1; n <= KVK_VK_MAX_BINDINGS; n++) {
-            if (dev->pipeline_layouts[n])
-                vkd->vkDestroyPipelineLayout(dev->device, dev->pipeline_layouts[n], NULL);
-            if (dev->set_layouts[n])
-                vkd->vkDestroyDescriptorSetLayout(dev->device, dev->set_layouts[n], NULL);
+            for (uint32_t texel = 0; texel < (1u << n); texel++) {
+                if (dev->pipeline_layouts[n][texel])
+                    vkd->vkDestroyPipelineLayout(dev->device, dev->pipeline_layouts[n][texel],
+                                                 NULL);
+                if (dev->set_layouts[n][texel])
+                    vkd->vkDestroyDescriptorSetLayout(dev->device, dev->set_layouts[n][texel],
+                                                      NULL);
+            }
         }
         if (dev->pipeline_cache) {
             kvk_vk_pipeline_cache_save(dev);

@@ -29,6 +29,7 @@ kvk_status kvk_vk_instance_table_load(VkInstance instance, kvk_vk_instance_table
     LOAD(vkGetPhysicalDeviceProperties);
     LOAD(vkGetPhysicalDeviceProperties2);
     LOAD(vkGetPhysicalDeviceFeatures2);
+    LOAD(vkGetPhysicalDeviceFormatProperties);
     LOAD(vkGetPhysicalDeviceMemoryProperties);
     LOAD(vkGetPhysicalDeviceMemoryProperties2);
     LOAD(vkGetPhysicalDeviceQueueFamilyProperties);
@@ -47,6 +48,7 @@ kvk_status kvk_vk_instance_table_load(VkInstance instance, kvk_vk_instance_table
         {"vkGetPhysicalDeviceProperties2 (Vulkan 1.1)",
          table->vkGetPhysicalDeviceProperties2 != NULL},
         {"vkGetPhysicalDeviceFeatures2 (Vulkan 1.1)", table->vkGetPhysicalDeviceFeatures2 != NULL},
+        {"vkGetPhysicalDeviceFormatProperties", table->vkGetPhysicalDeviceFormatProperties != NULL},
         {"vkGetPhysicalDeviceMemoryProperties", table->vkGetPhysicalDeviceMemoryProperties != NULL},
         {"vkGetPhysicalDeviceQueueFamilyProperties",
          table->vkGetPhysicalDeviceQueueFamilyProperties != NULL},

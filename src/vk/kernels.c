@@ -23,6 +23,13 @@ static int subgroups_of_8_int64(const kvk_vk_caps *c) {
     return subgroups_of(c, 8) && c->int64;
 }
 
+/* conv2d_rb8_tex: rb8_i64's needs, and any weights binding the device allows readable as a
+ * uniform texel buffer of fp32 or fp16 vec4s (offsets are aligned for it: context.c) */
+static int subgroups_of_8_texel(const kvk_vk_caps *c) {
+    return subgroups_of_8_int64(c) && c->texel_f32 && c->texel_f16 &&
+           (uint64_t)c->texel_elements * 8 >= c->max_binding_bytes;
+}
+
 /* conv2d_tiled: 16x16 invocations and 8 KiB of shared memory */
 static int tiled_workgroups(const kvk_vk_caps *c) {
     return c->max_invocations >= 256 && c->shared_memory_bytes >= 8192;
@@ -42,6 +49,11 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 static const kvk_vk_kernel KERNELS[] = {
     TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory", TILED,
           1, 0, 0),
+    /* lavapipe's: rb8_i64 with the weights fetched as texels (weights.glsl: TEXW) */
+    TWINS("conv2d_rb8_tex", subgroups_of_8_texel,
+          "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its storage "
+          "buffers",
+          BLOCKED, 8, 0, 0),
     TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", BLOCKED, 8,
           0, 0),
     TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast", BLOCKED, 8, 0, 0),
@@ -63,7 +75,12 @@ static const kvk_vk_kernel KERNELS[] = {
     KERNEL("conv2d_winograd43_lean", "conv2d", NULL, NULL, F32, WINOGRAD_LEAN, 0, 4, 4),
     /* few input channels: im2col, then conv2d (a 1x1 product of aligned rows) */
     KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0, 0),
-    /* Dense of 1 to 8 images: inputs shared by broadcast, weights as 64-bit words (rb8) */
+    /* Dense of 1 to 8 images: inputs shared by broadcast, weights as texels (rb8_tex) or
+     * 64-bit words (rb8) */
+    TWINS("dense_gemv_rb8_tex", subgroups_of_8_texel,
+          "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its storage "
+          "buffers",
+          GEMV, 8, 0, 0),
     TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8, 0,
           0),
     TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4, 0, 0),

@@ -339,7 +339,7 @@ static kvk_status upload_weights(vk_state *s, kvk_graph *release) {
 }
 
 static kvk_vk_binding tensor_binding(const vk_state *s, const kvk_plan *p, int t) {
-    return (kvk_vk_binding){s->arena.buffer, p->tensors[t].offset, p->tensors[t].bytes};
+    return kvk_vk_range(s->arena.buffer, p->tensors[t].offset, p->tensors[t].bytes);
 }
 
 /* Step i's recording context on `rec`. */
@@ -352,13 +352,13 @@ static kvk_vk_step_ctx record_ctx(vk_state *s, int i, kvk_vk_recorder *rec,
     c.output = tensor_binding(s, plan, step->output);
     c.weights = weights;
     c.weight_count = s->steps[i].count;
-    c.scratch = (kvk_vk_binding){s->scratch.buffer, 0, s->scratch.size};
+    c.scratch = kvk_vk_range(s->scratch.buffer, 0, s->scratch.size);
     c.chosen = &s->variants[i];
     for (int k = 0; k < step->input_count; k++)
         c.inputs[k] = tensor_binding(s, plan, step->inputs[k]);
     for (int k = 0; k < s->steps[i].count; k++) {
         const piece *pc = &s->pieces[s->steps[i].first + k];
-        weights[k] = (kvk_vk_binding){s->blocks[pc->block].buffer, pc->offset, pc->bytes};
+        weights[k] = kvk_vk_range(s->blocks[pc->block].buffer, pc->offset, pc->bytes);
     }
     return c;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "vk/kernels.h"
 #include "vk/ops/params.h"
 #include "vk/peak.h"
 
@@ -86,6 +87,9 @@ static const char *gemm_variant(const kvk_vk_device *dev) {
     const kvk_vk_caps *c = &dev->caps;
     VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_BALLOT_BIT;
     int broadcast = c->subgroup_size <= 64 && (c->subgroup_ops & need) == need;
+    /* B read as conv2d_rb8_tex reads its weights, where the kernels may choose that */
+    const kvk_vk_kernel *tex = kvk_vk_kernel_find("conv2d_rb8_tex");
+    if (tex && (!tex->usable || tex->usable(c))) return "probe_gemm_rb8_tex";
     return broadcast && c->subgroup_size >= 8   ? "probe_gemm_rb8"
            : broadcast && c->subgroup_size >= 4 ? "probe_gemm_rb4"
                                                 : "probe_gemm_rb1";
@@ -96,9 +100,11 @@ static const char *gemm_variant(const kvk_vk_device *dev) {
 static kvk_status record_gemm(kvk_vk_recorder *rec, const kvk_vk_buffer *bufs) {
     kvk_probe_gemm_params p = {GEMM_N, GEMM_N, GEMM_N};
     kvk_vk_binding b[3];
-    for (int i = 0; i < 3; i++) b[i] = (kvk_vk_binding){bufs[i].buffer, 0, bufs[i].size};
+    for (int i = 0; i < 3; i++) b[i] = kvk_vk_range(bufs[i].buffer, 0, bufs[i].size);
     const char *variant = gemm_variant(rec->dev);
-    int wide = !strcmp(variant, "probe_gemm_rb8") || !strcmp(variant, "probe_gemm_rb4");
+    b[1].format = VK_FORMAT_R32G32B32A32_SFLOAT; /* probe_gemm_rb8_tex's texels */
+    int wide = !strcmp(variant, "probe_gemm_rb8") || !strcmp(variant, "probe_gemm_rb4") ||
+               !strcmp(variant, "probe_gemm_rb8_tex");
     int rows = wide ? 16 : 32, cols = wide ? 512 : 256;
     return kvk_vk_dispatch(rec, variant, NULL, 0, b, 3, &p, sizeof p, GEMM_N / cols, GEMM_N / rows,
                            1);
@@ -115,7 +121,8 @@ static uint32_t copy_groups_x(VkDeviceSize vec4s, uint32_t *groups_y) {
 static kvk_status record_copy(kvk_vk_recorder *rec, const kvk_vk_buffer *bufs) {
     VkDeviceSize vec4s = bufs[0].size / 16;
     kvk_probe_copy_params p = {(int)vec4s};
-    kvk_vk_binding b[2] = {{bufs[0].buffer, 0, bufs[0].size}, {bufs[1].buffer, 0, bufs[1].size}};
+    kvk_vk_binding b[2] = {kvk_vk_range(bufs[0].buffer, 0, bufs[0].size),
+                           kvk_vk_range(bufs[1].buffer, 0, bufs[1].size)};
     uint32_t gy,
         gx = copy_groups_x(
             (vec4s + KVK_PROBE_COPY_PER_INVOCATION - 1) / KVK_PROBE_COPY_PER_INVOCATION, &gy);

@@ -24,6 +24,11 @@ static kvk_vk_pipeline *find(const kvk_vk_device *dev, const char *shader, const
     return NULL;
 }
 
+/* The bindings of `bindings` that `code` reads as uniform texel buffers: its layout's */
+static uint32_t texel_mask(const unsigned char *code, size_t size, int bindings) {
+    return kvk_spirv_texel_bindings((const uint32_t *)code, size / 4) & ((1u << bindings) - 1);
+}
+
 /* Compiles one pipeline; touches no table, so several threads may run it at once. */
 static kvk_status compile(kvk_vk_device *dev, const char *shader, const int *key, int spec_count,
                           int bindings, VkPipeline *out) {
@@ -60,7 +65,7 @@ static kvk_status compile(kvk_vk_device *dev, const char *shader, const int *key
                   .module = module,
                   .pName = "main",
                   .pSpecializationInfo = spec_count && !freeze ? &si : NULL},
-        .layout = dev->pipeline_layouts[bindings]};
+        .layout = dev->pipeline_layouts[bindings][texel_mask(code, size, bindings)]};
     st = kvk_vk_check(
         dev->vkd.vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &ci, NULL, out),
         "vkCreateComputePipelines");
@@ -86,6 +91,7 @@ static kvk_status insert(kvk_vk_device *dev, const char *shader, const int *key,
     size_t size;
     const unsigned char *code = kvk_shader_lookup(shader, &size);
     p->written = code ? kvk_spirv_written_bindings((const uint32_t *)code, size / 4) : UINT32_MAX;
+    p->texel = code ? texel_mask(code, size, bindings) : 0;
     p->pipeline = pipeline;
     dev->pipelines[dev->pipeline_count++] = p;
     if (out) *out = p;

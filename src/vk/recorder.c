@@ -56,12 +56,13 @@ static kvk_status new_pool(kvk_vk_recorder *rec) {
     VkDescriptorPool *grown = realloc(rec->pools, (size_t)(rec->pool_count + 1) * sizeof *grown);
     if (!grown) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
     rec->pools = grown;
-    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                 SETS_PER_POOL * KVK_VK_MAX_BINDINGS};
+    VkDescriptorPoolSize sizes[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * KVK_VK_MAX_BINDINGS},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * KVK_VK_MAX_BINDINGS}};
     VkDescriptorPoolCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                        .maxSets = SETS_PER_POOL,
-                                       .poolSizeCount = 1,
-                                       .pPoolSizes = &size};
+                                       .poolSizeCount = 2,
+                                       .pPoolSizes = sizes};
     kvk_status st = kvk_vk_check(rec->dev->vkd.vkCreateDescriptorPool(rec->dev->device, &info, NULL,
                                                                       &rec->pools[rec->pool_count]),
                                  "vkCreateDescriptorPool");
@@ -69,6 +70,51 @@ static kvk_status new_pool(kvk_vk_recorder *rec) {
     rec->pool_count++;
     rec->sets_left = SETS_PER_POOL;
     return KVK_OK;
+}
+
+/* Bytes per texel of the formats ops give texel-buffer bindings; 0 for any other. */
+static VkDeviceSize texel_bytes(VkFormat format) {
+    return format == VK_FORMAT_R32G32B32A32_SFLOAT   ? 16
+           : format == VK_FORMAT_R16G16B16A16_SFLOAT ? 8
+                                                     : 0;
+}
+
+/* The view through which `shader` reads binding `index` (`b`) as a uniform texel buffer,
+ * kept until the recorder is freed (its descriptor set refers to it). */
+static kvk_status texel_view(kvk_vk_recorder *rec, const char *shader, int index,
+                             const kvk_vk_binding *b, VkBufferView *out) {
+    const kvk_vk_caps *caps = &rec->dev->caps;
+    VkDeviceSize bytes = texel_bytes(b->format);
+    if (!bytes)
+        return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                        "shader %s reads binding %d as a texel buffer, but it was given no vec4 "
+                        "texel format (%d)",
+                        shader, index, (int)b->format);
+    if (b->offset % caps->texel_alignment || b->range % bytes ||
+        b->range / bytes > caps->texel_elements)
+        return kvk_fail(KVK_ERROR_UNSUPPORTED,
+                        "shader %s: binding %d (%llu bytes at offset %llu) cannot be a texel "
+                        "buffer on this device (%u texels of %llu bytes at most, offsets aligned "
+                        "to %llu bytes)",
+                        shader, index, (unsigned long long)b->range, (unsigned long long)b->offset,
+                        caps->texel_elements, (unsigned long long)bytes,
+                        (unsigned long long)caps->texel_alignment);
+    if (rec->view_count == rec->view_capacity) {
+        int cap = rec->view_capacity ? 2 * rec->view_capacity : 64;
+        VkBufferView *grown = realloc(rec->views, (size_t)cap * sizeof *grown);
+        if (!grown) return kvk_fail(KVK_ERROR_OUT_OF_MEMORY, "out of memory");
+        rec->views = grown;
+        rec->view_capacity = cap;
+    }
+    VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                                 .buffer = b->buffer,
+                                 .format = b->format,
+                                 .offset = b->offset,
+                                 .range = b->range};
+    kvk_status st = kvk_vk_check(rec->dev->vkd.vkCreateBufferView(rec->dev->device, &vi, NULL, out),
+                                 "vkCreateBufferView");
+    if (st == KVK_OK) rec->views[rec->view_count++] = *out;
+    return st;
 }
 
 void kvk_vk_barrier(kvk_vk_recorder *rec) {
@@ -105,7 +151,7 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = rec->pools[rec->pool_count - 1],
                                       .descriptorSetCount = 1,
-                                      .pSetLayouts = &dev->set_layouts[binding_count]};
+                                      .pSetLayouts = &dev->set_layouts[binding_count][pipe->texel]};
     VkDescriptorSet set;
     st = kvk_vk_check(dev->vkd.vkAllocateDescriptorSets(dev->device, &ai, &set),
                       "vkAllocateDescriptorSets");
@@ -113,15 +159,22 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
     rec->sets_left--;
     VkDescriptorBufferInfo infos[KVK_VK_MAX_BINDINGS];
     VkWriteDescriptorSet writes[KVK_VK_MAX_BINDINGS];
+    VkBufferView views[KVK_VK_MAX_BINDINGS];
     for (int i = 0; i < binding_count; i++) {
-        infos[i] =
-            (VkDescriptorBufferInfo){bindings[i].buffer, bindings[i].offset, bindings[i].range};
         writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                            .dstSet = set,
                                            .dstBinding = (uint32_t)i,
-                                           .descriptorCount = 1,
-                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                           .pBufferInfo = &infos[i]};
+                                           .descriptorCount = 1};
+        if (pipe->texel & (1u << i)) {
+            if ((st = texel_view(rec, shader, i, &bindings[i], &views[i])) != KVK_OK) return st;
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            writes[i].pTexelBufferView = &views[i];
+        } else {
+            infos[i] =
+                (VkDescriptorBufferInfo){bindings[i].buffer, bindings[i].offset, bindings[i].range};
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            writes[i].pBufferInfo = &infos[i];
+        }
     }
     dev->vkd.vkUpdateDescriptorSets(dev->device, (uint32_t)binding_count, writes, 0, NULL);
     if (kvk_vk_hazard(rec->pending, rec->pending_count, bindings, binding_count, pipe->written))
@@ -130,9 +183,10 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
                                              binding_count, pipe->written);
     dev->vkd.vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipe->pipeline);
     dev->vkd.vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
-                                     dev->pipeline_layouts[binding_count], 0, 1, &set, 0, NULL);
+                                     dev->pipeline_layouts[binding_count][pipe->texel], 0, 1, &set,
+                                     0, NULL);
     if (push_size)
-        dev->vkd.vkCmdPushConstants(rec->cmd, dev->pipeline_layouts[binding_count],
+        dev->vkd.vkCmdPushConstants(rec->cmd, dev->pipeline_layouts[binding_count][pipe->texel],
                                     VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)push_size, push);
     dev->vkd.vkCmdDispatch(rec->cmd, groups_x, groups_y, groups_z);
     if (rec->serial) kvk_vk_barrier(rec);
@@ -147,6 +201,9 @@ kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec) {
 void kvk_vk_recorder_free(kvk_vk_recorder *rec) {
     if (!rec->dev) return;
     free(rec->wanted);
+    for (int i = 0; i < rec->view_count; i++)
+        rec->dev->vkd.vkDestroyBufferView(rec->dev->device, rec->views[i], NULL);
+    free(rec->views);
     for (int i = 0; i < rec->pool_count; i++)
         rec->dev->vkd.vkDestroyDescriptorPool(rec->dev->device, rec->pools[i], NULL);
     free(rec->pools);

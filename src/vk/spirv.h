@@ -7,7 +7,8 @@
  * with the activation as a specialization constant than as a constant. A frozen module lets
  * any driver fold them.
  *
- * The bindings a module writes tell the recorder which dispatches depend on which. */
+ * The bindings a module writes tell the recorder which dispatches depend on which; those it
+ * reads as texel buffers, which descriptors its pipeline layout has. */
 #ifndef KVK_VK_SPIRV_H
 #define KVK_VK_SPIRV_H
 
@@ -23,6 +24,9 @@ enum {
     KVK_SPV_DECORATION_SPEC_ID = 1,
     KVK_SPV_DECORATION_NON_WRITABLE = 24,
     KVK_SPV_DECORATION_BINDING = 33,
+    KVK_SPV_OP_TYPE_IMAGE = 25,
+    KVK_SPV_OP_TYPE_SAMPLED_IMAGE = 27,
+    KVK_SPV_DIM_BUFFER = 5,
     KVK_SPV_OP_TYPE_STRUCT = 30,
     KVK_SPV_OP_TYPE_POINTER = 32,
     KVK_SPV_OP_VARIABLE = 59,
@@ -87,5 +91,10 @@ int kvk_spirv_freeze(const uint32_t *code, size_t words, const int *values, int 
  * module it cannot read: every bit (a dispatch is then ordered after everything before it,
  * which is always correct). spirv_bindings.c. */
 uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words);
+
+/* The bindings `code` reads as uniform texel buffers (`uniform samplerBuffer`): bit b for
+ * binding b. They take a buffer view, not a buffer range. 0 for a module it cannot read (its
+ * pipeline layout then fails to match, and the driver or the validation layers say so). */
+uint32_t kvk_spirv_texel_bindings(const uint32_t *code, size_t words);
 
 #endif

@@ -1,6 +1,8 @@
-/* Which descriptor bindings a module writes (see spirv.h). GLSL's `readonly buffer` becomes a
- * NonWritable decoration on every member of the block (glslang) or on the variable; a binding
- * several variables share (conv2d's float and vec4 views) is written if any of them is. */
+/* Which descriptor bindings a module writes, and which it reads as uniform texel buffers (see
+ * spirv.h). GLSL's `readonly buffer` becomes a NonWritable decoration on every member of the
+ * block (glslang) or on the variable; a binding several variables share (conv2d's float and
+ * vec4 views) is written if any of them is. A `uniform samplerBuffer` is a variable of a
+ * sampled image whose image has Dim Buffer: read only. */
 #include <stdlib.h>
 
 #include "vk/spirv.h"
@@ -13,15 +15,18 @@ typedef struct binding_id {
     uint32_t read_only; /* OpTypeStruct: members decorated NonWritable */
     uint32_t pointee;   /* OpTypePointer: the type pointed to */
     uint32_t type;      /* OpVariable: its pointer type */
+    uint32_t image;     /* OpTypeSampledImage: its image type */
     uint8_t is_variable;
+    uint8_t is_sampled_image;
+    uint8_t buffer_dim; /* OpTypeImage with Dim Buffer */
 } binding_id;
 
-uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words) {
-    const uint32_t every = UINT32_MAX;
-    if (words < 5 || code[0] != KVK_SPV_MAGIC || code[3] == 0 || code[3] > (1u << 22)) return every;
+/* Both masks of `code`; -1 for a module it cannot read. */
+static int scan(const uint32_t *code, size_t words, uint32_t *written, uint32_t *texel) {
+    if (words < 5 || code[0] != KVK_SPV_MAGIC || code[3] == 0 || code[3] > (1u << 22)) return -1;
     uint32_t bound = code[3];
     binding_id *ids = calloc(bound, sizeof *ids);
-    if (!ids) return every;
+    if (!ids) return -1;
     for (uint32_t i = 0; i < bound; i++) ids[i].binding = -1;
     for (size_t at = 5; at < words;) {
         const uint32_t *ins = code + at;
@@ -37,6 +42,11 @@ uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words) {
             ids[ins[1]].read_only++;
         } else if (op == KVK_SPV_OP_TYPE_STRUCT && n >= 2 && ins[1] < bound) {
             ids[ins[1]].members = n - 2;
+        } else if (op == KVK_SPV_OP_TYPE_IMAGE && n >= 9 && ins[1] < bound) {
+            ids[ins[1]].buffer_dim = ins[3] == KVK_SPV_DIM_BUFFER;
+        } else if (op == KVK_SPV_OP_TYPE_SAMPLED_IMAGE && n == 3 && ins[1] < bound) {
+            ids[ins[1]].is_sampled_image = 1;
+            ids[ins[1]].image = ins[2];
         } else if (op == KVK_SPV_OP_TYPE_POINTER && n == 4 && ins[1] < bound) {
             ids[ins[1]].pointee = ins[3];
         } else if (op == KVK_SPV_OP_VARIABLE && n >= 4 && ins[2] < bound) {
@@ -44,19 +54,34 @@ uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words) {
             ids[ins[2]].is_variable = 1;
         }
     }
-    uint32_t written = 0;
+    *written = *texel = 0;
     for (uint32_t v = 0; v < bound; v++) {
         const binding_id *var = &ids[v];
         if (!var->is_variable || var->binding < 0) continue;
         if (var->binding >= 32 || var->type >= bound || ids[var->type].pointee >= bound)
             goto unreadable;
-        const binding_id *block = &ids[ids[var->type].pointee];
-        int read_only = var->non_writable || (block->members && block->read_only >= block->members);
-        if (!read_only) written |= 1u << var->binding;
+        const binding_id *type = &ids[ids[var->type].pointee];
+        if (type->is_sampled_image) {
+            if (type->image >= bound || !ids[type->image].buffer_dim) goto unreadable;
+            *texel |= 1u << var->binding;
+            continue;
+        }
+        int read_only = var->non_writable || (type->members && type->read_only >= type->members);
+        if (!read_only) *written |= 1u << var->binding;
     }
     free(ids);
-    return written;
+    return 0;
 unreadable:
     free(ids);
-    return every;
+    return -1;
+}
+
+uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words) {
+    uint32_t written, texel;
+    return scan(code, words, &written, &texel) == 0 ? written : UINT32_MAX;
+}
+
+uint32_t kvk_spirv_texel_bindings(const uint32_t *code, size_t words) {
+    uint32_t written, texel;
+    return scan(code, words, &written, &texel) == 0 ? texel : 0;
 }

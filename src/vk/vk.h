@@ -22,6 +22,7 @@ typedef struct kvk_vk_pipeline {
     int spec[KVK_VK_MAX_SPEC];
     int bindings;
     uint32_t written; /* the bindings the shader writes (kvk_spirv_written_bindings) */
+    uint32_t texel;   /* those it reads as uniform texel buffers (kvk_spirv_texel_bindings) */
     VkPipeline pipeline;
 } kvk_vk_pipeline;
 
@@ -47,8 +48,9 @@ typedef struct kvk_vk_device {
     pthread_mutex_t queue_lock;     /* vkQueueSubmit and vkDeviceWaitIdle */
     VkPipelineCache pipeline_cache; /* internally synchronised (Vulkan) */
     char cache_path[1024];
-    VkDescriptorSetLayout set_layouts[KVK_VK_MAX_BINDINGS + 1]; /* by binding count */
-    VkPipelineLayout pipeline_layouts[KVK_VK_MAX_BINDINGS + 1];
+    /* by binding count and which of them are uniform texel buffers (a bit per binding) */
+    VkDescriptorSetLayout set_layouts[KVK_VK_MAX_BINDINGS + 1][1u << KVK_VK_MAX_BINDINGS];
+    VkPipelineLayout pipeline_layouts[KVK_VK_MAX_BINDINGS + 1][1u << KVK_VK_MAX_BINDINGS];
     pthread_mutex_t pipeline_lock; /* the table below, and making a pipeline */
     kvk_vk_pipeline **pipelines;   /* each allocated once: pointers handed out stay valid */
     int pipeline_count, pipeline_capacity;
@@ -74,11 +76,20 @@ typedef struct kvk_vk_buffer {
     void *mapped;            /* host-visible buffers are mapped for their whole life */
 } kvk_vk_buffer;
 
-/* A range of a buffer bound to one shader binding. */
+/* A range of a buffer bound to one shader binding. `format`: the texel format a shader that
+ * reads the binding as a uniform texel buffer sees (a vec4 of the weights' type); unused for
+ * a storage buffer, and 0 where no op means the range to be read that way. */
 typedef struct kvk_vk_binding {
     VkBuffer buffer;
     VkDeviceSize offset, range;
+    VkFormat format;
 } kvk_vk_binding;
+
+/* A binding of `range` bytes of `buffer` at `offset`, read as a storage buffer */
+static inline kvk_vk_binding kvk_vk_range(VkBuffer buffer, VkDeviceSize offset,
+                                          VkDeviceSize range) {
+    return (kvk_vk_binding){buffer, offset, range, VK_FORMAT_UNDEFINED};
+}
 
 /* Device selection and lifetime (device.c). `selector` as kvk_context_options.device. */
 kvk_status kvk_vk_device_create(const char *selector, int validation, int verbose,
@@ -203,7 +214,9 @@ typedef struct kvk_vk_recorder {
     VkCommandBuffer cmd; /* commands.cmd */
     VkDescriptorPool *pools;
     int pool_count;
-    int sets_left; /* in the newest pool */
+    int sets_left;       /* in the newest pool */
+    VkBufferView *views; /* of the texel-buffer bindings, which the descriptor sets refer to */
+    int view_count, view_capacity;
     int dispatches, barriers;
     kvk_vk_access pending[KVK_VK_MAX_PENDING]; /* since the last barrier */
     int pending_count;
@@ -226,7 +239,7 @@ kvk_status kvk_vk_dispatch(kvk_vk_recorder *rec, const char *shader, const int *
  * touched (dispatches order themselves). */
 void kvk_vk_barrier(kvk_vk_recorder *rec);
 kvk_status kvk_vk_recorder_end(kvk_vk_recorder *rec);
-/* Frees the descriptor pools and the command buffer with its pool. */
+/* Frees the descriptor pools, the texel-buffer views and the command buffer with its pool. */
 void kvk_vk_recorder_free(kvk_vk_recorder *rec);
 
 /* The embedded SPIR-V (generated at build time). */

@@ -8,7 +8,7 @@
 #define BUFFER(n) ((VkBuffer)(uintptr_t)(n))
 
 static kvk_vk_binding bind(int buffer, VkDeviceSize offset, VkDeviceSize range) {
-    return (kvk_vk_binding){BUFFER(buffer), offset, range};
+    return kvk_vk_range(BUFFER(buffer), offset, range);
 }
 
 /* A dispatch reading binding 0 and writing binding 1 after one pending access. */

@@ -1,6 +1,7 @@
 /* Conv2D and Dense on the device. Two ways:
  * - direct (conv2d_rb8/rb4/rb1): conv2d.comp, an implicit GEMM (Dense is a 1x1 convolution of
- *   a 1x1 image; the variants differ only in how many subgroup lanes share input loads); on
+ *   a 1x1 image; the variants differ in how many subgroup lanes share input loads and how the
+ *   weights are read: conv2d_rb8_tex as a uniform texel buffer, lavapipe's fastest); on
  *   GPUs conv2d_tiled (conv2d_tiled.comp: the same GEMM through shared-memory tiles, same
  *   weight layout and parameters).
  *   Weights are split by output channels into pieces that each fit one binding; each piece is
@@ -21,8 +22,8 @@
  *   each output pixel's receptive field is copied into a row of whole vec4s (im2col.comp),
  *   then conv2d.comp multiplies the rows by the kernel as a 1x1 convolution; the weights are
  *   the direct layout with zero rows up to the row's length.
- * - Dense of up to 8 images on the CPU drivers: dense_gemv.comp (dense_gemv_rb8/rb4), each
- *   weight read once as part of a contiguous stream: in blocks of 4 * RB channels,
+ * - Dense of up to 8 images on the CPU drivers: dense_gemv.comp (dense_gemv_rb8_tex/rb8/rb4),
+ *   each weight read once as part of a contiguous stream: in blocks of 4 * RB channels,
  *   [block][rows, then the bias][4 * RB channels]. Its pieces split the rows (the inputs), not
  *   the output channels: each is a run of the host kernel's rows (gemv_rows_per_piece). */
 #include <limits.h>
@@ -303,10 +304,11 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
 static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     int rp, ng;
     conv_tiling(c->caps->subgroup_size, npix, &rp, &ng);
-    const char *candidates[10]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
+    const char *candidates[12]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
     int count = 0, cpu = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 #define KVK_BOTH(name) (candidates[count++] = name, candidates[count++] = name "_f16")
     if (!cpu) KVK_BOTH("conv2d_tiled");
+    if (rp >= 8) KVK_BOTH("conv2d_rb8_tex");
     if (rp >= 8) KVK_BOTH("conv2d_rb8_i64");
     if (rp >= 8) KVK_BOTH("conv2d_rb8");
     if (rp >= 4) KVK_BOTH("conv2d_rb4");
@@ -400,12 +402,14 @@ static const kvk_vk_kernel *conv_choose(const kvk_vk_step_ctx *c) {
          * on dense_gemv_rb8 (lavapipe), 1588 and 140 ms on dense_gemv_rb4 (SwiftShader). GPUs
          * keep the GEMM (unmeasured: no GPU was at hand); the GEMV variants run there when
          * forced. */
-        const char *cpu[5] = {"dense_gemv_rb8", "dense_gemv_rb8_f16", "dense_gemv_rb4",
-                              "dense_gemv_rb4_f16", direct->name};
-        const char *gpu[5] = {direct->name, "dense_gemv_rb8", "dense_gemv_rb8_f16",
-                              "dense_gemv_rb4", "dense_gemv_rb4_f16"};
+        const char *cpu[7] = {"dense_gemv_rb8_tex", "dense_gemv_rb8_tex_f16", "dense_gemv_rb8",
+                              "dense_gemv_rb8_f16", "dense_gemv_rb4",         "dense_gemv_rb4_f16",
+                              direct->name};
+        const char *gpu[7] = {direct->name,        "dense_gemv_rb8_tex", "dense_gemv_rb8_tex_f16",
+                              "dense_gemv_rb8",    "dense_gemv_rb8_f16", "dense_gemv_rb4",
+                              "dense_gemv_rb4_f16"};
         const char *const *candidates = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? cpu : gpu;
-        int count = 5;
+        int count = 7;
         return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
     }
     /* Winograd first (F(2,3) made VGG16 1.5-2.3x faster on lavapipe, 1.2x on SwiftShader than
@@ -477,6 +481,13 @@ static uint64_t conv_scratch(const kvk_vk_step_ctx *c) {
            transformed_floats(c, m, piece_channels(c, per, last)) * sizeof(float);
 }
 
+/* How a kernel that reads its weights as texels (TEXW: conv2d_rb8_tex, dense_gemv_rb8_tex)
+ * sees them: vec4s of its weights' type. */
+static VkFormat weight_texels(const kvk_vk_kernel *kernel) {
+    return kernel->weights & KVK_DTYPE_BIT(KVK_DTYPE_F16) ? VK_FORMAT_R16G16B16A16_SFLOAT
+                                                          : VK_FORMAT_R32G32B32A32_SFLOAT;
+}
+
 /* The widest workgroup of at most `widest` lanes (a multiple of `step`, whole subgroups) that
  * leaves the fewest lanes idle over `per_lane` channel groups: Xception's 728 channels (182
  * vec4s, 91 per lane of two) take 2 x 48 lanes rather than 2 x 64, which left 29 % idle. */
@@ -542,6 +553,7 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
         if (tiled) spec[0] = flags & 2, spec[1] = act; /* FLAGS (aligned output), ACT */
         /* binding 3: a fused Add's other operand, if any */
         kvk_vk_binding b[4] = {in, weights[k], out, residual};
+        b[1].format = weight_texels(kernel);
         uint32_t gx = (uint32_t)((ocb4 + lx * ng - 1) / (lx * ng));
         /* more pixel blocks than one dispatch may have: several dispatches */
         for (uint32_t y0 = 0; y0 < groups_y; y0 += max_gy) {
@@ -562,8 +574,9 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     int th = (os.h + wm - 1) / wm, tw = (os.w + wm - 1) / wm;
     int tiles = (int)winograd_tiles(c, wm);
     uint64_t v_at = align_up(winograd_v_bytes(c, wm), c->alignment);
-    kvk_vk_binding v = {c->scratch.buffer, c->scratch.offset, winograd_v_bytes(c, wm)};
-    kvk_vk_binding m = {c->scratch.buffer, c->scratch.offset + v_at, winograd_m_bytes(c, wm)};
+    kvk_vk_binding v = kvk_vk_range(c->scratch.buffer, c->scratch.offset, winograd_v_bytes(c, wm));
+    kvk_vk_binding m =
+        kvk_vk_range(c->scratch.buffer, c->scratch.offset + v_at, winograd_m_bytes(c, wm));
     kvk_winograd_input_params ip = {.H = is.h,
                                     .W = is.w,
                                     .C = is.c,
@@ -608,9 +621,8 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
         int per = channels_per_piece(c);
         for (int k = 0; k < pieces; k++) {
             int channels = piece_channels(c, per, k);
-            lean_u[k] =
-                (kvk_vk_binding){c->scratch.buffer, c->scratch.offset + lean_u_at(c, per, k),
-                                 transformed_floats(c, wm, channels) * sizeof(float)};
+            lean_u[k] = kvk_vk_range(c->scratch.buffer, c->scratch.offset + lean_u_at(c, per, k),
+                                     transformed_floats(c, wm, channels) * sizeof(float));
             kvk_winograd_kernel_params kp = {.C = is.c, .OC4 = round4(channels) / 4};
             kp.total = (kp.C + 1) * kp.OC4;
             kvk_vk_binding kb[2] = {c->weights[k], lean_u[k]};
@@ -649,7 +661,7 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     int npix = c->plan->batch * os.h * os.w, row = im2col_row(c);
-    kvk_vk_binding rows = {c->scratch.buffer, c->scratch.offset, im2col_bytes(c)};
+    kvk_vk_binding rows = kvk_vk_range(c->scratch.buffer, c->scratch.offset, im2col_bytes(c));
     kvk_im2col_params ip = {.K4 = row, .total = npix * n->kh}; /* a kernel row each */
     KVK_VK_WINDOW_PARAMS(ip, is, os, n);
     kvk_vk_binding ib[2] = {c->inputs[0], rows};
@@ -696,6 +708,7 @@ static kvk_status dispatch_gemv(const kvk_vk_step_ctx *c, kvk_conv2d_params p) {
         KVK_VK_ACT_PARAMS(p, act);
         int spec[4] = {lx, p.npix, kvk_vk_fused_act(act), p.C % 4 == 0};
         kvk_vk_binding b[3] = {c->inputs[0], c->weights[k], c->output};
+        b[1].format = weight_texels(c->kernel);
         kvk_status st = kvk_vk_dispatch(c->rec, c->kernel->name, spec, 4, b, 3, &p, sizeof p,
                                         (uint32_t)((ocb4 + lx - 1) / lx), 1, 1);
         if (st != KVK_OK) return kvk_fail_context(st, "layer '%s': ", c->node->name);
