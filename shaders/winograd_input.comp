@@ -21,7 +21,13 @@ const int LANES = 4;
 #define T float
 const int LANES = 1;
 #endif
+#if defined(TEX) && TEX // the _x4_tex variants: the input read as a uniform texel buffer of vec4s
+layout(set = 0, binding = 0) uniform samplerBuffer x_texels;
+#define X(i) texelFetch(x_texels, i)
+#else
 layout(std430, set = 0, binding = 0) readonly buffer Input { T x[]; };
+#define X(i) x[i]
+#endif
 layout(std430, set = 0, binding = 1) writeonly buffer V { T v[]; };
 
 KVK_PUSH_CONSTANTS(KVK_WINOGRAD_INPUT_PARAMS)
@@ -41,7 +47,7 @@ void main() {
         [[unroll]] for (int s = 0; s < N; s++) {
             int iy = y0 + r, ix = x0 + s;
             bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
-            d[r][s] = inside ? x[((n * p.H + iy) * p.W + ix) * C + c] : T(0.0);
+            d[r][s] = inside ? X(((n * p.H + iy) * p.W + ix) * C + c) : T(0.0);
         }
     }
     int stride = p.total; // one xi slice: tiles * C elements

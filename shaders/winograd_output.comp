@@ -24,7 +24,13 @@ const int LANES = 4;
 const int LANES = 1;
 #define ACTIVATE kvk_activate
 #endif
-layout(std430, set = 0, binding = 0) readonly buffer M { T m[]; };
+#if defined(TEX) && TEX // the _x4_tex variants: the products read as a uniform texel buffer
+layout(set = 0, binding = 0) uniform samplerBuffer m_texels;
+#define M(i) texelFetch(m_texels, i)
+#else
+layout(std430, set = 0, binding = 0) readonly buffer Products { T m[]; };
+#define M(i) m[i]
+#endif
 #if WF16 // the _f16 twins: the bias piece in float16, like the weights it comes with
 layout(std430, set = 0, binding = 1) readonly buffer Bias { uint bias2[]; };
 T bias_of(int c) {
@@ -58,7 +64,7 @@ void main() {
 #if TILE == 4
     T q[6][6];
     [[unroll]] for (int r = 0; r < 6; r++)
-        [[unroll]] for (int s = 0; s < 6; s++) q[r][s] = m[(r * 6 + s) * p.total + i];
+        [[unroll]] for (int s = 0; s < 6; s++) q[r][s] = M((r * 6 + s) * p.total + i);
     T a[4][6];
     [[unroll]] for (int s = 0; s < 6; s++) {
         T p12 = q[1][s] + q[2][s], m12 = q[1][s] - q[2][s];
@@ -86,7 +92,7 @@ void main() {
 #else
     T q[4][4];
     [[unroll]] for (int r = 0; r < 4; r++)
-        [[unroll]] for (int s = 0; s < 4; s++) q[r][s] = m[(r * 4 + s) * p.total + i];
+        [[unroll]] for (int s = 0; s < 4; s++) q[r][s] = M((r * 4 + s) * p.total + i);
     // A^T q: rows q0 + q1 + q2, q1 - q2 - q3; then the same on columns
     T a[2][4];
     [[unroll]] for (int s = 0; s < 4; s++) {

@@ -37,23 +37,28 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 
 #define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)
 #define F16 KVK_DTYPE_BIT(KVK_DTYPE_F16)
-/* One variant (the form's letters: KVK_VK_FORM_...) */
+/* One variant (the form's letters: KVK_VK_FORM_...); TEXELS: its weights read as texels */
+#define KERNEL_TEXELS(name, family, usable, needs, weights, form, lanes, tile, groups, texels)     \
+    { name, family, usable, needs, weights, KVK_VK_FORM_##form, lanes, tile, groups, texels }
 #define KERNEL(name, family, usable, needs, weights, form, lanes, tile, groups)                    \
-    { name, family, usable, needs, weights, KVK_VK_FORM_##form, lanes, tile, groups }
+    KERNEL_TEXELS(name, family, usable, needs, weights, form, lanes, tile, groups, 0)
 /* A variant and its fp16 twin (name_f16: the same source with WF16=1, weights stored as
  * float16, arithmetic in float32); CMakeLists.txt lists both shaders. */
+#define TWINS_TEXELS(name, usable, needs, form, lanes, tile, groups, texels)                       \
+    KERNEL_TEXELS(name, "conv2d", usable, needs, F32, form, lanes, tile, groups, texels),          \
+        KERNEL_TEXELS(name "_f16", "conv2d", usable, needs, F16, form, lanes, tile, groups,        \
+                      texels)
 #define TWINS(name, usable, needs, form, lanes, tile, groups)                                      \
-    KERNEL(name, "conv2d", usable, needs, F32, form, lanes, tile, groups),                         \
-        KERNEL(name "_f16", "conv2d", usable, needs, F16, form, lanes, tile, groups)
+    TWINS_TEXELS(name, usable, needs, form, lanes, tile, groups, 0)
 
 static const kvk_vk_kernel KERNELS[] = {
     TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory", TILED,
           1, 0, 0),
     /* lavapipe's: rb8_i64 with the weights fetched as texels (weights.glsl: TEXW) */
-    TWINS("conv2d_rb8_tex", subgroups_of_8_texel,
-          "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its storage "
-          "buffers",
-          BLOCKED, 8, 0, 0),
+    TWINS_TEXELS("conv2d_rb8_tex", subgroups_of_8_texel,
+                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
+                 "storage buffers",
+                 BLOCKED, 8, 0, 0, 1),
     TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", BLOCKED, 8,
           0, 0),
     TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast", BLOCKED, 8, 0, 0),
@@ -77,10 +82,10 @@ static const kvk_vk_kernel KERNELS[] = {
     KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0, 0),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as texels (rb8_tex) or
      * 64-bit words (rb8) */
-    TWINS("dense_gemv_rb8_tex", subgroups_of_8_texel,
-          "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its storage "
-          "buffers",
-          GEMV, 8, 0, 0),
+    TWINS_TEXELS("dense_gemv_rb8_tex", subgroups_of_8_texel,
+                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
+                 "storage buffers",
+                 GEMV, 8, 0, 0, 1),
     TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8, 0,
           0),
     TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4, 0, 0),

@@ -41,6 +41,9 @@ typedef struct kvk_vk_kernel {
     /* BLOCKED with a tile: channel vec4s per invocation, fixed likewise; WINOGRAD(_LEAN): channels
      * per invocation of its transforms (1, or 4 where they are whole vec4s) */
     int groups;
+    /* BLOCKED, GEMV: reads its weights as a uniform texel buffer (TEXW), which the binding's
+     * format then says how to see */
+    int texels;
 } kvk_vk_kernel;
 
 /* Forced variants, parsed from a comma-separated list. */

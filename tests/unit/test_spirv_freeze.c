@@ -212,8 +212,9 @@ static void written_bindings(void) {
     tu_check(kvk_spirv_written_bindings(garbage, 3) == UINT32_MAX, "a truncated one too");
 }
 
-/* The bindings each shader reads as uniform texel buffers (its pipeline layout's): only
- * the _tex variants' weights and probe_gemm_rb8_tex's B, binding 1, which they do not write. */
+/* The bindings each shader reads as uniform texel buffers (its pipeline layout's): only the
+ * _rb8_tex variants' weights and probe_gemm_rb8_tex's B (binding 1) and the Winograd _x4_tex
+ * transforms' inputs (binding 0), none of which they write. */
 static void texel_bindings(void) {
     int found = 0;
     for (size_t i = 0; kvk_shader_name(i); i++) {
@@ -221,13 +222,16 @@ static void texel_bindings(void) {
         size_t size;
         const uint32_t *code = (const uint32_t *)kvk_shader_lookup(name, &size);
         uint32_t t = kvk_spirv_texel_bindings(code, size / 4);
-        uint32_t want = strstr(name, "_rb8_tex") ? 2 : 0;
+        uint32_t want = strstr(name, "_rb8_tex") ? 2 : strstr(name, "_x4_tex") ? 1 : 0;
         found += want != 0;
         tu_check(t == want, "%s reads 0x%x as texel buffers, not 0x%x", name, t, want);
         tu_check(!(t & kvk_spirv_written_bindings(code, size / 4)),
                  "%s writes none of its texel buffers", name);
     }
-    tu_check(found == 5, "the four _tex kernels and probe_gemm_rb8_tex found (%d)", found);
+    tu_check(found == 11,
+             "the four _rb8_tex kernels, probe_gemm_rb8_tex and the six _x4_tex transforms "
+             "found (%d)",
+             found);
     uint32_t garbage[8] = {0x07230203, 0x00010300, 0, 4, 0, 0xffff0000u, 1, 2};
     tu_check(kvk_spirv_texel_bindings(garbage, 8) == 0, "an unreadable module has none");
 }
