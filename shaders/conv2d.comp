@@ -2,15 +2,16 @@
 // Conv2D and Dense. Variants (CMakeLists.txt's shader list) set RB, the subgroup broadcast
 // width: conv2d_rb8 (lavapipe, GPUs), conv2d_rb4 (SwiftShader), conv2d_rb1 (no subgroups);
 // WIDE: conv2d_rb8_i64 reads its inputs and weights as 64-bit words; TEXW: conv2d_rb8_tex
-// (lavapipe) reads its weights as a uniform texel buffer; WF16: the _f16 twins read float16
-// weights (common/weights.glsl).
+// and conv2d_rb8_tex4 (lavapipe; 16 pixels x 4 channel vec4s) read their weights as a uniform
+// texel buffer; WF16: the _f16 twins read float16 weights (common/weights.glsl).
 #extension GL_GOOGLE_include_directive : require
 // Direct 2-D convolution, NHWC, as an implicit GEMM (pixels x kh*kw*cin x output channels);
 // also used for Dense (a 1x1 convolution of a 1x1 image).
 //
 // A workgroup computes RP consecutive output pixels (chosen by gl_WorkGroupID.y) for
-// 4 * NG * LX output channels: each invocation owns NG vec4 channel groups, g and g + LX
-// (neighbouring lanes read neighbouring weight vec4s), for all RP pixels. The pixels' inputs
+// 4 * NG * LX output channels: each invocation owns NG vec4 channel groups, g, g + LX and
+// (FIXED_NG up to 4) g + 2 LX, g + 3 LX (neighbouring lanes read neighbouring weight vec4s),
+// for all RP pixels. The pixels' inputs
 // are read once per subgroup and shared with subgroupBroadcast: lane i reads pixels i % RB,
 // RB + i % RB, ..., so per 4 input channels each lane loads RP / RB input vec4s and 4 * NG
 // weight vec4s and does 4 * NG * RP vec4 multiply-adds with them.
@@ -46,7 +47,10 @@ const int VEC_IN = FLAGS & 1;
 const int VEC_OUT = FLAGS & 2;
 #ifdef FIXED_NG
 const int NG = FIXED_NG;
+#define NG_MAX FIXED_NG
 #else
+#define NG_MAX 2 // groups 3 and 4 are compiled only where FIXED_NG asks (SwiftShader runs the
+                 // 2-group code slower when they are there, even dead: ResNet50 +4%)
 const int NG = (FLAGS & 4) != 0 ? 2 : 1;     // vec4 channel groups per invocation: g, g + LX
 #endif
 const int NV = RP / RB;                       // input vec4s each lane loads per step
@@ -65,8 +69,16 @@ KVK_PUSH_CONSTANTS(KVK_CONV2D_PARAMS)
 
 // acc[a] += input of pixel a (held by lane t of load i) times the weights
 #define MADV(a, b) acc[a] += b.x * w0 + b.y * w1 + b.z * w2 + b.w * w3; \
-    if (NG > 1) acc2[a] += b.x * u0 + b.y * u1 + b.z * u2 + b.w * u3;
-#define MADS(a, b) acc[a] += b * w0; if (NG > 1) acc2[a] += b * u0;
+    if (NG > 1) acc2[a] += b.x * u0 + b.y * u1 + b.z * u2 + b.w * u3; MADV34(a, b)
+#define MADS(a, b) acc[a] += b * w0; if (NG > 1) acc2[a] += b * u0; MADS34(a, b)
+#if NG_MAX > 2
+#define MADV34(a, b) acc3[a] += b.x * t0 + b.y * t1 + b.z * t2 + b.w * t3; \
+    if (NG > 3) acc4[a] += b.x * e0 + b.y * e1 + b.z * e2 + b.w * e3;
+#define MADS34(a, b) acc3[a] += b * t0; if (NG > 3) acc4[a] += b * e0;
+#else
+#define MADV34(a, b)
+#define MADS34(a, b)
+#endif
 #if RB > 1
 #define FV(a, i, t) if (RP > (a)) { vec4 b = subgroupBroadcast(v[i], t); MADV(a, b) }
 #define FS(a, i, t) if (RP > (a)) { float b = subgroupBroadcast(s[i], t); MADS(a, b) }
@@ -89,6 +101,10 @@ void main() {
     int g2 = g + int(gl_WorkGroupSize.x); // the second group, if NG == 2
     int gc = min(g, ocb4 - 1);            // past the last group: recompute it, unwritten
     int gc2 = min(g2, ocb4 - 1);
+#if NG_MAX > 2
+    int g3 = g2 + int(gl_WorkGroupSize.x), g4 = g3 + int(gl_WorkGroupSize.x);
+    int gc3 = min(g3, ocb4 - 1), gc4 = min(g4, ocb4 - 1);
+#endif
     int p0 = p.pix0 + int(gl_WorkGroupID.y) * RP; // first pixel of the workgroup
 #if RB > 1
     int lane = int(gl_SubgroupInvocationID) % RB;
@@ -116,6 +132,12 @@ void main() {
     vec4 bias = WV(wz + p.KH * p.KW * p.C * ocb4 + gc);
     vec4 bias2 = NG > 1 ? WV(wz + p.KH * p.KW * p.C * ocb4 + gc2) : vec4(0.0);
     [[unroll]] for (int a = 0; a < RP; a++) { acc[a] = bias; acc2[a] = bias2; }
+#if NG_MAX > 2
+    vec4 acc3[MAXRP], acc4[MAXRP];
+    vec4 bias3 = WV(wz + p.KH * p.KW * p.C * ocb4 + gc3);
+    vec4 bias4 = NG > 3 ? WV(wz + p.KH * p.KW * p.C * ocb4 + gc4) : vec4(0.0);
+    [[unroll]] for (int a = 0; a < RP; a++) { acc3[a] = bias3; acc4[a] = bias4; }
+#endif
 
     for (int ky = 0; ky < p.KH; ky++) {
         for (int kx = 0; kx < p.KW; kx++) {
@@ -130,6 +152,9 @@ void main() {
             }
             int wi = wz + (ky * p.KW + kx) * p.C * ocb4 + gc;
             int wi2 = wi + gc2 - gc;
+#if NG_MAX > 2
+            int wi3 = wi + gc3 - gc, wi4 = wi + gc4 - gc;
+#endif
             if (VEC_IN != 0) {
                 [[unroll]] for (int i = 0; i < NV; i++) off[i] >>= 2;
                 int c4n = p.C >> 2;
@@ -141,6 +166,15 @@ void main() {
                     if (NG > 1) {
                         u0 = WV(wi2); u1 = WV(wi2 + ocb4); u2 = WV(wi2 + 2 * ocb4); u3 = WV(wi2 + 3 * ocb4);
                     }
+#if NG_MAX > 2
+                    vec4 t0 = WV(wi3), t1 = WV(wi3 + ocb4), t2 = WV(wi3 + 2 * ocb4), t3 = WV(wi3 + 3 * ocb4);
+                    vec4 e0, e1, e2, e3;
+                    if (NG > 3) {
+                        e0 = WV(wi4); e1 = WV(wi4 + ocb4); e2 = WV(wi4 + 2 * ocb4); e3 = WV(wi4 + 3 * ocb4);
+                    }
+                    wi3 += 4 * ocb4;
+                    wi4 += 4 * ocb4;
+#endif
                     wi += 4 * ocb4;
                     wi2 += 4 * ocb4;
 #if RB == 8
@@ -157,6 +191,12 @@ void main() {
                     [[unroll]] for (int i = 0; i < NV; i++) s[i] = x[off[i] + ci] * valid[i];
                     vec4 w0 = WV(wi), u0;
                     if (NG > 1) u0 = WV(wi2);
+#if NG_MAX > 2
+                    vec4 t0 = WV(wi3), e0;
+                    if (NG > 3) e0 = WV(wi4);
+                    wi3 += ocb4;
+                    wi4 += ocb4;
+#endif
                     wi += ocb4;
                     wi2 += ocb4;
 #if RB == 8
@@ -172,7 +212,11 @@ void main() {
     }
 
     [[unroll]] for (int h = 0; h < NG; h++) {
+#if NG_MAX > 2
+        int gh = h == 0 ? g : h == 1 ? g2 : h == 2 ? g3 : g4;
+#else
         int gh = h == 0 ? g : g2;
+#endif
         if (gh >= ocb4) continue;
         int c = gh * 4;
         int nc = min(4, p.ocb - c);
@@ -180,7 +224,11 @@ void main() {
             int pix = p0 + a;
             if (pix >= p.npix) break;
             int o = pix * p.ostride + p.obase + p.oc0 + c + z * p.zo;
+#if NG_MAX > 2
+            vec4 val = h == 0 ? acc[a] : h == 1 ? acc2[a] : h == 2 ? acc3[a] : acc4[a];
+#else
             vec4 val = h == 0 ? acc[a] : acc2[a];
+#endif
             if (VEC_OUT != 0 && nc == 4) {
                 if (p.has_residual != 0) val += r4[o >> 2];
                 y4[o >> 2] = kvk_activate4(val, ACT, p.act_slope, p.act_max, p.act_threshold);

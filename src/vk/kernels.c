@@ -54,7 +54,16 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 static const kvk_vk_kernel KERNELS[] = {
     TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory", TILED,
           1, 0, 0),
-    /* lavapipe's: rb8_i64 with the weights fetched as texels (weights.glsl: TEXW) */
+    /* lavapipe's: rb8_i64 with the weights fetched as texels (weights.glsl: TEXW); tex4 and
+     * tex3 with 16 pixels x 4 or 3 channel vec4s per invocation (defines) */
+    TWINS_TEXELS("conv2d_rb8_tex4", subgroups_of_8_texel,
+                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
+                 "storage buffers",
+                 BLOCKED, 8, 16, 4, 1),
+    TWINS_TEXELS("conv2d_rb8_tex3", subgroups_of_8_texel,
+                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
+                 "storage buffers",
+                 BLOCKED, 8, 16, 3, 1),
     TWINS_TEXELS("conv2d_rb8_tex", subgroups_of_8_texel,
                  "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
                  "storage buffers",

@@ -228,8 +228,8 @@ static void texel_bindings(void) {
         tu_check(!(t & kvk_spirv_written_bindings(code, size / 4)),
                  "%s writes none of its texel buffers", name);
     }
-    tu_check(found == 11,
-             "the four _rb8_tex kernels, probe_gemm_rb8_tex and the six _x4_tex transforms "
+    tu_check(found == 15,
+             "the eight _rb8_tex kernels, probe_gemm_rb8_tex and the six _x4_tex transforms "
              "found (%d)",
              found);
     uint32_t garbage[8] = {0x07230203, 0x00010300, 0, 4, 0, 0xffff0000u, 1, 2};

@@ -297,18 +297,41 @@ static void conv_tiling(uint32_t subgroup, int npix, int *pixels, int *groups) {
 #define KVK_CONV_LX 64         /* channel-group lanes per workgroup on a GPU (at most) */
 #define KVK_CONV_MIN_GROUPS 16 /* workgroups a dispatch should have, where it can */
 
+/* The channel vec4s a step's workgroups of one subgroup cover, over all its weight pieces, when
+ * each lane owns `groups` of them: more than the layer has where lanes idle. */
+static long group_slots(const kvk_vk_step_ctx *c, int groups) {
+    int per = channels_per_piece(c), cout = c->node->shape.c;
+    long width = (long)groups * c->caps->subgroup_size, slots = 0;
+    if (per <= 0) return LONG_MAX;
+    for (int k = 0; k * per < cout; k++) {
+        long ocb4 = (piece_channels(c, per, k) + 3) / 4;
+        slots += (ocb4 + width - 1) / width * width;
+    }
+    return slots;
+}
+
 /* The direct kernel for a product of npix pixels: on a GPU the shared-memory tiles of
  * conv2d_tiled (not measured on one yet: no GPU was available; the CPU drivers run it only when
  * forced, their shared memory and barriers being slow), else the widest broadcast the tile
- * allows. */
+ * allows. The lavapipe variants own 4, 3 or 2 channel vec4s per lane (conv2d_rb8_tex4, tex3,
+ * tex): more per lane means fewer broadcasts per multiply-add (ResNet50 226 -> 177 ms with
+ * tex4), but idle lanes where the channels do not fill them (64 channels: half of tex4's), so
+ * the one with the fewest idle lanes comes first, the widest of those that tie. */
 static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     int rp, ng;
     conv_tiling(c->caps->subgroup_size, npix, &rp, &ng);
-    const char *candidates[12]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
+    const char *candidates[20]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
     int count = 0, cpu = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 #define KVK_BOTH(name) (candidates[count++] = name, candidates[count++] = name "_f16")
     if (!cpu) KVK_BOTH("conv2d_tiled");
-    if (rp >= 8) KVK_BOTH("conv2d_rb8_tex");
+    if (rp >= 8) {
+        long s4 = group_slots(c, 4), s3 = group_slots(c, 3), s2 = group_slots(c, 2);
+        if (s4 <= s3 && s4 <= s2) KVK_BOTH("conv2d_rb8_tex4");
+        if (s3 < s4 && s3 <= s2) KVK_BOTH("conv2d_rb8_tex3");
+        KVK_BOTH("conv2d_rb8_tex");
+        if (!(s4 <= s3 && s4 <= s2)) KVK_BOTH("conv2d_rb8_tex4"); /* when forced */
+        if (!(s3 < s4 && s3 <= s2)) KVK_BOTH("conv2d_rb8_tex3");
+    }
     if (rp >= 8) KVK_BOTH("conv2d_rb8_i64");
     if (rp >= 8) KVK_BOTH("conv2d_rb8");
     if (rp >= 4) KVK_BOTH("conv2d_rb4");
