@@ -180,8 +180,11 @@ static void hand_written(void) {
 }
 
 /* Each shader's written bindings, read from its SPIR-V (the recorder orders dispatches by
- * them): every kvk shader writes exactly one buffer, and the known ones the right one. */
-static void written_bindings(void) {
+ * them): every kvk shader writes exactly one buffer, and the known ones the right one. And the
+ * bindings it reads as uniform texel buffers (its pipeline layout's): only the _rb8_tex
+ * variants' weights and probe_gemm_rb8_tex's B (binding 1) and the Winograd _x4_tex
+ * transforms' inputs (binding 0), none of which they write. */
+static void binding_masks(void) {
     const struct {
         const char *shader;
         uint32_t written;
@@ -192,7 +195,7 @@ static void written_bindings(void) {
                  {"winograd_input", 1u << 1},
                  {"winograd_output", 1u << 2},
                  {"depthwise_conv2d_x4", 1u << 2}};
-    int shaders = 0;
+    int shaders = 0, texel_shaders = 0;
     for (size_t i = 0; kvk_shader_name(i); i++) {
         const char *name = kvk_shader_name(i);
         size_t size;
@@ -204,42 +207,28 @@ static void written_bindings(void) {
             if (!strcmp(name, known[k].shader))
                 shaders++, tu_check(w == known[k].written, "%s writes 0x%x, not 0x%x", name, w,
                                     known[k].written);
+        uint32_t t = kvk_spirv_texel_bindings(code, size / 4);
+        uint32_t want = strstr(name, "_rb8_tex") ? 2 : strstr(name, "_x4_tex") ? 1 : 0;
+        texel_shaders += want != 0;
+        tu_check(t == want, "%s reads 0x%x as texel buffers, not 0x%x", name, t, want);
+        tu_check(!(t & w), "%s writes none of its texel buffers", name);
     }
     tu_check(shaders == (int)(sizeof known / sizeof known[0]), "%d known shaders found", shaders);
+    tu_check(texel_shaders == 15,
+             "the eight _rb8_tex kernels, probe_gemm_rb8_tex and the six _x4_tex transforms "
+             "found (%d)",
+             texel_shaders);
     uint32_t garbage[8] = {0x07230203, 0x00010300, 0, 4, 0, 0xffff0000u, 1, 2};
     tu_check(kvk_spirv_written_bindings(garbage, 8) == UINT32_MAX,
              "an unreadable module writes every binding");
     tu_check(kvk_spirv_written_bindings(garbage, 3) == UINT32_MAX, "a truncated one too");
-}
-
-/* The bindings each shader reads as uniform texel buffers (its pipeline layout's): only the
- * _rb8_tex variants' weights and probe_gemm_rb8_tex's B (binding 1) and the Winograd _x4_tex
- * transforms' inputs (binding 0), none of which they write. */
-static void texel_bindings(void) {
-    int found = 0;
-    for (size_t i = 0; kvk_shader_name(i); i++) {
-        const char *name = kvk_shader_name(i);
-        size_t size;
-        const uint32_t *code = (const uint32_t *)kvk_shader_lookup(name, &size);
-        uint32_t t = kvk_spirv_texel_bindings(code, size / 4);
-        uint32_t want = strstr(name, "_rb8_tex") ? 2 : strstr(name, "_x4_tex") ? 1 : 0;
-        found += want != 0;
-        tu_check(t == want, "%s reads 0x%x as texel buffers, not 0x%x", name, t, want);
-        tu_check(!(t & kvk_spirv_written_bindings(code, size / 4)),
-                 "%s writes none of its texel buffers", name);
-    }
-    tu_check(found == 15,
-             "the eight _rb8_tex kernels, probe_gemm_rb8_tex and the six _x4_tex transforms "
-             "found (%d)",
-             found);
-    uint32_t garbage[8] = {0x07230203, 0x00010300, 0, 4, 0, 0xffff0000u, 1, 2};
-    tu_check(kvk_spirv_texel_bindings(garbage, 8) == 0, "an unreadable module has none");
+    tu_check(kvk_spirv_texel_bindings(garbage, 8) == 0,
+             "an unreadable module has no texel buffers");
 }
 
 int main(void) {
     embedded_shaders();
     hand_written();
-    written_bindings();
-    texel_bindings();
+    binding_masks();
     return tu_finish();
 }
