@@ -25,6 +25,9 @@ static int subgroups_of_8_int64(const kvk_vk_caps *c) {
 
 /* conv2d_rb8_tex: rb8_i64's needs, and any weights binding the device allows readable as a
  * uniform texel buffer of fp32 or fp16 vec4s (offsets are aligned for it: context.c) */
+#define TEXEL_NEEDS                                                                                \
+    "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its storage "      \
+    "buffers"
 static int subgroups_of_8_texel(const kvk_vk_caps *c) {
     return subgroups_of_8_int64(c) && c->texel_f32 && c->texel_f16 &&
            (uint64_t)c->texel_elements * 8 >= c->max_binding_bytes;
@@ -56,18 +59,9 @@ static const kvk_vk_kernel KERNELS[] = {
           1, 0, 0),
     /* lavapipe's: rb8_i64 with the weights fetched as texels (weights.glsl: TEXW); tex4 and
      * tex3 with 16 pixels x 4 or 3 channel vec4s per invocation (defines) */
-    TWINS_TEXELS("conv2d_rb8_tex4", subgroups_of_8_texel,
-                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
-                 "storage buffers",
-                 BLOCKED, 8, 16, 4, 1),
-    TWINS_TEXELS("conv2d_rb8_tex3", subgroups_of_8_texel,
-                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
-                 "storage buffers",
-                 BLOCKED, 8, 16, 3, 1),
-    TWINS_TEXELS("conv2d_rb8_tex", subgroups_of_8_texel,
-                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
-                 "storage buffers",
-                 BLOCKED, 8, 0, 0, 1),
+    TWINS_TEXELS("conv2d_rb8_tex4", subgroups_of_8_texel, TEXEL_NEEDS, BLOCKED, 8, 16, 4, 1),
+    TWINS_TEXELS("conv2d_rb8_tex3", subgroups_of_8_texel, TEXEL_NEEDS, BLOCKED, 8, 16, 3, 1),
+    TWINS_TEXELS("conv2d_rb8_tex", subgroups_of_8_texel, TEXEL_NEEDS, BLOCKED, 8, 0, 0, 1),
     TWINS("conv2d_rb8_i64", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", BLOCKED, 8,
           0, 0),
     TWINS("conv2d_rb8", subgroups_of_8, "subgroups of 8+ lanes with broadcast", BLOCKED, 8, 0, 0),
@@ -91,10 +85,7 @@ static const kvk_vk_kernel KERNELS[] = {
     KERNEL("conv2d_im2col", "conv2d", NULL, NULL, 0, IM2COL, 0, 0, 0),
     /* Dense of 1 to 8 images: inputs shared by broadcast, weights as texels (rb8_tex) or
      * 64-bit words (rb8) */
-    TWINS_TEXELS("dense_gemv_rb8_tex", subgroups_of_8_texel,
-                 "subgroups of 8+ lanes, shaderInt64, vec4 uniform texel buffers as large as its "
-                 "storage buffers",
-                 GEMV, 8, 0, 0, 1),
+    TWINS_TEXELS("dense_gemv_rb8_tex", subgroups_of_8_texel, TEXEL_NEEDS, GEMV, 8, 0, 0, 1),
     TWINS("dense_gemv_rb8", subgroups_of_8_int64, "subgroups of 8+ lanes, shaderInt64", GEMV, 8, 0,
           0),
     TWINS("dense_gemv_rb4", subgroups_of_4, "subgroups of 4+ lanes with broadcast", GEMV, 4, 0, 0),

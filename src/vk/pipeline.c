@@ -90,8 +90,9 @@ static kvk_status insert(kvk_vk_device *dev, const char *shader, const int *key,
     p->bindings = bindings;
     size_t size;
     const unsigned char *code = kvk_shader_lookup(shader, &size);
-    p->written = code ? kvk_spirv_written_bindings((const uint32_t *)code, size / 4) : UINT32_MAX;
-    p->texel = code ? texel_mask(code, size, bindings) : 0;
+    p->written = UINT32_MAX, p->texel = 0;
+    if (code) kvk_spirv_binding_masks((const uint32_t *)code, size / 4, &p->written, &p->texel);
+    p->texel &= (1u << bindings) - 1; /* as its layout (texel_mask) */
     p->pipeline = pipeline;
     dev->pipelines[dev->pipeline_count++] = p;
     if (out) *out = p;

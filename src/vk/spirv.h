@@ -97,4 +97,8 @@ uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words);
  * pipeline layout then fails to match, and the driver or the validation layers say so). */
 uint32_t kvk_spirv_texel_bindings(const uint32_t *code, size_t words);
 
+/* Both of the above from one pass over `code`. */
+void kvk_spirv_binding_masks(const uint32_t *code, size_t words, uint32_t *written,
+                             uint32_t *texel);
+
 #endif

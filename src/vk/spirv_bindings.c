@@ -76,12 +76,19 @@ unreadable:
     return -1;
 }
 
+void kvk_spirv_binding_masks(const uint32_t *code, size_t words, uint32_t *written,
+                             uint32_t *texel) {
+    if (scan(code, words, written, texel) != 0) *written = UINT32_MAX, *texel = 0;
+}
+
 uint32_t kvk_spirv_written_bindings(const uint32_t *code, size_t words) {
     uint32_t written, texel;
-    return scan(code, words, &written, &texel) == 0 ? written : UINT32_MAX;
+    kvk_spirv_binding_masks(code, words, &written, &texel);
+    return written;
 }
 
 uint32_t kvk_spirv_texel_bindings(const uint32_t *code, size_t words) {
     uint32_t written, texel;
-    return scan(code, words, &written, &texel) == 0 ? texel : 0;
+    kvk_spirv_binding_masks(code, words, &written, &texel);
+    return texel;
 }

@@ -326,11 +326,12 @@ static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     if (!cpu) KVK_BOTH("conv2d_tiled");
     if (rp >= 8) {
         long s4 = group_slots(c, 4), s3 = group_slots(c, 3), s2 = group_slots(c, 2);
-        if (s4 <= s3 && s4 <= s2) KVK_BOTH("conv2d_rb8_tex4");
-        if (s3 < s4 && s3 <= s2) KVK_BOTH("conv2d_rb8_tex3");
+        int first4 = s4 <= s3 && s4 <= s2, first3 = !first4 && s3 <= s2;
+        if (first4) KVK_BOTH("conv2d_rb8_tex4");
+        if (first3) KVK_BOTH("conv2d_rb8_tex3");
         KVK_BOTH("conv2d_rb8_tex");
-        if (!(s4 <= s3 && s4 <= s2)) KVK_BOTH("conv2d_rb8_tex4"); /* when forced */
-        if (!(s3 < s4 && s3 <= s2)) KVK_BOTH("conv2d_rb8_tex3");
+        if (!first4) KVK_BOTH("conv2d_rb8_tex4"); /* when forced */
+        if (!first3) KVK_BOTH("conv2d_rb8_tex3");
     }
     if (rp >= 8) KVK_BOTH("conv2d_rb8_i64");
     if (rp >= 8) KVK_BOTH("conv2d_rb8");
