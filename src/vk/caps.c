@@ -20,6 +20,8 @@ typedef struct coopmat_properties { /* VkCooperativeMatrixPropertiesKHR */
     int32_t scope;
 } coopmat_properties;
 typedef VkResult(VKAPI_PTR *coopmat_query_fn)(VkPhysicalDevice, uint32_t *, coopmat_properties *);
+/* VK_NV_cooperative_matrix: in Debian 12's headers */
+#define KVK_COOPMAT_NV_EXTENSION VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME
 
 static int has_extension(const VkExtensionProperties *ext, uint32_t count, const char *name) {
     for (uint32_t i = 0; i < count; i++)
@@ -41,10 +43,40 @@ static void query_coopmat(VkInstance instance, VkPhysicalDevice physical, kvk_vk
     for (uint32_t i = 0; i < count; i++) p[i].sType = KVK_STYPE_COOPMAT_PROPERTIES;
     if (query(physical, &count, p) == VK_SUCCESS)
         for (uint32_t i = 0; i < count && caps->coopmat_count < KVK_VK_MAX_COOPMAT; i++)
-            caps->coopmat[caps->coopmat_count++] =
-                (kvk_vk_coopmat_shape){p[i].MSize, p[i].NSize, p[i].KSize,      p[i].AType,
-                                       p[i].BType, p[i].CType, p[i].ResultType, p[i].scope};
+            caps->coopmat[caps->coopmat_count++] = (kvk_vk_coopmat_shape){
+                p[i].MSize, p[i].NSize,      p[i].KSize, p[i].AType, p[i].BType,
+                p[i].CType, p[i].ResultType, p[i].scope, 0};
     free(p);
+}
+
+static void query_coopmat_nv(VkInstance instance, VkPhysicalDevice physical, kvk_vk_caps *caps) {
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV query =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
+            instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+    uint32_t count = 0;
+    if (!query || query(physical, &count, NULL) != VK_SUCCESS || count == 0) return;
+    VkCooperativeMatrixPropertiesNV *p = calloc(count, sizeof *p);
+    if (!p) return;
+    for (uint32_t i = 0; i < count; i++)
+        p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+    if (query(physical, &count, p) == VK_SUCCESS)
+        for (uint32_t i = 0; i < count && caps->coopmat_count < KVK_VK_MAX_COOPMAT; i++)
+            caps->coopmat[caps->coopmat_count++] =
+                (kvk_vk_coopmat_shape){p[i].MSize,      p[i].NSize,      p[i].KSize,
+                                       (int)p[i].AType, (int)p[i].BType, (int)p[i].CType,
+                                       (int)p[i].DType, (int)p[i].scope, 1};
+    free(p);
+}
+
+int kvk_vk_caps_has_coopmat(const kvk_vk_caps *caps, kvk_vk_coopmat_shape want) {
+    for (int i = 0; i < caps->coopmat_count; i++) {
+        const kvk_vk_coopmat_shape *s = &caps->coopmat[i];
+        if (s->m == want.m && s->n == want.n && s->k == want.k && s->a_type == want.a_type &&
+            s->b_type == want.b_type && s->c_type == want.c_type &&
+            s->result_type == want.result_type && s->scope == want.scope && s->nv == want.nv)
+            return 1;
+    }
+    return 0;
 }
 
 void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
@@ -101,6 +133,7 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
     int with_8bit = v12 || has_extension(ext, ext_count, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     int with_f16 = v12 || has_extension(ext, ext_count, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     int with_coopmat = has_extension(ext, ext_count, KVK_COOPMAT_EXTENSION);
+    int with_coopmat_nv = has_extension(ext, ext_count, KVK_COOPMAT_NV_EXTENSION);
     if (with_8bit) {
         enable->storage8.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES;
         *tail = &enable->storage8;
@@ -114,6 +147,11 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
     if (with_coopmat) {
         enable->coopmat.sType = KVK_STYPE_COOPMAT_FEATURES;
         *tail = &enable->coopmat;
+        tail = &enable->coopmat.pNext;
+    }
+    if (with_coopmat_nv) {
+        enable->coopmat_nv.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV;
+        *tail = &enable->coopmat_nv;
     }
     vki->vkGetPhysicalDeviceFeatures2(physical, &enable->features);
 
@@ -145,9 +183,25 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
         enable->coopmat.cooperativeMatrixRobustBufferAccess = VK_FALSE;
         add_extension(enable, KVK_COOPMAT_EXTENSION);
         query_coopmat(instance, physical, caps);
-    } else if (with_coopmat) {
-        enable->coopmat.cooperativeMatrix = VK_FALSE;
     }
+    if (with_coopmat_nv && enable->coopmat_nv.cooperativeMatrix) {
+        caps->cooperative_matrix_nv = 1;
+        enable->coopmat_nv.cooperativeMatrixRobustBufferAccess = VK_FALSE;
+        add_extension(enable, KVK_COOPMAT_NV_EXTENSION);
+        query_coopmat_nv(instance, physical, caps);
+    }
+    /* vkCreateDevice sees only the structures of what it enables (each of an extension only
+     * with its extension): the chain again, without the rest */
+    void **link = &enable->features.pNext;
+    *link = &enable->storage16;
+    link = &enable->storage16.pNext;
+    if (with_8bit && (v12 || caps->storage_8bit))
+        *link = &enable->storage8, link = &enable->storage8.pNext;
+    if (with_f16 && (v12 || caps->float16 || caps->int8))
+        *link = &enable->float16_int8, link = &enable->float16_int8.pNext;
+    if (caps->cooperative_matrix) *link = &enable->coopmat, link = &enable->coopmat.pNext;
+    if (caps->cooperative_matrix_nv) *link = &enable->coopmat_nv, link = &enable->coopmat_nv.pNext;
+    *link = NULL;
     free(ext);
 }
 
@@ -186,16 +240,20 @@ void kvk_vk_caps_print(const kvk_vk_caps *c, const char *indent, FILE *out) {
             "%llu bytes\n",
             indent, c->texel_f32 ? "yes" : "no", c->texel_f16 ? "yes" : "no", c->texel_elements,
             (unsigned long long)c->texel_alignment);
-    if (!c->cooperative_matrix) {
+    if (!c->cooperative_matrix && !c->cooperative_matrix_nv) {
         fprintf(out, "%scooperative matrix: no\n", indent);
         return;
     }
-    fprintf(out, "%scooperative matrix (M x N x K, A B C -> result):", indent);
+    fprintf(out, "%scooperative matrix (%s%s%s; M x N x K, A B C -> result):", indent,
+            c->cooperative_matrix ? "KHR" : "",
+            c->cooperative_matrix && c->cooperative_matrix_nv ? ", " : "",
+            c->cooperative_matrix_nv ? "NV" : "");
     for (int i = 0; i < c->coopmat_count; i++) {
         const kvk_vk_coopmat_shape *s = &c->coopmat[i];
-        fprintf(out, "%s %ux%ux%u %s %s %s->%s%s", i ? "," : "", s->m, s->n, s->k,
+        fprintf(out, "%s %ux%ux%u %s %s %s->%s%s%s", i ? "," : "", s->m, s->n, s->k,
                 component_name(s->a_type), component_name(s->b_type), component_name(s->c_type),
-                component_name(s->result_type), s->scope == 3 ? "" : " (not subgroup scope)");
+                component_name(s->result_type), s->scope == 3 ? "" : " (not subgroup scope)",
+                s->nv ? " (NV)" : "");
     }
     fprintf(out, "\n");
 }
