@@ -7,8 +7,24 @@
 // row ty and ty + 16, + 32, + 48) for one vec4 of channels (its column tx). Every global load
 // is used by 16 invocations from shared memory, where conv2d.comp (tuned for the CPU drivers,
 // whose shared memory and barriers are slow) reloads through registers and subgroups.
+// MMA = 1 (conv2d_coopmat_f16): the block's products by VK_NV_cooperative_matrix instead, float16
+// inputs and weights into float32 sums: each of the 8 subgroups of 32 lanes owns two 16x16
+// tiles of the block (one pixel row of tiles, two channel columns), loads them from the staged
+// tiles, and stores its sums into shared memory, from where the epilogue reads them as above.
+// MMA = 2 (conv2d_coopmat_emulated_f16): the same data flow with each 16x16x16 product done by
+// plain arithmetic in "subgroups" of 32 invocations, so the staging, the tiles' places and the
+// epilogue are proven on devices without cooperative matrices (the CPU drivers).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef MMA
+#define MMA 0
+#endif
+#if MMA == 1
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+#endif
 #include "activation.glsl"
 #include "push.glsl"
 
@@ -29,8 +45,22 @@ layout(std430, set = 0, binding = 3) readonly buffer Residual4 { vec4 r4[]; };
 
 KVK_PUSH_CONSTANTS(KVK_CONV2D_PARAMS)
 
+#if MMA
+// staged as float16 values: A (pixels x K-rows) column-major, B (K-rows x 64 channels) row-major
+#if MMA == 1
+#define STAGE_T float16_t
+#define STAGE(v) float16_t(v)
+#else
+#define STAGE_T float
+#define STAGE(v) unpackHalf2x16(packHalf2x16(vec2(v, 0.0))).x // rounded as float16
+#endif
+shared STAGE_T ha[BK * BM]; // ha[kk * BM + m]
+shared STAGE_T hb[BK * 64]; // hb[kk * 64 + n]
+shared float hc[BM * 64];   // the block's sums, hc[m * 64 + n]
+#else
 shared float sa[BK][BM];  // inputs: K-row, pixel
 shared vec4 sb[BK][16];   // weights: K-row, channel vec4
+#endif
 
 void main() {
     int tx = int(gl_LocalInvocationID.x), ty = int(gl_LocalInvocationID.y);
@@ -56,6 +86,19 @@ void main() {
 
     vec4 acc[4];
     [[unroll]] for (int i = 0; i < 4; i++) acc[i] = vec4(0.0);
+#if MMA
+    // this subgroup's two tiles: pixels 16 mi.., channels 16 nj.. and 16 (nj + 1)..
+#if MMA == 1
+    int sg = int(gl_SubgroupID); // 8 subgroups of 32 lanes (the variant's needs)
+    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> c0 = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> c1 = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+#else
+    int sg = tid / 32, sl = tid % 32; // emulated subgroups; lane sl holds elements sl + 32 j
+    float c0[8], c1[8];
+    [[unroll]] for (int j = 0; j < 8; j++) c0[j] = c1[j] = 0.0;
+#endif
+    int mi = sg / 2, nj = (sg % 2) * 2;
+#endif
 
     for (int k0 = 0; k0 < K; k0 += BK) {
         [[unroll]] for (int j = 0; j < BK / 4; j++) {
@@ -69,19 +112,67 @@ void main() {
                 int iy = iy0 + ky, ix = ix0 + kx;
                 if (iy >= 0 && iy < p.H && ix >= 0 && ix < p.W) v = x[base + (iy * p.W + ix) * p.C + ci];
             }
+#if MMA
+            ha[kk * BM + sm] = STAGE(v);
+#else
             sa[kk][sm] = v;
+#endif
         }
         {
             int k = k0 + ty;
-            sb[ty][tx] = k < K && g < ocb4 ? WV(wz + k * ocb4 + g) : vec4(0.0);
+            vec4 wv = k < K && g < ocb4 ? WV(wz + k * ocb4 + g) : vec4(0.0);
+#if MMA
+            [[unroll]] for (int j = 0; j < 4; j++) hb[ty * 64 + tx * 4 + j] = STAGE(wv[j]);
+#else
+            sb[ty][tx] = wv;
+#endif
         }
         barrier();
+#if MMA == 1
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a, b0, b1;
+        coopMatLoadNV(a, ha, mi * 16, BM, true);
+        coopMatLoadNV(b0, hb, nj * 16, 64, false);
+        coopMatLoadNV(b1, hb, nj * 16 + 16, 64, false);
+        c0 = coopMatMulAddNV(a, b0, c0);
+        c1 = coopMatMulAddNV(a, b1, c1);
+#elif MMA == 2
+        [[unroll]] for (int j = 0; j < 8; j++) {
+            int e = sl + 32 * j, row = e / 16, col = e % 16;
+            float s0 = 0.0, s1 = 0.0;
+            for (int kk = 0; kk < BK; kk++) {
+                float av = ha[kk * BM + mi * 16 + row];
+                s0 += av * hb[kk * 64 + nj * 16 + col];
+                s1 += av * hb[kk * 64 + nj * 16 + 16 + col];
+            }
+            c0[j] += s0;
+            c1[j] += s1;
+        }
+#else
         [[unroll]] for (int kk = 0; kk < BK; kk++) {
             vec4 b = sb[kk][tx];
             [[unroll]] for (int i = 0; i < 4; i++) acc[i] += sa[kk][ty + 16 * i] * b;
         }
+#endif
         barrier();
     }
+#if MMA
+    // the sums through shared memory into the layout of the epilogue below
+#if MMA == 1
+    coopMatStoreNV(c0, hc, mi * 16 * 64 + nj * 16, 64, false);
+    coopMatStoreNV(c1, hc, mi * 16 * 64 + nj * 16 + 16, 64, false);
+#else
+    [[unroll]] for (int j = 0; j < 8; j++) {
+        int e = sl + 32 * j, row = e / 16, col = e % 16;
+        hc[(mi * 16 + row) * 64 + nj * 16 + col] = c0[j];
+        hc[(mi * 16 + row) * 64 + nj * 16 + 16 + col] = c1[j];
+    }
+#endif
+    barrier();
+    [[unroll]] for (int i = 0; i < 4; i++) {
+        int at = (ty + 16 * i) * 64 + tx * 4;
+        acc[i] = vec4(hc[at], hc[at + 1], hc[at + 2], hc[at + 3]);
+    }
+#endif
 
     if (g >= ocb4) return;
     vec4 bias = WV(wz + K * ocb4 + g);

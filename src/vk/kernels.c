@@ -38,6 +38,23 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
     return c->max_invocations >= 256 && c->shared_memory_bytes >= 8192;
 }
 
+/* conv2d_coopmat_emulated_f16: conv2d_tiled's workgroups with 24 KiB of shared memory (its
+ * staged tiles and the block's sums) */
+static int coopmat_workgroups(const kvk_vk_caps *c) {
+    return tiled_workgroups(c) && c->shared_memory_bytes >= 24576;
+}
+
+/* conv2d_coopmat_f16: VK_NV_cooperative_matrix's 16x16x16 fp16 x fp16 + fp32 shape in
+ * subgroups of 32 lanes (8 to a workgroup) and fp16 arithmetic */
+#define COOPMAT_NEEDS                                                                              \
+    "VK_NV_cooperative_matrix with 16x16x16 f16 x f16 + f32 in subgroups of 32 lanes, "            \
+    "shaderFloat16, 256-invocation workgroups with 20 KiB of shared memory"
+static int coopmat_nv_f16(const kvk_vk_caps *c) {
+    kvk_vk_coopmat_shape f16_f32 = {16, 16, 16, 0, 0, 1, 1, 3, 1}; /* f16 f16 f32 -> f32 */
+    return c->cooperative_matrix_nv && kvk_vk_caps_has_coopmat(c, f16_f32) && c->float16 &&
+           c->subgroup_size == 32 && tiled_workgroups(c) && c->shared_memory_bytes >= 20480;
+}
+
 #define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)
 #define F16 KVK_DTYPE_BIT(KVK_DTYPE_F16)
 /* One variant (the form's letters: KVK_VK_FORM_...); TEXELS: its weights read as texels */
@@ -57,6 +74,11 @@ static int tiled_workgroups(const kvk_vk_caps *c) {
 static const kvk_vk_kernel KERNELS[] = {
     TWINS("conv2d_tiled", tiled_workgroups, "256-invocation workgroups, 8 KiB shared memory", TILED,
           1, 0, 0),
+    /* conv2d_tiled's block through cooperative matrices (MMA=1), and the same data flow with
+     * plain arithmetic (MMA=2) to prove it where they are missing; fp16 weights only */
+    KERNEL("conv2d_coopmat_f16", "conv2d", coopmat_nv_f16, COOPMAT_NEEDS, F16, TILED, 1, 0, 0),
+    KERNEL("conv2d_coopmat_emulated_f16", "conv2d", coopmat_workgroups,
+           "256-invocation workgroups, 24 KiB shared memory", F16, TILED, 1, 0, 0),
     /* lavapipe's: rb8_i64 with the weights fetched as texels (weights.glsl: TEXW); tex4 and
      * tex3 with 16 pixels x 4 or 3 channel vec4s per invocation (defines) */
     TWINS_TEXELS("conv2d_rb8_tex4", subgroups_of_8_texel, TEXEL_NEEDS, BLOCKED, 8, 16, 4, 1),
@@ -129,7 +151,7 @@ kvk_status kvk_vk_kernel_override_parse(const char *list, const kvk_vk_caps *cap
                                         kvk_vk_kernel_override *out) {
     memset(out, 0, sizeof *out);
     if (!list) return KVK_OK;
-    char names[512];
+    char names[1024];
     list_names(names, sizeof names);
     const char *at = list;
     while (*at) {

@@ -2177,6 +2177,31 @@ static void test_kernel_variants(void) {
         g_ctx = saved;
         g_kernel = NULL;
     }
+    /* the cooperative-matrix variant from a device record as an NVIDIA GPU's would read
+     * (no such device here): its shape, subgroups of 32 and fp16 arithmetic, each needed */
+    const kvk_vk_kernel *coop = kvk_vk_kernel_find("conv2d_coopmat_f16");
+    kvk_vk_caps gpu = {.type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
+                       .subgroup_size = 32,
+                       .float16 = 1,
+                       .cooperative_matrix_nv = 1,
+                       .coopmat_count = 2,
+                       .coopmat = {{16, 16, 16, 0, 0, 0, 0, 3, 1}, {16, 16, 16, 0, 0, 1, 1, 3, 1}},
+                       .shared_memory_bytes = 48 << 10,
+                       .max_invocations = 1024};
+    tu_check(coop && coop->usable(&gpu), "conv2d_coopmat_f16 runs where the NV shape is offered");
+    kvk_vk_caps no = gpu;
+    no.coopmat_count = 1; /* f16 sums only */
+    tu_check(coop && !coop->usable(&no), "conv2d_coopmat_f16 needs float32 sums");
+    no = gpu;
+    no.coopmat[1].nv = 0; /* the shape through the KHR extension, whose shaders glslang 12 lacks */
+    tu_check(coop && !coop->usable(&no), "conv2d_coopmat_f16 needs the NV extension's shape");
+    no = gpu;
+    no.subgroup_size = 64;
+    tu_check(coop && !coop->usable(&no), "conv2d_coopmat_f16 needs subgroups of 32 lanes");
+    no = gpu;
+    no.float16 = 0;
+    tu_check(coop && !coop->usable(&no), "conv2d_coopmat_f16 needs fp16 arithmetic");
+
     kvk_context_options bad = {.kernels = "conv2d_rb1,no_such_kernel"};
     kvk_context *ctx;
     tu_check(kvk_context_create(&bad, &ctx) != KVK_OK &&

@@ -320,7 +320,7 @@ static long group_slots(const kvk_vk_step_ctx *c, int groups) {
 static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     int rp, ng;
     conv_tiling(c->caps->subgroup_size, npix, &rp, &ng);
-    const char *candidates[20]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
+    const char *candidates[24]; /* each with its fp16 twin: kvk_vk_choose keeps the step's */
     int count = 0, cpu = c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 #define KVK_BOTH(name) (candidates[count++] = name, candidates[count++] = name "_f16")
     if (!cpu) KVK_BOTH("conv2d_tiled");
@@ -338,6 +338,10 @@ static const kvk_vk_kernel *choose_direct(const kvk_vk_step_ctx *c, int npix) {
     if (rp >= 4) KVK_BOTH("conv2d_rb4");
     KVK_BOTH("conv2d_rb1");
     if (cpu) KVK_BOTH("conv2d_tiled");
+    /* when forced (fp16 weights only): never run on a device yet (none with cooperative
+     * matrices was at hand; the emulated twin proves its data flow on the CPU drivers) */
+    candidates[count++] = "conv2d_coopmat_f16";
+    candidates[count++] = "conv2d_coopmat_emulated_f16";
 #undef KVK_BOTH
     return kvk_vk_choose(c->caps, c->kernels, c->step->weights, candidates, count);
 }
