@@ -2210,6 +2210,51 @@ static void test_kernel_variants(void) {
              "an unknown kernel name is refused, listing the variants: %s", kvk_last_error());
 }
 
+/* Winograd's products are a batched GEMM (its slices as workgroups in z) on the direct kernel
+ * the device would choose; forced beside conv2d_winograd_x4, each direct variant runs them
+ * here, its z-slice addressing included (forced alone, as above, a variant leaves Winograd
+ * out: it is not among the forced names). */
+static void test_winograd_products(void) {
+    kvk_context *saved = g_ctx;
+    const kvk_vk_caps *caps = &saved->vk->caps;
+    static const conv_case cases[] = {
+        /* batch h w cin cout kh kw sh sw padding bias act: 20 and 24 tiles of F(2,3) */
+        {1, 9, 8, 8, 12, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU},
+        {2, 8, 10, 13, 33, 3, 3, 1, 1, KVK_PAD_VALID, 1, KVK_ACT_LINEAR},
+    };
+    for (int i = 0; i < kvk_vk_kernel_count(); i++) {
+        const kvk_vk_kernel *k = kvk_vk_kernel_at(i);
+        if (strcmp(k->family, "conv2d") ||
+            (k->form != KVK_VK_FORM_BLOCKED && k->form != KVK_VK_FORM_TILED) ||
+            (k->usable && !k->usable(caps)))
+            continue;
+        char list[96], label[128];
+        snprintf(list, sizeof list, "%s,conv2d_winograd_x4", k->name);
+        snprintf(label, sizeof label, "Winograd on %s", k->name);
+        kvk_context_options o = {.kernels = list};
+        kvk_context *ctx;
+        if (!tu_check(kvk_context_create(&o, &ctx) == KVK_OK, "forcing %s: %s", list,
+                      kvk_last_error()))
+            continue;
+        g_ctx = ctx;
+        g_kernel = "conv2d_winograd_x4";
+        g_kernel_uses = 0;
+        g_precision =
+            k->weights == KVK_DTYPE_BIT(KVK_DTYPE_F16) ? KVK_PRECISION_FP16 : KVK_PRECISION_FP32;
+        group_stats s;
+        group_begin(&s, label);
+        for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) conv_one(cases[j]);
+        group_end(&s);
+        tu_check(g_kernel_uses == 2, "%s: Winograd chosen for %d of 2 convolutions", list,
+                 g_kernel_uses);
+        tu_check_validation(ctx);
+        kvk_context_destroy(ctx);
+        g_ctx = saved;
+        g_kernel = NULL;
+        g_precision = KVK_PRECISION_FP32;
+    }
+}
+
 /* Every op kind a plan can hold has an entry in both backends' tables, and a step whose kind
  * or tensor type a backend lacks fails model creation by layer name (it once ran as a silent
  * no-op on the reference, returning stale memory). */
@@ -2285,6 +2330,7 @@ int main(void) {
     test_large_dispatch();
     test_backend_tables();
     test_kernel_variants();
+    test_winograd_products();
     tu_check_validation(g_ctx);
     kvk_context_destroy(g_ctx);
     clock_gettime(CLOCK_MONOTONIC, &t1);
