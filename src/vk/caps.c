@@ -132,6 +132,8 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
     tail = &enable->storage16.pNext;
     int with_8bit = v12 || has_extension(ext, ext_count, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     int with_f16 = v12 || has_extension(ext, ext_count, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    int with_memory_model =
+        v12 || has_extension(ext, ext_count, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
     int with_coopmat = has_extension(ext, ext_count, KVK_COOPMAT_EXTENSION);
     int with_coopmat_nv = has_extension(ext, ext_count, KVK_COOPMAT_NV_EXTENSION);
     if (with_8bit) {
@@ -143,6 +145,11 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
         enable->float16_int8.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES;
         *tail = &enable->float16_int8;
         tail = &enable->float16_int8.pNext;
+    }
+    if (with_memory_model) {
+        enable->memory_model.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES;
+        *tail = &enable->memory_model;
+        tail = &enable->memory_model.pNext;
     }
     if (with_coopmat) {
         enable->coopmat.sType = KVK_STYPE_COOPMAT_FEATURES;
@@ -178,6 +185,14 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
         if (!v12 && (caps->float16 || caps->int8))
             add_extension(enable, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     }
+    if (with_memory_model) {
+        caps->memory_model = enable->memory_model.vulkanMemoryModel;
+        enable->memory_model = (VkPhysicalDeviceVulkanMemoryModelFeatures){
+            .sType = enable->memory_model.sType,
+            .vulkanMemoryModel = enable->memory_model.vulkanMemoryModel};
+        if (!v12 && caps->memory_model)
+            add_extension(enable, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+    }
     if (with_coopmat && enable->coopmat.cooperativeMatrix) {
         caps->cooperative_matrix = 1;
         enable->coopmat.cooperativeMatrixRobustBufferAccess = VK_FALSE;
@@ -199,6 +214,8 @@ void kvk_vk_caps_query(const kvk_vk_instance_table *vki, VkInstance instance,
         *link = &enable->storage8, link = &enable->storage8.pNext;
     if (with_f16 && (v12 || caps->float16 || caps->int8))
         *link = &enable->float16_int8, link = &enable->float16_int8.pNext;
+    if (with_memory_model && (v12 || caps->memory_model))
+        *link = &enable->memory_model, link = &enable->memory_model.pNext;
     if (caps->cooperative_matrix) *link = &enable->coopmat, link = &enable->coopmat.pNext;
     if (caps->cooperative_matrix_nv) *link = &enable->coopmat_nv, link = &enable->coopmat_nv.pNext;
     *link = NULL;
@@ -230,9 +247,10 @@ void kvk_vk_caps_print(const kvk_vk_caps *c, const char *indent, FILE *out) {
     fprintf(out, "%s\n", any ? "" : " none");
     fprintf(out,
             "%s16-bit storage %s, fp16 arithmetic %s, 8-bit storage %s, int8 arithmetic %s, "
-            "int64 %s (enabled when present)\n",
+            "int64 %s, Vulkan memory model %s (enabled when present)\n",
             indent, c->storage_16bit ? "yes" : "no", c->float16 ? "yes" : "no",
-            c->storage_8bit ? "yes" : "no", c->int8 ? "yes" : "no", c->int64 ? "yes" : "no");
+            c->storage_8bit ? "yes" : "no", c->int8 ? "yes" : "no", c->int64 ? "yes" : "no",
+            c->memory_model ? "yes" : "no");
     fprintf(out, "%sshared memory %u KiB per workgroup, %u invocations per workgroup\n", indent,
             c->shared_memory_bytes / 1024, c->max_invocations);
     fprintf(out,

@@ -35,6 +35,7 @@ typedef struct kvk_vk_caps {
     int storage_8bit;          /* storageBuffer8BitAccess */
     int int8;                  /* shaderInt8 */
     int int64;                 /* shaderInt64: 64-bit loads (dense_gemv_rb8) */
+    int memory_model;          /* vulkanMemoryModel: glslang declares it for cooperative matrices */
     int cooperative_matrix;    /* VK_KHR_cooperative_matrix */
     int cooperative_matrix_nv; /* VK_NV_cooperative_matrix (conv2d_coopmat_f16's) */
     int coopmat_count;
@@ -56,6 +57,7 @@ typedef struct kvk_vk_enable {
     VkPhysicalDevice16BitStorageFeatures storage16;
     VkPhysicalDevice8BitStorageFeatures storage8;
     VkPhysicalDeviceShaderFloat16Int8Features float16_int8;
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model;
     struct {
         VkStructureType sType;
         void *pNext;

@@ -45,14 +45,17 @@ static int coopmat_workgroups(const kvk_vk_caps *c) {
 }
 
 /* conv2d_coopmat_f16: VK_NV_cooperative_matrix's 16x16x16 fp16 x fp16 + fp32 shape in
- * subgroups of 32 lanes (8 to a workgroup) and fp16 arithmetic */
+ * subgroups of 32 lanes (8 to a workgroup), fp16 arithmetic and the Vulkan memory model (glslang
+ * declares it for GL_NV_cooperative_matrix) */
 #define COOPMAT_NEEDS                                                                              \
     "VK_NV_cooperative_matrix with 16x16x16 f16 x f16 + f32 in subgroups of 32 lanes, "            \
-    "shaderFloat16, 256-invocation workgroups with 20 KiB of shared memory"
+    "shaderFloat16, the Vulkan memory model, 256-invocation workgroups with 20 KiB of shared "     \
+    "memory"
 static int coopmat_nv_f16(const kvk_vk_caps *c) {
     kvk_vk_coopmat_shape f16_f32 = {16, 16, 16, 0, 0, 1, 1, 3, 1}; /* f16 f16 f32 -> f32 */
     return c->cooperative_matrix_nv && kvk_vk_caps_has_coopmat(c, f16_f32) && c->float16 &&
-           c->subgroup_size == 32 && tiled_workgroups(c) && c->shared_memory_bytes >= 20480;
+           c->memory_model && c->subgroup_size == 32 && tiled_workgroups(c) &&
+           c->shared_memory_bytes >= 20480;
 }
 
 #define F32 KVK_DTYPE_BIT(KVK_DTYPE_F32)

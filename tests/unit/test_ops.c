@@ -2183,6 +2183,7 @@ static void test_kernel_variants(void) {
     kvk_vk_caps gpu = {.type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
                        .subgroup_size = 32,
                        .float16 = 1,
+                       .memory_model = 1,
                        .cooperative_matrix_nv = 1,
                        .coopmat_count = 2,
                        .coopmat = {{16, 16, 16, 0, 0, 0, 0, 3, 1}, {16, 16, 16, 0, 0, 1, 1, 3, 1}},
@@ -2201,6 +2202,9 @@ static void test_kernel_variants(void) {
     no = gpu;
     no.float16 = 0;
     tu_check(coop && !coop->usable(&no), "conv2d_coopmat_f16 needs fp16 arithmetic");
+    no = gpu;
+    no.memory_model = 0;
+    tu_check(coop && !coop->usable(&no), "conv2d_coopmat_f16 needs the Vulkan memory model");
 
     kvk_context_options bad = {.kernels = "conv2d_rb1,no_such_kernel"};
     kvk_context *ctx;
