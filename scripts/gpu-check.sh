@@ -14,7 +14,8 @@
 #                                    (tests/unit/test_ops: the cooperative-matrix one included
 #                                    where the GPU has it) and benchmarks ResNet50 at batch 1,
 #                                    64 and 256 (fp32, then fp16 weights, then the cooperative-
-#                                    matrix kernel forced); the logs go to $OUT
+#                                    matrix kernel forced), then once more at batch 1 with
+#                                    --peak and --layers; the logs go to $OUT
 #
 # Nothing is downloaded there; --run works on any machine with a Vulkan driver (on lavapipe,
 # with GPU_CHECK_BATCHES="1 2" for the batches, it checks the script itself).
@@ -90,6 +91,9 @@ run() {
             k kvk "${args[@]}" 2>&1
         fi
     done 2>&1 | tee "$out/bench.txt"
+    echo "== ResNet50 batch 1, fp32: the device's GEMM and copy ceilings, the time per layer"
+    k kvk bench --model ResNet50 --runs 10 --no-reference --peak --layers > "$out/layers.txt" 2>&1
+    grep -E "peak|latency|throughput" "$out/layers.txt"
 }
 
 case "${1:-}" in
