@@ -7,31 +7,46 @@
 #                                    every shared library they load (the C library and its
 #                                    loader too, so the host's glibc does not matter), the Vulkan
 #                                    loader and the validation layer (Debian packages, by name)
-#                                    into .gpu/pack.tar.xz (.gpu/ is ignored; about 13 MiB)
+#                                    and the smallest Keras oracle cases into .gpu/pack.tar.xz
+#                                    (.gpu/ is ignored; about 19 MiB)
 #   scripts/gpu-check.sh --run       there, from the repository root with .gpu carried: unpacks,
 #                                    then prints the device record, runs every kernel variant the
 #                                    GPU can run against the CPU reference with validation on
 #                                    (tests/unit/test_ops: the cooperative-matrix one included
-#                                    where the GPU has it) and benchmarks ResNet50 at batch 1,
-#                                    64 and 256 (fp32, then fp16 weights, then the cooperative-
-#                                    matrix kernel forced), then once more at batch 1 with
-#                                    --peak and --layers; the logs go to $OUT
+#                                    where the GPU has it), runs the smallest Keras oracle cases
+#                                    against Keras' own outputs (tests/oracle/test_keras),
+#                                    benchmarks ResNet50 at batch 1, 64 and 256 (fp32, then
+#                                    fp16 weights, then the cooperative-matrix kernel forced),
+#                                    then once more at batch 1 with --peak and --layers; the logs
+#                                    go to $OUT
 #
 # Nothing is downloaded there; --run works on any machine with a Vulkan driver (on lavapipe,
-# with GPU_CHECK_BATCHES="1 2" for the batches, it checks the script itself).
+# with GPU_CHECK_BATCHES="1" for the batches, it checks the script itself).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 gpu=$root/.gpu
+KERAS_CASES="mobilenet_top_a025 mobilenet_v2_notop_avg_a035 k3_mobilenet_v2_notop_avg_a050
+cfg_small_functional cfg_sequential_cnn cfg_new_layers cfg_keras3_functional"
 
 prepare() {
     local build=${1:-$root/build}
-    for f in "$build/kvk" "$build/tests/unit/test_ops"; do
+    for f in "$build/kvk" "$build/tests/unit/test_ops" "$build/tests/oracle/test_keras"; do
         [ -x "$f" ] || { echo "gpu-check: no $f: build with -DKVK_BUILD_TESTS=ON first" >&2; exit 1; }
     done
     rm -rf "$gpu/stage" "$gpu/out"
     mkdir -p "$gpu/stage/bin" "$gpu/stage/lib" "$gpu/stage/deb"
     strip -o "$gpu/stage/bin/kvk" "$build/kvk"
     strip -o "$gpu/stage/bin/test_ops" "$build/tests/unit/test_ops"
+    strip -o "$gpu/stage/bin/test_keras" "$build/tests/oracle/test_keras"
+    # the smallest Keras oracle cases (MobileNet, MobileNetV2, the config-built models, Keras
+    # 3's archives: 14 MiB), which the test build's oracle test wrote from real Keras
+    mkdir -p "$gpu/stage/cases"
+    local case
+    for case in $KERAS_CASES; do
+        [ -f "$build/oracle/$case/done.json" ] ||
+            { echo "gpu-check: no $build/oracle/$case: run the oracle test (ctest -R oracle_keras_cases) first" >&2; exit 1; }
+        cp -r "$build/oracle/$case" "$gpu/stage/cases/"
+    done
     # every library either binary loads, resolved here, and the dynamic loader itself
     ldd "$build/kvk" "$build/tests/unit/test_ops" | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}' |
         sort -u | while read -r lib; do cp -L "$lib" "$gpu/stage/lib/"; done
@@ -78,6 +93,10 @@ run() {
     k test_ops > "$out/test_ops.txt" 2>&1
     echo "test_ops exit $? (whole log: test_ops.txt)"
     grep -E "^kernel|FAIL|tests? passed|failed|^[0-9.]+ s$" "$out/test_ops.txt" | head -60
+    echo "== Keras' own outputs (fp32, tolerance 1e-4):" $KERAS_CASES
+    k test_keras "$r"/cases/* > "$out/test_keras.txt" 2>&1
+    echo "test_keras exit $? (whole log: test_keras.txt)"
+    grep -E "largest relative error vs Keras: |FAIL|passed" "$out/test_keras.txt" | tail -12
     echo "== ResNet50, random weights, no CPU reference"
     local batches mode
     batches=$(echo ${GPU_CHECK_BATCHES:-1 64 256} | tr ' ' ,)
