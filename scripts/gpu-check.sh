@@ -118,5 +118,5 @@ run() {
 case "${1:-}" in
 --prepare) prepare "${2:-}" ;;
 --run) run ;;
-*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac
