@@ -37,7 +37,7 @@ void main() {
     if (i >= p.total) return;
     int C = p.C / LANES; // elements per pixel
     int c = i % C;
-    int t = i / C;
+    int t = p.tile0 + i / C; // the chunk's first tile, then this one
     int tx = t % p.TW;
     int ty = (t / p.TW) % p.TH;
     int n = t / (p.TW * p.TH);

@@ -56,7 +56,7 @@ void main() {
     if (i >= p.total) return;
     int OC = p.OC / LANES, ostride = p.ostride / LANES, obase = p.obase / LANES;
     int c = i % OC;
-    int t = i / OC;
+    int t = p.tile0 + i / OC; // the chunk's first tile, then this one
     int tx = t % p.TW;
     int ty = (t / p.TW) % p.TH;
     int n = t / (p.TW * p.TH);

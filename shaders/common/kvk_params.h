@@ -55,10 +55,11 @@
 #define KVK_CHANNEL_SLICE_PARAMS(X) X(int, C) X(int, ostride) X(int, obase) X(int, total)
 
 // winograd_input.comp (F(2,3)): the 4x4 input patch of each 2x2 output tile, transformed
-// (B^T d B) into V[16][T][C]; T = batch * TH * TW tiles, total = T * C invocations.
+// (B^T d B) into V[16][T][C] for the T tiles of a chunk from tile0 (of batch * TH * TW), total
+// = T * C invocations.
 #define KVK_WINOGRAD_INPUT_PARAMS(X)                                                         \
     X(int, H) X(int, W) X(int, C) X(int, TH) X(int, TW) X(int, pad_top) X(int, pad_left)     \
-    X(int, total)
+    X(int, total) X(int, tile0)
 
 // winograd_kernel.comp: U = G g G^T of each 3x3 kernel of C input channels by OC4 channel vec4s
 // into U[N*N][C + 1][OC4] (row C zero); total = (C + 1) * OC4 invocations.
@@ -70,11 +71,12 @@
     X(int, H) X(int, W) X(int, C) X(int, OH) X(int, OW) X(int, KH) X(int, KW) X(int, SH)     \
     X(int, SW) X(int, pad_top) X(int, pad_left) X(int, K4) X(int, total)
 
-// winograd_output.comp: Y = A^T M A of M[16][T][OC] per tile and channel, plus the bias and
-// the activation, written to an OH x OW output with row stride ostride from channel obase.
+// winograd_output.comp: Y = A^T M A of M[16][T][OC] per tile and channel (the chunk's T tiles
+// from tile0), plus the bias and the activation, written to an OH x OW output with row stride
+// ostride from channel obase.
 #define KVK_WINOGRAD_OUTPUT_PARAMS(X)                                                        \
     X(int, OH) X(int, OW) X(int, OC) X(int, TH) X(int, TW) X(int, total) X(int, ostride)     \
-    X(int, obase) X(float, act_slope) X(float, act_max) X(float, act_threshold)
+    X(int, obase) X(float, act_slope) X(float, act_max) X(float, act_threshold) X(int, tile0)
 
 // probe_gemm.comp (kvk bench --peak): C = A B, row-major, A M x K, B K x N.
 #define KVK_PROBE_GEMM_PARAMS(X) X(int, M) X(int, N) X(int, K)

@@ -1807,7 +1807,13 @@ static void test_small_bindings(void) {
                 tu_randint(1, 2), tu_randint(1, 2),  random_padding(),  i != 2, KVK_ACT_RELU};
             conv_one(c);
         }
-        /* folded BN and a bias added by the fold, split too */
+        /* Winograd in chunks of tiles whose V and M fit the binding: F(4,3)'s 16 tiles of
+         * 9216 bytes each in 3 chunks, F(2,3)'s 27 tiles of 4096 in 2 (the chunks' kernels
+         * chosen per chunk: a last chunk of 2 tiles on conv2d_rb8 once read unwritten M) */
+        conv_one((conv_case){1, 16, 16, 64, 37, 3, 3, 1, 1, KVK_PAD_SAME, 1, KVK_ACT_RELU});
+        conv_one((conv_case){3, 6, 6, 64, 24, 3, 3, 1, 1, KVK_PAD_SAME, 0, KVK_ACT_LINEAR});
+        /* folded BN and a bias added by the fold, split too (and its 18 F(2,3) tiles in 2
+         * chunks) */
         kvk_graph g;
         kvk_graph_init(&g);
         int x = kvk_graph_input(&g, "input", 6, 5, 64);

@@ -362,14 +362,35 @@ static uint64_t align_up(uint64_t x, uint64_t a) {
     return (x + a - 1) / a * a;
 }
 
-/* The transformed input V (slices x T x cin) then the products M (slices x T x cout), for
- * tile m. */
+/* Winograd runs in chunks of tiles, each its own input transform, products and output
+ * transform through one V (slices x chunk x cin) and one M (slices x chunk x cout) of at most
+ * this size (and the binding limit). At batch 1 no layer of the five models needs two (VGG16's
+ * block1_conv2, the largest, 28.9 MiB each). At batch 8 on lavapipe (128 MiB bindings)
+ * block1_conv2 had fallen back to the direct kernel (984 ms of the batch's 3.4 s): with chunks
+ * VGG16 ran 3.36-3.44 -> 2.89-2.90 s per batch and held 1118 -> 962 MiB of device memory;
+ * ResNet50 at batch 32, speed unchanged, 577 -> 530 MiB. */
+#define KVK_WINOGRAD_CHUNK_BYTES ((uint64_t)32 << 20)
+
+/* Tiles per chunk: as many as fit V and M (0 when not even one does). */
+static long winograd_chunk_tiles(const kvk_vk_step_ctx *c, int m) {
+    uint64_t cap =
+        c->max_binding < KVK_WINOGRAD_CHUNK_BYTES ? c->max_binding : KVK_WINOGRAD_CHUNK_BYTES;
+    int widest = input_channels(c) > c->node->shape.c ? input_channels(c) : c->node->shape.c;
+    uint64_t per_tile = (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)widest * sizeof(float);
+    uint64_t fit = cap / per_tile;
+    if (fit > (uint64_t)INT_MAX / per_tile) fit = (uint64_t)INT_MAX / per_tile; /* int indices */
+    long tiles = winograd_tiles(c, m);
+    return (uint64_t)tiles < fit ? tiles : (long)fit;
+}
+
+/* The transformed input V (slices x chunk x cin) then the products M (slices x chunk x cout),
+ * for tile m. */
 static uint64_t winograd_v_bytes(const kvk_vk_step_ctx *c, int m) {
-    return (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)winograd_tiles(c, m) *
+    return (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)winograd_chunk_tiles(c, m) *
            (uint64_t)input_channels(c) * sizeof(float);
 }
 static uint64_t winograd_m_bytes(const kvk_vk_step_ctx *c, int m) {
-    return (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)winograd_tiles(c, m) *
+    return (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)winograd_chunk_tiles(c, m) *
            (uint64_t)c->node->shape.c * sizeof(float);
 }
 
@@ -383,9 +404,7 @@ static int winograd_fits(const kvk_vk_step_ctx *c, int m) {
         c->step->input_count > 1 || input_channels(c) < KVK_WINOGRAD_MIN_CHANNELS)
         return 0;
     /* both scratch matrices within one binding, their indices within an int */
-    return winograd_v_bytes(c, m) <= c->max_binding && winograd_m_bytes(c, m) <= c->max_binding &&
-           winograd_v_bytes(c, m) / sizeof(float) < INT_MAX &&
-           winograd_m_bytes(c, m) / sizeof(float) < INT_MAX;
+    return winograd_chunk_tiles(c, m) > 0;
 }
 
 /* The lean variants keep the whole layer's transformed kernels in the scratch buffer while it
@@ -600,57 +619,22 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
     int wm = winograd_m(c), f43 = wm == 4;
     int th = (os.h + wm - 1) / wm, tw = (os.w + wm - 1) / wm;
-    int tiles = (int)winograd_tiles(c, wm);
+    /* chunks of equal size (the last at most one tile less): no small remainder */
+    int tiles = (int)winograd_tiles(c, wm), most = (int)winograd_chunk_tiles(c, wm);
+    int chunks = (tiles + most - 1) / most, chunk = (tiles + chunks - 1) / chunks;
     uint64_t v_at = align_up(winograd_v_bytes(c, wm), c->alignment);
     kvk_vk_binding v = kvk_vk_range(c->scratch.buffer, c->scratch.offset, winograd_v_bytes(c, wm));
     kvk_vk_binding m =
         kvk_vk_range(c->scratch.buffer, c->scratch.offset + v_at, winograd_m_bytes(c, wm));
-    kvk_winograd_input_params ip = {.H = is.h,
-                                    .W = is.w,
-                                    .C = is.c,
-                                    .TH = th,
-                                    .TW = tw,
-                                    .pad_top = n->pad_top,
-                                    .pad_left = n->pad_left,
-                                    .total = tiles * is.c};
     /* the _x4 variants' transforms take four channels per invocation where they are whole
      * vec4s: VGG16's block1_conv2 on lavapipe 85 -> 74 ms (the model 611 -> 563 ms); not
      * first on SwiftShader, where it lost (361 -> 434 ms: its vec4 patches spill) */
     int vec4s = c->kernel->groups == 4;
     int in4 = vec4s && is.c % 4 == 0;
-    if (in4) ip.total /= 4;
-    kvk_vk_binding ib[2] = {c->inputs[0], v};
-    /* where the products read their weights as texels (a device that fetches texels faster
-     * than it loads from storage buffers: lavapipe), the _x4 transforms read theirs so too:
-     * VGG16's block1_conv2 59 -> 54 ms, block3_conv2 38 -> 35, InceptionV3 361 -> 348 ms */
-    const kvk_vk_kernel *product = choose_direct(c, tiles);
-    int tex = product->texels;
-    ib[0].format = VK_FORMAT_R32G32B32A32_SFLOAT; /* the _tex variants' texels */
-    char input_shader[32];
-    snprintf(input_shader, sizeof input_shader, "winograd_input%s%s", f43 ? "43" : "",
-             in4 ? (tex ? "_x4_tex" : "_x4") : "");
-    kvk_status st = kvk_vk_dispatch1d(c, input_shader, NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
-    if (st != KVK_OK) return st;
-    /* the 16 (or 36) products V[xi] (tiles x cin) by U[xi] (cin x cout): a 1x1 convolution of
-     * a tiles x 1 image each, no bias (it is added after the back-transform) */
-    kvk_conv2d_params p = {.H = tiles,
-                           .W = 1,
-                           .C = is.c,
-                           .OH = tiles,
-                           .OW = 1,
-                           .OC = os.c,
-                           .KH = 1,
-                           .KW = 1,
-                           .SH = 1,
-                           .SW = 1,
-                           .npix = tiles,
-                           .ostride = os.c,
-                           .zi = tiles * is.c,
-                           .zo = tiles * os.c};
-    KVK_VK_ACT_PARAMS(p, NULL);
     int pieces = c->weight_count - 1;
     const kvk_vk_binding *u = c->weights; /* the transformed kernels */
     kvk_vk_binding lean_u[KVK_VK_MAX_LEAN_PIECES];
+    kvk_status st = KVK_OK;
     if (is_lean(c)) {
         int per = channels_per_piece(c);
         for (int k = 0; k < pieces; k++) {
@@ -666,28 +650,72 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
         }
         u = lean_u;
     }
-    st = dispatch_direct(c, product, p, v, m, v, u, pieces, kvk_vk_fused_act(NULL),
-                         (uint32_t)winograd_slices(c));
-    if (st != KVK_OK) return st;
-    kvk_winograd_output_params op = {.OH = os.h,
-                                     .OW = os.w,
-                                     .OC = os.c,
-                                     .TH = th,
-                                     .TW = tw,
-                                     .total = tiles * os.c,
-                                     .ostride = c->plan->tensors[c->step->output].shape.c,
-                                     .obase = c->step->out_channel_offset};
-    KVK_VK_ACT_PARAMS(op, n);
-    int spec[1] = {kvk_vk_fused_act(n)};
-    kvk_vk_binding ob[3] = {m, c->weights[pieces], c->output};
-    ob[0].format = VK_FORMAT_R32G32B32A32_SFLOAT;
     int f16 = c->step->weights == KVK_DTYPE_F16; /* the bias piece is in the weights' type */
-    int out4 = vec4s && op.OC % 4 == 0 && op.ostride % 4 == 0 && op.obase % 4 == 0;
-    if (out4) op.total /= 4;
-    char output_shader[32];
-    snprintf(output_shader, sizeof output_shader, "winograd_output%s%s%s", f43 ? "43" : "",
-             f16 ? "_f16" : "", out4 ? (tex ? "_x4_tex" : "_x4") : "");
-    st = kvk_vk_dispatch1d(c, output_shader, spec, 1, ob, 3, &op, sizeof op, op.total);
+    int out4 = vec4s && os.c % 4 == 0 && c->plan->tensors[c->step->output].shape.c % 4 == 0 &&
+               c->step->out_channel_offset % 4 == 0;
+    for (int t0 = 0; t0 < tiles && st == KVK_OK; t0 += chunk) {
+        int count = tiles - t0 < chunk ? tiles - t0 : chunk;
+        /* the products' kernel for this chunk's tiles (its block must fit them); where it
+         * reads its weights as texels (a device that fetches texels faster than it loads from
+         * storage buffers: lavapipe), the _x4 transforms read theirs so too: VGG16's
+         * block1_conv2 59 -> 54 ms, block3_conv2 38 -> 35, InceptionV3 361 -> 348 ms */
+        const kvk_vk_kernel *product = choose_direct(c, count);
+        int tex = product->texels;
+        char input_shader[32], output_shader[32];
+        snprintf(input_shader, sizeof input_shader, "winograd_input%s%s", f43 ? "43" : "",
+                 in4 ? (tex ? "_x4_tex" : "_x4") : "");
+        snprintf(output_shader, sizeof output_shader, "winograd_output%s%s%s", f43 ? "43" : "",
+                 f16 ? "_f16" : "", out4 ? (tex ? "_x4_tex" : "_x4") : "");
+        kvk_winograd_input_params ip = {.H = is.h,
+                                        .W = is.w,
+                                        .C = is.c,
+                                        .TH = th,
+                                        .TW = tw,
+                                        .pad_top = n->pad_top,
+                                        .pad_left = n->pad_left,
+                                        .total = count * is.c,
+                                        .tile0 = t0};
+        if (in4) ip.total /= 4;
+        kvk_vk_binding ib[2] = {c->inputs[0], v};
+        ib[0].format = VK_FORMAT_R32G32B32A32_SFLOAT; /* the _tex variants' texels */
+        st = kvk_vk_dispatch1d(c, input_shader, NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
+        if (st != KVK_OK) return st;
+        /* the 16 (or 36) products V[xi] (tiles x cin) by U[xi] (cin x cout): a 1x1 convolution
+         * of a tiles x 1 image each, no bias (it is added after the back-transform) */
+        kvk_conv2d_params p = {.H = count,
+                               .W = 1,
+                               .C = is.c,
+                               .OH = count,
+                               .OW = 1,
+                               .OC = os.c,
+                               .KH = 1,
+                               .KW = 1,
+                               .SH = 1,
+                               .SW = 1,
+                               .npix = count,
+                               .ostride = os.c,
+                               .zi = count * is.c,
+                               .zo = count * os.c};
+        KVK_VK_ACT_PARAMS(p, NULL);
+        st = dispatch_direct(c, product, p, v, m, v, u, pieces, kvk_vk_fused_act(NULL),
+                             (uint32_t)winograd_slices(c));
+        if (st != KVK_OK) return st;
+        kvk_winograd_output_params op = {.OH = os.h,
+                                         .OW = os.w,
+                                         .OC = os.c,
+                                         .TH = th,
+                                         .TW = tw,
+                                         .total = count * os.c,
+                                         .ostride = c->plan->tensors[c->step->output].shape.c,
+                                         .obase = c->step->out_channel_offset,
+                                         .tile0 = t0};
+        KVK_VK_ACT_PARAMS(op, n);
+        int spec[1] = {kvk_vk_fused_act(n)};
+        kvk_vk_binding ob[3] = {m, c->weights[pieces], c->output};
+        ob[0].format = VK_FORMAT_R32G32B32A32_SFLOAT;
+        if (out4) op.total /= 4;
+        st = kvk_vk_dispatch1d(c, output_shader, spec, 1, ob, 3, &op, sizeof op, op.total);
+    }
     if (c->chosen) *c->chosen = c->kernel->name;
     return st;
 }
