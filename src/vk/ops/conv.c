@@ -363,18 +363,23 @@ static uint64_t align_up(uint64_t x, uint64_t a) {
 }
 
 /* Winograd runs in chunks of tiles, each its own input transform, products and output
- * transform through one V (slices x chunk x cin) and one M (slices x chunk x cout) of at most
- * this size (and the binding limit). At batch 1 no layer of the five models needs two (VGG16's
- * block1_conv2, the largest, 28.9 MiB each). At batch 8 on lavapipe (128 MiB bindings)
- * block1_conv2 had fallen back to the direct kernel (984 ms of the batch's 3.4 s): with chunks
- * VGG16 ran 3.36-3.44 -> 2.89-2.90 s per batch and held 1118 -> 962 MiB of device memory;
- * ResNet50 at batch 32, speed unchanged, 577 -> 530 MiB. */
-#define KVK_WINOGRAD_CHUNK_BYTES ((uint64_t)32 << 20)
+ * transform through one V (slices x chunk x cin) and one M (slices x chunk x cout) that fit a
+ * binding and, on the CPU drivers, whose device memory is the host's, take at most this much.
+ * At batch 8 on lavapipe (128 MiB bindings) VGG16's block1_conv2 had fallen back to the direct
+ * kernel (984 ms of the batch's 3.4 s): with chunks (then of 32 MiB) the batch ran 3.36-3.44
+ * -> 2.89-2.90 s and held 1118 -> 962 MiB of device memory; ResNet50 at batch 32, speed
+ * unchanged, 577 -> 530 MiB. With 8 MiB, VGG16 at batch 1 (block1_conv2 in 4 chunks) holds
+ * 777 -> 738 MiB on lavapipe (peak RSS 899 -> 860), block1_conv2 in 64-73 against 66-70 ms
+ * (noise); on SwiftShader 609 -> 596 MiB (RSS 649 -> 625-638), 1646-1682 -> 1590-1594 ms.
+ * GPUs keep whole layers where the binding allows: each chunk is three more dispatches, and
+ * their memory is their own. */
+#define KVK_WINOGRAD_CHUNK_BYTES_CPU ((uint64_t)8 << 20)
 
 /* Tiles per chunk: as many as fit V and M (0 when not even one does). */
 static long winograd_chunk_tiles(const kvk_vk_step_ctx *c, int m) {
-    uint64_t cap =
-        c->max_binding < KVK_WINOGRAD_CHUNK_BYTES ? c->max_binding : KVK_WINOGRAD_CHUNK_BYTES;
+    uint64_t cap = c->max_binding;
+    if (c->caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU && cap > KVK_WINOGRAD_CHUNK_BYTES_CPU)
+        cap = KVK_WINOGRAD_CHUNK_BYTES_CPU;
     int widest = input_channels(c) > c->node->shape.c ? input_channels(c) : c->node->shape.c;
     uint64_t per_tile = (uint64_t)(m + 2) * (uint64_t)(m + 2) * (uint64_t)widest * sizeof(float);
     uint64_t fit = cap / per_tile;
