@@ -370,7 +370,8 @@ static uint64_t align_up(uint64_t x, uint64_t a) {
  * -> 2.89-2.90 s and held 1118 -> 962 MiB of device memory; ResNet50 at batch 32, speed
  * unchanged, 577 -> 530 MiB. With 8 MiB, VGG16 at batch 1 (block1_conv2 in 4 chunks) holds
  * 777 -> 738 MiB on lavapipe (peak RSS 899 -> 860), block1_conv2 in 64-73 against 66-70 ms
- * (noise); on SwiftShader 609 -> 596 MiB (RSS 649 -> 625-638), 1646-1682 -> 1590-1594 ms.
+ * (noise); on SwiftShader 609 -> 596 MiB (RSS 649 -> 625-638), 1590-1674 against 1646-1682
+ * ms (noise; 2 MiB chunks were no faster, 1673-1753 ms).
  * GPUs keep whole layers where the binding allows: each chunk is three more dispatches, and
  * their memory is their own. */
 #define KVK_WINOGRAD_CHUNK_BYTES_CPU ((uint64_t)8 << 20)
