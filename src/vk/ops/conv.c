@@ -620,6 +620,23 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     return KVK_OK;
 }
 
+/* conv2d.comp as a plain GEMM, rows x k by k x cout: a 1x1 convolution of a rows x 1 image
+ * (Winograd's products, im2col's), its output rows cout apart */
+static kvk_conv2d_params gemm_params(int rows, int k, int cout) {
+    return (kvk_conv2d_params){.H = rows,
+                               .W = 1,
+                               .C = k,
+                               .OH = rows,
+                               .OW = 1,
+                               .OC = cout,
+                               .KH = 1,
+                               .KW = 1,
+                               .SH = 1,
+                               .SW = 1,
+                               .npix = rows,
+                               .ostride = cout};
+}
+
 static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
     const kvk_node *n = c->node;
     kvk_shape is = c->plan->tensors[c->step->inputs[0]].shape, os = n->shape;
@@ -688,20 +705,9 @@ static kvk_status record_winograd(const kvk_vk_step_ctx *c) {
         if (st != KVK_OK) return st;
         /* the 16 (or 36) products V[xi] (tiles x cin) by U[xi] (cin x cout): a 1x1 convolution
          * of a tiles x 1 image each, no bias (it is added after the back-transform) */
-        kvk_conv2d_params p = {.H = count,
-                               .W = 1,
-                               .C = is.c,
-                               .OH = count,
-                               .OW = 1,
-                               .OC = os.c,
-                               .KH = 1,
-                               .KW = 1,
-                               .SH = 1,
-                               .SW = 1,
-                               .npix = count,
-                               .ostride = os.c,
-                               .zi = count * is.c,
-                               .zo = count * os.c};
+        kvk_conv2d_params p = gemm_params(count, is.c, os.c);
+        p.zi = count * is.c;
+        p.zo = count * os.c;
         KVK_VK_ACT_PARAMS(p, NULL);
         st = dispatch_direct(c, product, p, v, m, v, u, pieces, kvk_vk_fused_act(NULL),
                              (uint32_t)winograd_slices(c));
@@ -737,19 +743,9 @@ static kvk_status record_im2col(const kvk_vk_step_ctx *c) {
     kvk_status st = kvk_vk_dispatch1d(c, "im2col", NULL, 0, ib, 2, &ip, sizeof ip, ip.total);
     if (st != KVK_OK) return st;
     /* the rows (npix x row) by the kernel (row x cout): a 1x1 convolution of an npix x 1 image */
-    kvk_conv2d_params p = {.H = npix,
-                           .W = 1,
-                           .C = row,
-                           .OH = npix,
-                           .OW = 1,
-                           .OC = os.c,
-                           .KH = 1,
-                           .KW = 1,
-                           .SH = 1,
-                           .SW = 1,
-                           .npix = npix,
-                           .ostride = c->plan->tensors[c->step->output].shape.c,
-                           .obase = c->step->out_channel_offset};
+    kvk_conv2d_params p = gemm_params(npix, row, os.c);
+    p.ostride = c->plan->tensors[c->step->output].shape.c;
+    p.obase = c->step->out_channel_offset;
     KVK_VK_ACT_PARAMS(p, n);
     if (c->chosen) *c->chosen = c->kernel->name;
     return dispatch_direct(c, choose_direct(c, npix), p, rows, c->output, rows, c->weights,
