@@ -13,7 +13,7 @@
  *    would pass the 256 MiB bound on that scratch (KVK_LEAN_MAX_BYTES in src/vk/ops/conv.c:
  *    1366 channels in and out, F(4,3)'s 36 x 1367 x 1368 floats) keeps them transformed in its
  *    weight pieces instead: a resident Winograd variant runs it, on SwiftShader too, where the
- *    lean ones come first, and 300 sampled outputs match a double reference at 1e-5.
+ *    lean ones come first, and 300 sampled outputs match a double reference at 3e-5.
  * Skipped on a GPU (its memory is its own, and it chooses other kernels). */
 #include "testutil.h"
 
@@ -159,7 +159,10 @@ static void lean_bound(void) {
             got[k] = out[((long)y * SIDE + xx) * WIDE + o];
         }
         double err = tu_rel_error(got, want, SAMPLES);
-        tu_check(err <= 1e-5, "Conv2D 3x3 %d -> %d, %d sampled outputs: rel. error %.2e", WIDE,
+        printf("Conv2D 3x3 %d -> %d on %s: relative error %.2e\n", WIDE, WIDE, kernel_name, err);
+        /* F(4,3) in float32 over 9 x 1366 products per output: 4.0e-6 to 1.02e-5 over 25 seeds
+         * (a bound of 1e-5 failed seed 1687389855); a wrong kernel or layout errs by O(1) */
+        tu_check(err <= 3e-5, "Conv2D 3x3 %d -> %d, %d sampled outputs: rel. error %.2e", WIDE,
                  WIDE, SAMPLES, err);
     }
     kvk_model_destroy(m);
