@@ -237,25 +237,54 @@ static double gflops(const batch_result *r) {
     return r->info.flops * r->batch / r->median_s / 1e9;
 }
 
-static void print_layers(const batch_result *r) {
-    double total = 0;
+/* A layer that is a matrix product (Conv2D, Dense; not DepthwiseConv2D, which is bound by
+ * memory): these are what the GEMM probe is a ceiling for. */
+static int is_product_layer(const kvk_layer_time *l) {
+    return l->flops > 0 && (!strcmp(l->op, "Conv2D") || !strcmp(l->op, "Dense"));
+}
+
+static void print_layers(const batch_result *r, const kvk_device_peak *peak) {
+    double total = 0, product_ms = 0, product_flops = 0;
     int runs = 0;
     for (int i = 0; i < r->layer_count; i++) {
-        total += r->layers[i].ms;
-        if (r->layers[i].runs > runs) runs = r->layers[i].runs;
+        const kvk_layer_time *l = &r->layers[i];
+        total += l->ms;
+        if (l->runs > runs) runs = l->runs;
+        if (is_product_layer(l)) {
+            product_ms += l->ms;
+            product_flops += l->flops * r->batch;
+        }
     }
     if (!runs) {
         printf("  layers       not timed: the device's compute queue has no timestamps (or the "
                "CPU reference)\n");
         return;
     }
+    int has_peak = peak && peak->gemm_gflops > 0;
     printf("  layers       %d, GPU time by timestamps, mean of %d submission(s): %.2f ms in all "
-           "(the median run: %.2f ms)\n",
-           r->layer_count, runs, total, r->median_s * 1e3);
+           "(the median run: %.2f ms); GFLOP/s as a direct convolution counts them%s\n",
+           r->layer_count, runs, total, r->median_s * 1e3,
+           has_peak ? ", and their share of the GEMM peak" : "");
     for (int i = 0; i < r->layer_count; i++) {
         const kvk_layer_time *l = &r->layers[i];
-        printf("    %10.3f ms %5.1f%%  %-36s %-20s %s\n", l->ms,
-               total > 0 ? 100 * l->ms / total : 0.0, l->name, l->op, l->kernel ? l->kernel : "-");
+        char rate[48] = "";
+        if (l->flops > 0 && l->ms > 0) {
+            double gflops = l->flops * r->batch / l->ms / 1e6;
+            int n = snprintf(rate, sizeof rate, "%8.2f GFLOP/s", gflops);
+            if (has_peak && n > 0)
+                snprintf(rate + n, sizeof rate - (size_t)n, " %4.0f%%",
+                         100 * gflops / peak->gemm_gflops);
+        }
+        printf("    %10.3f ms %5.1f%%  %-36s %-20s %-*s%s\n", l->ms,
+               total > 0 ? 100 * l->ms / total : 0.0, l->name, l->op, rate[0] ? 30 : 0,
+               l->kernel ? l->kernel : "-", rate);
+    }
+    if (product_ms > 0) {
+        double gflops = product_flops / product_ms / 1e6;
+        printf("  products     Conv2D and Dense layers: %.2f ms of %.2f ms, %.2f GFLOP/s",
+               product_ms, total, gflops);
+        if (has_peak) printf(", %.1f%% of the GEMM peak", 100 * gflops / peak->gemm_gflops);
+        printf("\n");
     }
 }
 
@@ -307,7 +336,7 @@ static void print_text(const kvk_bench_options *o, const char *device, const kvk
         printf("; host peak RSS %.1f MiB%s\n", r->host.peak_mib,
                r->host_peak_own ? "" : " (whole process)");
         if (ref) printf("  reference    device speed-up x%.2f (images/s)\n", ips / ref_ips);
-        if (o->layers) print_layers(r);
+        if (o->layers) print_layers(r, peak);
     }
 }
 
@@ -408,6 +437,7 @@ static int write_json(const kvk_bench_options *o, const char *device, const kvk_
                 json_string(&w, ", ", "kernel", l->kernel);
                 json_number(&w, ", ", "ms", l->runs ? l->ms : NAN);
                 json_int(&w, ", ", "runs", l->runs);
+                json_number(&w, ", ", "flops_per_image", l->flops);
                 kvk_json_write_raw(&w, "}");
             }
             kvk_json_write_raw(&w, "]");

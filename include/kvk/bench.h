@@ -47,6 +47,9 @@ typedef struct kvk_layer_time {
     const char *kernel; /* the shader variant, or NULL */
     double ms;
     int runs;
+    /* multiply-adds x 2 per image, as a direct convolution counts them (a Winograd layer's
+     * rate is then its effective rate); 0 for layers without a product (pools, adds) */
+    double flops;
 } kvk_layer_time;
 int kvk_model_timed_layer_count(const kvk_model *model);
 kvk_status kvk_model_layer_time(const kvk_model *model, int index, kvk_layer_time *out);

@@ -45,6 +45,9 @@ kvk_status kvk_model_layer_time(const kvk_model *model, int index, kvk_layer_tim
     const kvk_step *step = &model->plan.steps[index];
     out->name = model->graph.nodes[step->node].name;
     out->op = kvk_op_name(step->op);
+    /* a Dense's softmax tail is its own step under the Dense's node: no product of its own */
+    if (step->op == model->graph.nodes[step->node].op)
+        out->flops = kvk_node_flops(&model->graph, step->node);
     if (model->vk) {
         out->kernel = kvk_vk_model_step_kernel(model->vk, index);
         out->runs = kvk_vk_model_layer_ms(model->vk, index, &out->ms);

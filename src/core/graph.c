@@ -497,19 +497,21 @@ int kvk_graph_resolve(const kvk_graph *g, int node) {
     return node;
 }
 
+double kvk_node_flops(const kvk_graph *g, int node) {
+    const kvk_node *n = &g->nodes[node];
+    if (n->removed) return 0;
+    if (n->op == KVK_OP_CONV2D) {
+        kvk_shape in = g->nodes[n->inputs[0]].shape;
+        return 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw * in.c;
+    }
+    if (n->op == KVK_OP_DEPTHWISE_CONV2D) return 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw;
+    if (n->op == KVK_OP_DENSE)
+        return 2.0 * kvk_shape_size(g->nodes[n->inputs[0]].shape) * n->shape.c;
+    return 0;
+}
+
 double kvk_graph_flops(const kvk_graph *g) {
     double flops = 0;
-    for (int i = 0; i < g->count; i++) {
-        const kvk_node *n = &g->nodes[i];
-        if (n->removed) continue;
-        if (n->op == KVK_OP_CONV2D) {
-            kvk_shape in = g->nodes[n->inputs[0]].shape;
-            flops += 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw * in.c;
-        } else if (n->op == KVK_OP_DEPTHWISE_CONV2D) {
-            flops += 2.0 * kvk_shape_size(n->shape) * n->kh * n->kw;
-        } else if (n->op == KVK_OP_DENSE) {
-            flops += 2.0 * kvk_shape_size(g->nodes[n->inputs[0]].shape) * n->shape.c;
-        }
-    }
+    for (int i = 0; i < g->count; i++) flops += kvk_node_flops(g, i);
     return flops;
 }

@@ -192,7 +192,10 @@ int kvk_graph_find(const kvk_graph *g, const char *name);
 /* Follows alias_of links to the node that owns the tensor. */
 int kvk_graph_resolve(const kvk_graph *g, int node);
 
-/* Multiply-adds x 2 per image, of the whole graph. */
+/* Multiply-adds x 2 per image: of one node (as a direct convolution counts them, so that a
+ * Winograd layer's rate is its effective rate; 0 for ops without a product), and of the
+ * whole graph. */
+double kvk_node_flops(const kvk_graph *g, int node);
 double kvk_graph_flops(const kvk_graph *g);
 
 const char *kvk_op_name(kvk_op op);

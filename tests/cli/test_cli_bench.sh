@@ -40,6 +40,11 @@ for b in d["batches"]:
     # both CPU drivers have timestamps: every layer timed over the 2 runs
     assert all(l["runs"] == 2 and l["ms"] >= 0 and l["op"] for l in b["layers"]), b["layers"]
     assert any(l["kernel"].startswith("conv2d") for l in b["layers"]), b["layers"]
+    # each layer's FLOPs: the products' add up to the model's, and the rest have none
+    flops = sum(l["flops_per_image"] for l in b["layers"])
+    assert math.isclose(flops, b["gflop_per_image"] * 1e9, rel_tol=1e-9), (flops, b)
+    assert all((l["flops_per_image"] > 0) == (l["op"] in ("Conv2D", "DepthwiseConv2D", "Dense"))
+               for l in b["layers"]), b["layers"]
 PY
 
 "$kvk" bench "${model[@]}" --runs 2 --layers --no-reference >"$tmp/text" 2>"$tmp/err"
@@ -48,6 +53,8 @@ check "bench text: the latency line" grep -qE "^  latency +[0-9.]+ ms per batch 
 check "bench text: the load time" grep -qE "^  load +build [0-9.]+ s" "$tmp/text"
 check "bench text: the first inference" grep -qE "^  first +first inference [0-9.]+ ms" "$tmp/text"
 check "bench text: one line per layer" test "$(grep -cE '^ +[0-9.]+ ms +[0-9.]+% +conv_(dw|pw)_[0-9]+ ' "$tmp/text")" -eq 26
+check "bench text: each product layer's rate" test "$(grep -cE '^ +[0-9.]+ ms +[0-9.]+% +conv_(dw|pw)_[0-9]+ .* [0-9.]+ GFLOP/s$' "$tmp/text")" -eq 26
+check "bench text: the products' rate" grep -qE "^  products +Conv2D and Dense layers: [0-9.]+ ms of [0-9.]+ ms, [0-9.]+ GFLOP/s$" "$tmp/text"
 check "bench text: no reference line" test "$(grep -c reference "$tmp/text")" -eq 0
 
 "$kvk" bench "${model[@]}" --soak 20 >"$tmp/soak" 2>"$tmp/err"
