@@ -15,7 +15,8 @@
 # ncnn and ONNX Runtime run the same architecture: the Keras model (random weights,
 # weights=None: same FLOPs) exported with tf2onnx, then converted to ncnn with pnnx.
 # Batch 1 by default; warm median of --runs runs (default 10) after one first inference.
-# It prints one table (latency, GFLOP/s, kvk's fraction of its --peak GEMM probe, peak RSS and
+# It prints one table (latency, GFLOP/s, kvk's fraction of its --peak GEMM probe, the same for
+# its Conv2D and Dense layers alone from a second run timed per layer, peak RSS and
 # kvk's device memory, kvk ÷ peer on the same device) and
 # writes it, with this command, the date and the CPU, into the "Last run" section of
 # docs/performance.md (the rest of that file is kept). A peer that fails shows as
@@ -168,7 +169,12 @@ na() { # na MODEL ENGINE DEVICE REASON
 }
 
 kvk_bench() { # model icd device
-  VK_ICD_FILENAMES="$2" "$KVK" bench --model "$1" --batch "$BATCH" --runs "$RUNS" --no-reference --peak 2>&1 |
+  # The latency run, then a short run timed per layer (a timestamp and a barrier after every
+  # step, so its latency is not the one reported) for the Conv2D and Dense layers' share of
+  # the GEMM probe: the "large convolutions at 80%" figure.
+  { VK_ICD_FILENAMES="$2" "$KVK" bench --model "$1" --batch "$BATCH" --runs "$RUNS" --no-reference --peak 2>&1
+    VK_ICD_FILENAMES="$2" "$KVK" bench --model "$1" --batch "$BATCH" --runs 3 --no-reference --peak --layers 2>&1 |
+      grep -E '^  products ' || true; } |
     "$PY" "$HELPER" kvk-parse --model "$1" --batch "$BATCH" --device "$3"
 }
 

@@ -447,6 +447,7 @@ def cmd_kvk_parse(args):
         ("max_ms", r"\bmax\s+([\d.]+)\s*ms", float),
         ("load_s", r"build ([\d.]+) s", float),
         ("of_gemm_peak", r"([\d.]+)% of the GEMM peak", float),
+        ("products_of_gemm_peak", r"products\s+Conv2D and Dense layers:.*?([\d.]+)% of the GEMM peak", float),
         ("gemm_peak_gflops", r"peak\s+GEMM ([\d.]+) GFLOP/s", float),
         ("device_mib", r"device ([\d.]+) MiB held by kvk", float),
     ]
@@ -570,6 +571,8 @@ def cmd_report(args):
             of_peak = "–"
             if r.get("of_gemm_peak"):
                 of_peak = "%.0f%% of %.1f" % (r["of_gemm_peak"], r.get("gemm_peak_gflops", 0))
+            if r.get("products_of_gemm_peak"):
+                of_peak += "; products %.0f%%" % r["products_of_gemm_peak"]
             ratio = ""
             if r["engine"] != "kvk":
                 k = kvk_ref(m, r["device"])
@@ -619,7 +622,10 @@ def cmd_report(args):
         "included; for kvk, the first run after `kvk bench` built the model). "
         "**of GEMM peak** is kvk's GFLOP/s as a fraction of the GEMM rate its own probe "
         "shader reached in the same process (`kvk bench --peak`, shown after it in GFLOP/s); "
-        "Winograd's saved multiplications can put it above 100%. "
+        "Winograd's saved multiplications can put it above 100%. **products** is the same for "
+        "kvk's Conv2D and Dense layers alone (issue 7's \"large convolutions\"; without depthwise "
+        "layers, pools and other memory-bound steps), from a second short run timed per layer "
+        "(`kvk bench --layers`) against that run's own probe. "
         "**peak RSS** is the whole process's: kvk's own figure, with the device memory kvk "
         "holds after loading (on a CPU driver that memory is part of the RSS); for the Python peers it "
         "includes the Python runtime (and TensorFlow for Keras); for benchncnn GNU time's. "
