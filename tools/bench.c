@@ -269,21 +269,21 @@ static void print_layers(const batch_result *r, const kvk_device_peak *peak) {
         const kvk_layer_time *l = &r->layers[i];
         char rate[48] = "";
         if (l->flops > 0 && l->ms > 0) {
-            double gflops = l->flops * r->batch / l->ms / 1e6;
-            int n = snprintf(rate, sizeof rate, "%8.2f GFLOP/s", gflops);
+            double layer_gflops = l->flops * r->batch / l->ms / 1e6;
+            int n = snprintf(rate, sizeof rate, "%8.2f GFLOP/s", layer_gflops);
             if (has_peak && n > 0)
                 snprintf(rate + n, sizeof rate - (size_t)n, " %4.0f%%",
-                         100 * gflops / peak->gemm_gflops);
+                         100 * layer_gflops / peak->gemm_gflops);
         }
         printf("    %10.3f ms %5.1f%%  %-36s %-20s %-*s%s\n", l->ms,
                total > 0 ? 100 * l->ms / total : 0.0, l->name, l->op, rate[0] ? 30 : 0,
                l->kernel ? l->kernel : "-", rate);
     }
     if (product_ms > 0) {
-        double gflops = product_flops / product_ms / 1e6;
+        double product_gflops = product_flops / product_ms / 1e6;
         printf("  products     Conv2D and Dense layers: %.2f ms of %.2f ms, %.2f GFLOP/s",
-               product_ms, total, gflops);
-        if (has_peak) printf(", %.1f%% of the GEMM peak", 100 * gflops / peak->gemm_gflops);
+               product_ms, total, product_gflops);
+        if (has_peak) printf(", %.1f%% of the GEMM peak", 100 * product_gflops / peak->gemm_gflops);
         printf("\n");
     }
 }
