@@ -35,7 +35,7 @@ void main() {
             int ix = ox * p.SW + kx - p.pad_left;
             if (ix < 0 || ix >= p.W) continue;
             float v = x[((n * p.H + iy) * p.W + ix) * p.C + ci];
-            if (IN_RELU != 0 && v < 0.0) v = 0.0; // Keras' plain relu; NaN passes through
+            if (IN_RELU != 0) v = kvk_relu_plain(v);
             acc += v * w[(ky * p.KW + kx) * p.OC + co];
         }
     }

@@ -21,11 +21,9 @@ layout(std430, set = 0, binding = 2) writeonly buffer Output { vec4 y[]; };
 
 layout(constant_id = 0) const int ACT = 0; // the fused activation (kvk_activations.h)
 layout(constant_id = 1) const int IN_RELU = 0; // 1: the input read through Keras' relu
-// an input vec4 as the kernel reads it. Keras' plain relu as one compare and select (NaN and
-// -0 pass through, as kvk_activate's RELU keeps them): the general form's branches per
-// component cost SwiftShader about as much as the 3x3 kernel itself at every load.
+// an input vec4 as the kernel reads it
 vec4 kvk_input(vec4 v) {
-    return IN_RELU != 0 ? mix(v, vec4(0.0), lessThan(v, vec4(0.0))) : v;
+    return IN_RELU != 0 ? kvk_relu_plain4(v) : v;
 }
 KVK_PUSH_CONSTANTS(KVK_DEPTHWISE_PARAMS)
 

@@ -11,6 +11,17 @@ float kvk_sigmoid(float x) {
     return 1.0 / (1.0 + exp(-x));
 }
 
+// Keras' plain relu (no slope, maximum or threshold) as one compare and select: NaN and -0
+// pass through, as kvk_activate's RELU keeps them. For reads through a ReLU, where
+// kvk_activate's general branches cost SwiftShader (Subzero does not fold them) about as much
+// as a 3x3 depthwise kernel at every load.
+float kvk_relu_plain(float x) {
+    return x < 0.0 ? 0.0 : x;
+}
+vec4 kvk_relu_plain4(vec4 x) {
+    return mix(x, vec4(0.0), lessThan(x, vec4(0.0)));
+}
+
 float kvk_activate(float x, int act, float slope, float maxv, float thr) {
     if (act == KVK_ACT_LINEAR) return x;
     if (act == KVK_ACT_RELU) {
