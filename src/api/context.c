@@ -43,6 +43,16 @@ kvk_status kvk_context_create(const kvk_context_options *options, kvk_context **
         VkDeviceSize align = lim->minStorageBufferOffsetAlignment;
         if (lim->minTexelBufferOffsetAlignment > align) align = lim->minTexelBufferOffsetAlignment;
         ctx->alignment = align > 16 ? (size_t)align : 16;
+        /* a GPU's choices on a CPU driver, for tests (kvk_vk_device_choose_as) */
+        const char *choose_as = getenv("KVK_CHOOSE_AS");
+        if (choose_as && *choose_as) {
+            st = kvk_vk_device_choose_as(ctx->vk, choose_as);
+            if (st != KVK_OK) {
+                kvk_vk_device_destroy(ctx->vk);
+                free(ctx);
+                return st;
+            }
+        }
         kvk_vk_describe(ctx->vk, ctx->name, sizeof ctx->name);
         /* the discrete-GPU upload path, for tests on the CPU drivers (which write in place) */
         const char *upload = getenv("KVK_WEIGHT_UPLOAD");

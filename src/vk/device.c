@@ -373,8 +373,27 @@ void kvk_vk_device_destroy(kvk_vk_device *dev) {
 
 void kvk_vk_describe(const kvk_vk_device *dev, char *buf, size_t size) {
     uint32_t v = dev->props.apiVersion;
-    snprintf(buf, size, "%s [%s, Vulkan %u.%u]", dev->props.deviceName,
-             type_name(dev->props.deviceType), VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v));
+    char as[48] = "";
+    if (dev->chosen_as) snprintf(as, sizeof as, ", choosing as %s", type_name(dev->caps.type));
+    snprintf(buf, size, "%s [%s, Vulkan %u.%u%s]", dev->props.deviceName,
+             type_name(dev->props.deviceType), VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v),
+             as);
+}
+
+kvk_status kvk_vk_device_choose_as(kvk_vk_device *dev, const char *type) {
+    static const VkPhysicalDeviceType types[] = {VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
+                                                 VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU,
+                                                 VK_PHYSICAL_DEVICE_TYPE_CPU};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(type, type_name(types[i]))) {
+            dev->caps.type = types[i];
+            dev->chosen_as = 1;
+            return KVK_OK;
+        }
+    return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
+                    "KVK_CHOOSE_AS is '%s': the device types kvk chooses for are discrete, "
+                    "integrated and cpu",
+                    type);
 }
 
 kvk_status kvk_vk_list_devices(FILE *out, int verbose) {

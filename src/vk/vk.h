@@ -42,6 +42,7 @@ typedef struct kvk_vk_device {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memory;
     kvk_vk_caps caps; /* read once at creation; kernel choice uses nothing else */
+    int chosen_as;    /* caps.type set by kvk_vk_device_choose_as, not the device's own */
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;
@@ -95,6 +96,11 @@ static inline kvk_vk_binding kvk_vk_range(VkBuffer buffer, VkDeviceSize offset,
 kvk_status kvk_vk_device_create(const char *selector, int validation, int verbose,
                                 kvk_vk_device **out);
 void kvk_vk_device_destroy(kvk_vk_device *dev);
+/* Makes kernel choices, weight upload and workgroup widths those of another device type
+ * ("discrete", "integrated" or "cpu", as kvk_vk_describe names them): a CPU driver run as a
+ * discrete GPU would be, so that a GPU's choices are proven on the CPU drivers. The device's
+ * real capabilities (subgroups, shared memory, features) stay as they are. */
+kvk_status kvk_vk_device_choose_as(kvk_vk_device *dev, const char *type);
 /* One entry per device; `verbose` adds the capabilities record (kvk_vk_caps_print). */
 kvk_status kvk_vk_list_devices(FILE *out, int verbose);
 /* "name [type, Vulkan x.y, driver]" */

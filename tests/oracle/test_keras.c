@@ -435,6 +435,12 @@ int main(int argc, char **argv) {
     const char *precision = getenv("KVK_PRECISION");
     if (precision && !strcmp(precision, "fp16")) TOLERANCE = FP16_TOLERANCE;
     kvk_context *ctx = tu_context(0);
+    /* KVK_CHOOSE_AS=discrete: a GPU's choices on a CPU driver, which the name must show */
+    const char *as = getenv("KVK_CHOOSE_AS");
+    char want[64];
+    snprintf(want, sizeof want, "choosing as %s", as ? as : "");
+    tu_check(!as || !*as || strstr(kvk_context_device_name(ctx), want),
+             "KVK_CHOOSE_AS=%s in effect: %s", as, kvk_context_device_name(ctx));
     double worst = 0;
     for (int i = 1; i < argc; i++) {
         double err = run_case(ctx, argv[i]);

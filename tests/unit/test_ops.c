@@ -2218,6 +2218,26 @@ static void test_kernel_variants(void) {
                  strstr(kvk_last_error(), "no_such_kernel") &&
                  strstr(kvk_last_error(), "conv2d_rb1"),
              "an unknown kernel name is refused, listing the variants: %s", kvk_last_error());
+    /* KVK_CHOOSE_AS (a GPU's choices on a CPU driver): an unknown type is refused by name */
+    const char *as = getenv("KVK_CHOOSE_AS");
+    char *saved_as = as ? strdup(as) : NULL;
+    setenv("KVK_CHOOSE_AS", "gpu", 1);
+    tu_check(kvk_context_create(NULL, &ctx) != KVK_OK && strstr(kvk_last_error(), "'gpu'") &&
+                 strstr(kvk_last_error(), "discrete"),
+             "KVK_CHOOSE_AS=gpu is refused, listing the types: %s", kvk_last_error());
+    setenv("KVK_CHOOSE_AS", "discrete", 1);
+    if (tu_check(kvk_context_create(NULL, &ctx) == KVK_OK, "KVK_CHOOSE_AS=discrete: %s",
+                 kvk_last_error())) {
+        tu_check(strstr(kvk_context_device_name(ctx), "choosing as discrete") != NULL,
+                 "the device's name says it chooses as a discrete GPU: %s",
+                 kvk_context_device_name(ctx));
+        kvk_context_destroy(ctx);
+    }
+    if (saved_as)
+        setenv("KVK_CHOOSE_AS", saved_as, 1);
+    else
+        unsetenv("KVK_CHOOSE_AS");
+    free(saved_as);
 }
 
 /* Winograd's products are a batched GEMM (its slices as workgroups in z) on the direct kernel
