@@ -236,8 +236,8 @@ static kvk_status create_layouts(kvk_vk_device *dev) {
             for (int i = 0; i < n; i++)
                 b[i] = (VkDescriptorSetLayoutBinding){
                     .binding = (uint32_t)i,
-                    .descriptorType = texel & (1u << i) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
-                                                        : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    .descriptorType = (texel & (1u << i)) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                          : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                     .descriptorCount = 1,
                     .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
             VkDescriptorSetLayoutCreateInfo sl = {
