@@ -384,16 +384,19 @@ kvk_status kvk_vk_device_choose_as(kvk_vk_device *dev, const char *type) {
     static const VkPhysicalDeviceType types[] = {VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
                                                  VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU,
                                                  VK_PHYSICAL_DEVICE_TYPE_CPU};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    enum { COUNT = sizeof types / sizeof types[0] };
+    char names[64] = "";
+    for (size_t i = 0; i < COUNT; i++) {
         if (!strcmp(type, type_name(types[i]))) {
             dev->caps.type = types[i];
             dev->chosen_as = 1;
             return KVK_OK;
         }
+        size_t at = strlen(names);
+        snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", type_name(types[i]));
+    }
     return kvk_fail(KVK_ERROR_INVALID_ARGUMENT,
-                    "KVK_CHOOSE_AS is '%s': the device types kvk chooses for are discrete, "
-                    "integrated and cpu",
-                    type);
+                    "KVK_CHOOSE_AS is '%s': the device types kvk chooses for are %s", type, names);
 }
 
 kvk_status kvk_vk_list_devices(FILE *out, int verbose) {
