@@ -229,15 +229,21 @@ void main() {
 #else
             vec4 val = h == 0 ? acc[a] : acc2[a];
 #endif
-            if (VEC_OUT != 0 && nc == 4) {
-                if (p.has_residual != 0) val += r4[o >> 2];
-                y4[o >> 2] = kvk_activate4(val, ACT, p.act_slope, p.act_max, p.act_threshold);
-            } else {
-                for (int j = 0; j < nc; j++) {
-                    float sv = val[j];
-                    if (p.has_residual != 0) sv += r[o + j];
-                    y[o + j] = kvk_activate(sv, ACT, p.act_slope, p.act_max, p.act_threshold);
+            // one activation per vec4 whichever way it is stored: each of the RP x NG stores
+            // is its own code, which lavapipe compiles at first dispatch
+            bool whole = VEC_OUT != 0 && nc == 4;
+            if (p.has_residual != 0) {
+                if (whole) {
+                    val += r4[o >> 2];
+                } else {
+                    for (int j = 0; j < nc; j++) val[j] += r[o + j];
                 }
+            }
+            val = kvk_activate4(val, ACT, p.act_slope, p.act_max, p.act_threshold);
+            if (whole) {
+                y4[o >> 2] = val;
+            } else {
+                for (int j = 0; j < nc; j++) y[o + j] = val[j];
             }
         }
     }
