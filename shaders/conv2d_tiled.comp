@@ -183,15 +183,15 @@ void main() {
         if (pix >= p.npix) break;
         int o = pix * p.ostride + p.obase + p.oc0 + c + z * p.zo;
         vec4 val = acc[i] + bias;
-        if (VEC_OUT != 0 && nc == 4) {
+        // as conv2d.comp: whole vec4s where VEC_OUT says so, one activation per vec4
+        if (VEC_OUT != 0) {
             if (p.has_residual != 0) val += r4[o >> 2];
             y4[o >> 2] = kvk_activate4(val, ACT, p.act_slope, p.act_max, p.act_threshold);
         } else {
-            for (int j = 0; j < nc; j++) {
-                float sv = val[j];
-                if (p.has_residual != 0) sv += r[o + j];
-                y[o + j] = kvk_activate(sv, ACT, p.act_slope, p.act_max, p.act_threshold);
-            }
+            if (p.has_residual != 0)
+                for (int j = 0; j < nc; j++) val[j] += r[o + j];
+            val = kvk_activate4(val, ACT, p.act_slope, p.act_max, p.act_threshold);
+            for (int j = 0; j < nc; j++) y[o + j] = val[j];
         }
     }
 }

@@ -580,7 +580,9 @@ static kvk_status dispatch_direct(const kvk_vk_step_ctx *c, const kvk_vk_kernel 
     if (tiled) rp = 64, ng = 1; /* conv2d_tiled.comp's block: 64 pixels x 16 channel vec4s */
     int rb = kernel->form == KVK_VK_FORM_BLOCKED ? kernel->lanes : 1;
     int per_piece = channels_per_piece(c);
-    int aligned_out = p.OC % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0 && p.zo % 4 == 0;
+    /* every output vec4 aligned and whole: conv2d.comp then compiles no per-channel stores */
+    int aligned_out = p.OC % 4 == 0 && p.ostride % 4 == 0 && p.obase % 4 == 0 && p.zo % 4 == 0 &&
+                      per_piece % 4 == 0;
     int flags = (p.C % 4 == 0 && p.zi % 4 == 0 ? 1 : 0) | (aligned_out ? 2 : 0) | (ng == 2 ? 4 : 0);
     uint32_t max_gy = c->rec->dev->props.limits.maxComputeWorkGroupCount[1];
     uint32_t groups_y = (uint32_t)((p.npix + rp - 1) / rp);
